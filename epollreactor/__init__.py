@@ -1,0 +1,58 @@
+"""
+epollreactor: Linux epoll for Python through ctypes, and a Twisted reactor
+built on it.
+
+ - L{epoll}: CPython's C{select.epoll}, for interpreters that lack it.
+ - L{EPollReactor}: a drop-in for Twisted's epoll reactor that survives
+   closed and reused descriptors; L{install} makes it the global reactor.
+ - The EPOLL* constants that C{select} exposes on Linux.
+
+Nothing here imports or calls C{select.epoll}.
+"""
+
+from epollreactor._epoll import epoll
+from epollreactor._libc import (
+    EPOLL_CLOEXEC,
+    EPOLLERR,
+    EPOLLET,
+    EPOLLEXCLUSIVE,
+    EPOLLHUP,
+    EPOLLIN,
+    EPOLLMSG,
+    EPOLLONESHOT,
+    EPOLLOUT,
+    EPOLLPRI,
+    EPOLLRDBAND,
+    EPOLLRDHUP,
+    EPOLLRDNORM,
+    EPOLLWRBAND,
+    EPOLLWRNORM,
+)
+from epollreactor._reactor import EPollReactor, install
+
+__version__ = "0.1.0"
+
+#: The name of the Twisted reactor plugin: C{twistd --reactor=ctypes-epoll}.
+PLUGIN_NAME = "ctypes-epoll"
+
+__all__ = [
+    "epoll",
+    "EPollReactor",
+    "install",
+    "PLUGIN_NAME",
+    "EPOLL_CLOEXEC",
+    "EPOLLERR",
+    "EPOLLET",
+    "EPOLLEXCLUSIVE",
+    "EPOLLHUP",
+    "EPOLLIN",
+    "EPOLLMSG",
+    "EPOLLONESHOT",
+    "EPOLLOUT",
+    "EPOLLPRI",
+    "EPOLLRDBAND",
+    "EPOLLRDHUP",
+    "EPOLLRDNORM",
+    "EPOLLWRBAND",
+    "EPOLLWRNORM",
+]

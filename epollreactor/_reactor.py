@@ -1,0 +1,652 @@
+"""
+L{EPollReactor}: Twisted's epoll reactor on the ctypes binding, with
+registration bookkeeping that survives closed and reused descriptors.
+
+Facts about epoll
+=================
+
+ 1. The interest list is keyed by descriptor number I{and} open file
+    description (epoll(7), "Questions and answers", Q1 and Q6).  Closing a
+    descriptor removes its registration only when no other descriptor (a
+    C{dup}, or a copy in a child process) refers to the same open file.  Until
+    then the registration stays, reports events under the old number, and
+    C{EPOLL_CTL_DEL} on that number fails (ENOENT or EBADF), because the
+    number now names another file or nothing at all (celery 4185, libuv 1468).
+ 2. When the last reference is closed the kernel drops the registration on
+    its own, so C{EPOLL_CTL_MOD}/C{EPOLL_CTL_DEL} on the number then fail with
+    ENOENT (if it was reused) or EBADF (if not), and C{EPOLL_CTL_ADD} of the
+    reused number succeeds (Twisted issues 6373, 6346, 11625).
+ 3. One C{epoll_wait(2)} returns a batch.  While we dispatch it, application
+    code may close a descriptor and open another under the same number; the
+    rest of the batch still carries events for the old file.  C{epoll_data} is
+    64 bits that the kernel hands back untouched (epoll_ctl(2)), so it can say
+    which registration an event belongs to; C{select.epoll} stores only the
+    number there.
+ 4. The kernel reports EPOLLERR and EPOLLHUP whether or not they were asked
+    for (epoll_ctl(2)), and EPOLLHUP can come with input still buffered: a
+    pipe whose writer has gone reports EPOLLIN|EPOLLHUP until it is drained
+    (Twisted issue 7932).
+ 5. Regular files and directories cannot be watched: C{EPOLL_CTL_ADD} fails
+    with EPERM (epoll_ctl(2)); they are always ready.
+ 6. After C{fork()}, parent and child share one epoll instance (the epoll
+    descriptor is copied, not the instance): what either adds or removes
+    changes the other's interest list (epoll(7), Q6 and the fork notes).
+ 7. Level-triggered mode (the default, and Twisted's model) reports a ready
+    descriptor on every C{epoll_wait(2)} until it is no longer ready.
+ 8. Every C{epoll_ctl(2)} is a system call.  Twisted's stock reactor makes two
+    per echoed message: C{EPOLL_CTL_MOD} to add EPOLLOUT when a protocol
+    writes, and another to take it away after the flush (Twisted issue 5303).
+
+What this means for us
+======================
+
+ - Bookkeeping follows the kernel: C{_registered} holds the mask the kernel
+   has for each number we registered, and tables change only after the call
+   succeeded (fact 2).  Removal never raises because the descriptor is
+   already closed (EBADF) or renamed (ENOENT); it cleans our tables instead.
+ - Every registration carries a generation in the upper half of
+   C{epoll_data}; an event whose generation is not the current owner's is
+   dropped (fact 3).  Every event is masked by the interest its owner has
+   now, so a reader never gets C{doWrite} and nothing removed earlier in the
+   same iteration is dispatched.
+ - Adding a new object under a number still held by another one means the
+   old one was closed behind our back: we warn, drop it, and repair the
+   kernel registration (ENOENT on MOD: ADD; EEXIST on ADD: MOD) (fact 2).
+ - Adding and removing a descriptor are immediate (C{EPOLL_CTL_ADD}/C{DEL}),
+   so errors such as EBADF and EPERM reach the caller and nothing is left in
+   the kernel after the application closes a removed descriptor (fact 1).
+   Changes to the mask of a descriptor that stays registered are queued and
+   applied just before C{epoll_wait(2)}, so a write interest added and taken
+   away within one iteration costs nothing (fact 8).
+ - When a protocol writes to a connection that is registered for reading, we
+   do not ask for EPOLLOUT at once: at the end of the iteration the
+   connection gets one C{doWrite}, and only what could not be written waits
+   for EPOLLOUT (fact 8; asyncio's transports do the same).
+ - Regular files go to C{_continuousPolling} (fact 5).
+ - A reactor used in a forked child rebuilds its epoll instance from its
+   tables on first use (fact 6).
+"""
+
+import errno
+import os
+import weakref
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+from zope.interface import implementer
+
+from twisted.internet import abstract, posixbase
+from twisted.internet.interfaces import IReactorFDSet, IReadDescriptor, IWriteDescriptor
+from twisted.logger import Logger
+from twisted.python import log
+
+from epollreactor._epoll import epoll
+from epollreactor._libc import (
+    EPOLL_CTL_ADD,
+    EPOLL_CTL_DEL,
+    EPOLL_CTL_MOD,
+    EPOLLERR,
+    EPOLLHUP,
+    EPOLLIN,
+    EPOLLOUT,
+    EVENT,
+    epoll_ctl,
+    epoll_wait,
+    getErrno,
+    lastError,
+)
+
+__all__ = ["EPollReactor", "install"]
+
+_log = Logger()
+
+_INT_MAX = 2**31 - 1
+_GENERATION_LIMIT = 2**32
+_packEvent = EVENT.pack
+_unpackEvents = EVENT.iter_unpack
+_EVENT_SIZE = EVENT.size
+_STALE_ERRNOS = frozenset([errno.EBADF, errno.ENOENT])
+
+#: Reactors alive in this process, so that a fork can mark them.
+_liveReactors: "weakref.WeakSet[EPollReactor]" = weakref.WeakSet()
+
+
+def _markForkedReactors() -> None:
+    """
+    Run in the child after C{fork()}: every live reactor must rebuild its
+    epoll instance before using it (fact 6).  Only a flag is set here, so a
+    fork that goes straight to C{exec} pays nothing.
+    """
+    for reactor in list(_liveReactors):
+        reactor._forked = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_markForkedReactors)
+
+
+@implementer(IReactorFDSet)
+class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
+    """
+    A reactor that uses epoll(7) through ctypes; a drop-in for
+    L{twisted.internet.epollreactor.EPollReactor}.
+
+    @ivar _poller: the L{epollreactor.epoll} instance that watches
+        descriptors.
+    @ivar _selectables: maps each registered descriptor number to the
+        C{FileDescriptor} registered under it.
+    @ivar _reads: the descriptor numbers whose owners want C{doRead}.
+    @ivar _writes: the descriptor numbers whose owners want C{doWrite}.
+    @ivar _continuousPolling: a L{posixbase._ContinuousPolling} for the
+        descriptors epoll refuses (regular files).
+    @ivar _registered: maps each descriptor number the kernel has a
+        registration for to the event mask it has; it can differ from what
+        C{_reads} and C{_writes} want until L{_applyChanges} runs.
+    @ivar _generations: maps each registered descriptor number to its
+        registration's generation, stored in the upper half of C{epoll_data}.
+    @ivar _owners: maps each live generation to the object registered under
+        it; events whose generation is not here are stale and dropped.
+    @ivar _changed: descriptor numbers whose wanted mask may differ from the
+        kernel's; applied just before C{epoll_wait(2)}.
+    @ivar _writeAttempts: C{(fd, writer)} pairs that asked to write while the
+        kernel was not watching them for EPOLLOUT; each gets one C{doWrite}
+        at the end of the iteration before we ask for EPOLLOUT.
+    @ivar _forked: set in a forked child until the epoll instance is rebuilt.
+    """
+
+    # Attributes for _PollLikeMixin
+    _POLL_DISCONNECTED = EPOLLHUP | EPOLLERR
+    _POLL_IN = EPOLLIN
+    _POLL_OUT = EPOLLOUT
+
+    _forked = False
+
+    def __init__(self) -> None:
+        """
+        Create the epoll instance and the tables, then let
+        L{posixbase.PosixReactorBase} install its waker.
+        """
+        # The 1024 is only a hint; the kernel ignores it since Linux 2.6.8.
+        self._poller = epoll(1024)
+        self._reads: Set[int] = set()
+        self._writes: Set[int] = set()
+        self._selectables: Dict[int, Any] = {}
+        self._continuousPolling = posixbase._ContinuousPolling(self)
+        self._registered: Dict[int, int] = {}
+        self._generations: Dict[int, int] = {}
+        self._owners: Dict[int, Any] = {}
+        self._nextGeneration = 1
+        self._changed: Set[int] = set()
+        self._writeAttempts: List[Tuple[int, Any]] = []
+        self._maxEvents = 256
+        _liveReactors.add(self)
+        posixbase.PosixReactorBase.__init__(self)
+
+    # Registration.
+
+    def _newGeneration(self) -> int:
+        """
+        @return: a generation no live registration uses.
+        """
+        owners = self._owners
+        generation = self._nextGeneration
+        while generation in owners:
+            generation = generation + 1 if generation + 1 < _GENERATION_LIMIT else 1
+        self._nextGeneration = (
+            generation + 1 if generation + 1 < _GENERATION_LIMIT else 1
+        )
+        return generation
+
+    def _control(self, operation: int, fd: int, mask: int, generation: int) -> int:
+        """
+        Run C{epoll_ctl(2)} on our instance.
+
+        @return: 0 on success, else the errno.
+        """
+        if self._forked:
+            self._rebuildAfterFork()
+        if epoll_ctl(
+            self._poller.fileno(), operation, fd, _packEvent(mask, fd, generation)
+        ):
+            return getErrno()
+        return 0
+
+    def _registerNew(self, xer: Any, fd: int, mask: int) -> None:
+        """
+        Give the kernel a new registration for C{fd} owned by C{xer}, and
+        record it only once the kernel has it.
+
+        @raise OSError: the kernel's error (EBADF for a closed descriptor,
+            EPERM for a regular file).
+        """
+        generation = self._newGeneration()
+        if fd in self._registered:
+            # We already have a registration under this number (its owner was
+            # evicted); give it the new generation.  ENOENT: the kernel
+            # dropped it when the old file was closed, so add it (fact 2).
+            failure = self._control(EPOLL_CTL_MOD, fd, mask, generation)
+            if failure == errno.ENOENT:
+                failure = self._control(EPOLL_CTL_ADD, fd, mask, generation)
+        else:
+            failure = self._control(EPOLL_CTL_ADD, fd, mask, generation)
+            if failure == errno.EEXIST:
+                # A registration we forgot (or one left from before a fork);
+                # take it over.
+                failure = self._control(EPOLL_CTL_MOD, fd, mask, generation)
+        if failure:
+            self._registered.pop(fd, None)
+            raise OSError(failure, os.strerror(failure))
+        self._registered[fd] = mask
+        self._generations[fd] = generation
+        self._owners[generation] = xer
+        self._selectables[fd] = xer
+
+    def _forget(self, fd: int) -> None:
+        """
+        Drop C{fd} from every table (but not from the kernel).
+        """
+        self._reads.discard(fd)
+        self._writes.discard(fd)
+        self._selectables.pop(fd, None)
+        generation = self._generations.pop(fd, None)
+        if generation is not None:
+            self._owners.pop(generation, None)
+
+    def _evict(self, fd: int, stale: Any, newcomer: Any) -> None:
+        """
+        C{newcomer} is being added under a number that C{stale} still holds
+        in our tables: C{stale}'s descriptor was closed without being removed
+        from the reactor, which is a bug somewhere, so say so, and forget it.
+        Its kernel registration is replaced by the newcomer's.
+        """
+        _log.warn(
+            "{newcomer!r} was added under descriptor {fd}, which {stale!r} "
+            "still held: {stale!r} was closed without being removed from the "
+            "reactor; it will get no more events",
+            fd=fd,
+            stale=stale,
+            newcomer=newcomer,
+        )
+        self._forget(fd)
+
+    def _add(
+        self,
+        xer: Any,
+        primary: Set[int],
+        other: Set[int],
+        selectables: Dict[int, Any],
+        event: int,
+        antievent: int,
+    ) -> None:
+        """
+        Add interest in C{event} for C{xer}.
+
+        A new descriptor is registered with the kernel at once, so that its
+        errors reach the caller; a change to one already registered is
+        queued for L{_applyChanges}.
+
+        @param primary: C{_reads} or C{_writes}: the set C{event} stands for.
+        @param other: the other of the two.
+        @param selectables: C{_selectables}.
+        @param event: C{EPOLLIN} or C{EPOLLOUT}.
+        @param antievent: the other of the two.
+        @raise OSError: from the kernel, for a new descriptor.
+        @raise TypeError: when C{xer.fileno()} is not an int.
+        @raise ValueError: when it is negative.
+        """
+        fd = xer.fileno()
+        owner = selectables.get(fd)
+        if owner is xer:
+            if fd not in primary:
+                primary.add(fd)
+                self._changed.add(fd)
+                if (
+                    event == EPOLLOUT
+                    and not self._registered.get(fd, 0) & EPOLLOUT
+                    and isinstance(xer, abstract.FileDescriptor)
+                ):
+                    self._writeAttempts.append((fd, xer))
+            return
+        if fd.__class__ is not int:
+            if not isinstance(fd, int):
+                raise TypeError(
+                    "{!r}.fileno() returned {!r}, not an int".format(xer, fd)
+                )
+            fd = int(fd)
+        if not 0 <= fd <= _INT_MAX:
+            raise ValueError(
+                "file descriptor cannot be a negative integer ({})".format(fd)
+                if fd < 0
+                else "file descriptor {} is out of range".format(fd)
+            )
+        if owner is not None:
+            self._evict(fd, owner, xer)
+        self._registerNew(xer, fd, event)
+        primary.add(fd)
+
+    def addReader(self, reader: IReadDescriptor) -> None:
+        """
+        Add a C{FileDescriptor} for notification of data available to read.
+
+        @raise OSError: when the kernel refuses the descriptor (EBADF for a
+            closed one); regular files (EPERM) are polled continuously
+            instead.
+        """
+        try:
+            self._add(
+                reader, self._reads, self._writes, self._selectables, EPOLLIN, EPOLLOUT
+            )
+        except OSError as e:
+            if e.errno == errno.EPERM:
+                # epoll(7) doesn't support regular files; poll them
+                # continuously (fact 5).
+                self._continuousPolling.addReader(reader)
+            else:
+                raise
+
+    def addWriter(self, writer: IWriteDescriptor) -> None:
+        """
+        Add a C{FileDescriptor} for notification of data available to write.
+
+        @raise OSError: when the kernel refuses the descriptor (EBADF for a
+            closed one); regular files (EPERM) are polled continuously
+            instead.
+        """
+        try:
+            self._add(
+                writer, self._writes, self._reads, self._selectables, EPOLLOUT, EPOLLIN
+            )
+        except OSError as e:
+            if e.errno == errno.EPERM:
+                self._continuousPolling.addWriter(writer)
+            else:
+                raise
+
+    def _remove(
+        self,
+        xer: Any,
+        primary: Set[int],
+        other: Set[int],
+        selectables: Dict[int, Any],
+        event: int,
+        antievent: int,
+    ) -> None:
+        """
+        Remove interest in C{event} for C{xer}, the inverse of L{_add}.
+
+        Removing an object that is not the one registered under its number
+        (because its descriptor was closed, or the number reused) touches
+        nothing that belongs to the registered one.  A descriptor that keeps
+        no interest at all is unregistered at once; one that keeps the other
+        interest has its mask change queued for L{_applyChanges}.  Never
+        raises because the descriptor is closed or its number reused.
+        """
+        fd = xer.fileno()
+        if selectables.get(fd) is not xer:
+            # fileno() is -1 (closed), or the number now names another
+            # object: find xer by identity, if we know it at all.
+            for fd, owner in selectables.items():
+                if owner is xer:
+                    break
+            else:
+                return
+        if fd not in primary:
+            return
+        primary.discard(fd)
+        if fd in other:
+            self._changed.add(fd)
+            return
+        self._unregister(fd)
+
+    def _unregister(self, fd: int) -> None:
+        """
+        Remove C{fd}'s registration from the kernel and from our tables.  A
+        descriptor already closed (EBADF) or renamed (ENOENT) has no
+        registration we can remove; our tables are cleaned all the same.
+
+        @raise OSError: for any other failure of C{epoll_ctl(2)}, with the
+            tables unchanged.
+        """
+        if self._forked:
+            self._rebuildAfterFork()
+        if fd in self._registered:
+            if epoll_ctl(self._poller.fileno(), EPOLL_CTL_DEL, fd, None):
+                failure = getErrno()
+                if failure not in _STALE_ERRNOS:
+                    raise OSError(failure, os.strerror(failure))
+            del self._registered[fd]
+        self._forget(fd)
+
+    def removeReader(self, reader: IReadDescriptor) -> None:
+        """
+        Remove a C{FileDescriptor} from notification of data available to
+        read.  Never raises because its descriptor was closed already.
+        """
+        if self._continuousPolling.isReading(reader):
+            self._continuousPolling.removeReader(reader)
+            return
+        self._remove(
+            reader, self._reads, self._writes, self._selectables, EPOLLIN, EPOLLOUT
+        )
+
+    def removeWriter(self, writer: IWriteDescriptor) -> None:
+        """
+        Remove a C{FileDescriptor} from notification of data available to
+        write.  Never raises because its descriptor was closed already.
+        """
+        if self._continuousPolling.isWriting(writer):
+            self._continuousPolling.removeWriter(writer)
+            return
+        self._remove(
+            writer, self._writes, self._reads, self._selectables, EPOLLOUT, EPOLLIN
+        )
+
+    def removeAll(self) -> List[Any]:
+        """
+        Remove all selectables but the waker, and return a list of them.
+        """
+        return (
+            self._removeAll(
+                [self._selectables[fd] for fd in self._reads],
+                [self._selectables[fd] for fd in self._writes],
+            )
+            + self._continuousPolling.removeAll()
+        )
+
+    def getReaders(self) -> List[IReadDescriptor]:
+        """
+        @return: every object registered for reading.
+        """
+        return [
+            self._selectables[fd] for fd in self._reads
+        ] + self._continuousPolling.getReaders()
+
+    def getWriters(self) -> List[IWriteDescriptor]:
+        """
+        @return: every object registered for writing.
+        """
+        return [
+            self._selectables[fd] for fd in self._writes
+        ] + self._continuousPolling.getWriters()
+
+    # The loop.
+
+    def _applyChanges(self) -> None:
+        """
+        Give the kernel the masks our tables want for every descriptor whose
+        wanted mask changed since the last C{epoll_wait(2)}; a change undone
+        within the iteration costs no system call.
+
+        A descriptor whose registration has vanished because it was closed
+        behind our back loses its connection, with the kernel's error.
+        """
+        changed = self._changed
+        reads = self._reads
+        writes = self._writes
+        registered = self._registered
+        while changed:
+            fd = changed.pop()
+            have = registered.get(fd)
+            if have is None:
+                continue
+            want = (EPOLLIN if fd in reads else 0) | (EPOLLOUT if fd in writes else 0)
+            if want == have or not want:
+                continue
+            failure = self._control(EPOLL_CTL_MOD, fd, want, self._generations[fd])
+            if failure == errno.ENOENT and self._selectables[fd].fileno() == fd:
+                # The number was moved onto another file (dup2) under the same
+                # owner: watch the file the number names now.
+                failure = self._control(EPOLL_CTL_ADD, fd, want, self._generations[fd])
+            if failure:
+                self._lostDescriptor(fd, OSError(failure, os.strerror(failure)))
+            else:
+                registered[fd] = want
+
+    def _lostDescriptor(self, fd: int, reason: OSError) -> None:
+        """
+        The descriptor registered under C{fd} is gone: forget it and tell its
+        owner, with C{connectionLost}, rather than drop it silently.
+        """
+        selectable = self._selectables.get(fd)
+        isRead = fd in self._reads
+        self._registered.pop(fd, None)
+        self._forget(fd)
+        if selectable is not None:
+            from twisted.python.failure import Failure
+
+            log.callWithLogger(
+                selectable,
+                self._disconnectSelectable,
+                selectable,
+                Failure(reason),
+                isRead,
+            )
+
+    def _attemptWrites(self) -> bool:
+        """
+        Give each writer that asked to write while the kernel was not
+        watching it for EPOLLOUT one C{doWrite} now; what it cannot write
+        waits for EPOLLOUT, which L{_applyChanges} asks for.
+
+        @return: whether any writer was tried.
+        """
+        attempts = self._writeAttempts
+        if not attempts:
+            return False
+        self._writeAttempts = []
+        writes = self._writes
+        selectables = self._selectables
+        registered = self._registered
+        drdw = self._doReadOrWrite
+        for fd, writer in attempts:
+            if (
+                fd in writes
+                and selectables.get(fd) is writer
+                and not registered.get(fd, 0) & EPOLLOUT
+            ):
+                log.callWithLogger(writer, drdw, writer, fd, EPOLLOUT)
+        return True
+
+    def _rebuildAfterFork(self) -> None:
+        """
+        In a forked child, replace the epoll instance shared with the parent
+        by a new one holding the same registrations (fact 6).
+        """
+        self._forked = False
+        old = self._poller
+        self._poller = epoll(1024)
+        old.close()
+        epfd = self._poller.fileno()
+        for fd, mask in list(self._registered.items()):
+            if epoll_ctl(
+                epfd, EPOLL_CTL_ADD, fd, _packEvent(mask, fd, self._generations[fd])
+            ):
+                self._lostDescriptor(fd, lastError())
+
+    def doPoll(self, timeout: Optional[float]) -> None:
+        """
+        Apply queued changes, wait for events with C{epoll_wait(2)} and
+        dispatch them, then give pending writes their try.
+
+        @param timeout: seconds to wait at most; C{None} waits until an event
+            arrives.
+        """
+        if self._forked:
+            self._rebuildAfterFork()
+        if self._writeAttempts and self._attemptWrites():
+            # Writes queued by timers or threads went out just now; what they
+            # set off must not wait for a full timeout.
+            timeout = 0
+        if self._changed:
+            self._applyChanges()
+        if timeout is None:
+            milliseconds = -1
+        elif timeout <= 0:
+            milliseconds = 0
+        else:
+            # Round up, so that a short timeout is not a busy poll.
+            milliseconds = int(timeout * 1000)
+            if milliseconds < timeout * 1000:
+                milliseconds += 1
+            if milliseconds > _INT_MAX:
+                milliseconds = _INT_MAX
+        poller = self._poller
+        maxEvents = self._maxEvents
+        buffer = poller._buffer
+        if maxEvents > buffer.capacity:
+            poller._wait(maxEvents, 0)
+            buffer = poller._buffer
+        count = epoll_wait(poller.fileno(), buffer.pointer, maxEvents, milliseconds)
+        if count <= 0:
+            if count < 0:
+                failure = getErrno()
+                if failure != errno.EINTR:
+                    # epoll_wait(2) fails otherwise only on a bug of ours.
+                    raise OSError(failure, os.strerror(failure))
+                # Interrupted by a signal: return, so the main loop runs what
+                # the handler scheduled.
+                return
+            if self._writeAttempts:
+                self._attemptWrites()
+            return
+        if count == maxEvents:
+            # The batch was full: take more next time.
+            self._maxEvents = maxEvents * 2
+        owners = self._owners
+        reads = self._reads
+        writes = self._writes
+        drdw = self._doReadOrWrite
+        callWithLogger = log.callWithLogger
+        for event, fd, generation in _unpackEvents(
+            buffer.view[: count * _EVENT_SIZE]
+        ):
+            selectable = owners.get(generation)
+            if selectable is None:
+                # A stale event for a registration replaced or removed since
+                # (fact 3).
+                continue
+            # Only what the owner wants now, and the errors it always gets.
+            if fd not in reads:
+                event &= ~EPOLLIN
+            if fd not in writes:
+                event &= ~EPOLLOUT
+            if event:
+                callWithLogger(selectable, drdw, selectable, fd, event)
+        if self._writeAttempts:
+            self._attemptWrites()
+
+    doIteration = doPoll
+
+
+def install() -> None:
+    """
+    Install L{EPollReactor} as Twisted's global reactor.
+
+    Call it before anything imports C{twisted.internet.reactor}.
+
+    @raise twisted.internet.error.ReactorAlreadyInstalledError: when a reactor
+        is installed already.
+    """
+    reactor = EPollReactor()
+    from twisted.internet.main import installReactor
+
+    installReactor(reactor)
