@@ -20,5 +20,8 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(VPY) -m pytest
 
+# twisted.web serving this folder, in the foreground; twistd's log names the
+# reactor class it runs on, and Ctrl-C stops it.
 run: $(STAMP)
-	$(VPY) -m epollreactor.web --port $(PORT)
+	$(VENV)/bin/twistd --nodaemon --pidfile= --logfile=- --reactor=ctypes-epoll \
+		web --listen tcp:port=$(PORT):interface=127.0.0.1 --path .
