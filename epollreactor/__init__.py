@@ -5,6 +5,8 @@ built on it.
  - L{epoll}: CPython's C{select.epoll}, for interpreters that lack it.
  - L{EPollReactor}: a drop-in for Twisted's epoll reactor that survives
    closed and reused descriptors; L{install} makes it the global reactor.
+ - L{EpollSelector}: C{selectors.EpollSelector} on L{epoll}, for
+   C{asyncio.SelectorEventLoop(EpollSelector())}.
  - The EPOLL* constants that C{select} exposes on Linux.
 
 Nothing here imports or calls C{select.epoll}.
@@ -29,6 +31,7 @@ from epollreactor._libc import (
     EPOLLWRNORM,
 )
 from epollreactor._reactor import EPollReactor, install
+from epollreactor._selector import EpollSelector
 
 __version__ = "0.1.0"
 
@@ -39,6 +42,7 @@ __all__ = [
     "epoll",
     "EPollReactor",
     "install",
+    "EpollSelector",
     "PLUGIN_NAME",
     "EPOLL_CLOEXEC",
     "EPOLLERR",
