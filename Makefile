@@ -7,7 +7,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8080
 
-.PHONY: venv test run
+.PHONY: venv test test-noepoll run bench
 
 venv: $(STAMP)
 
@@ -25,3 +25,23 @@ test: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/twistd --nodaemon --pidfile= --logfile=- --reactor=ctypes-epoll \
 		web --listen tcp:port=$(PORT):interface=127.0.0.1 --path .
+
+# The benchmark suite (bench/README.md): echo, echo beside 10,000 idle
+# connections and connection churn on every peer reactor, then the binding
+# micro-benchmark.  ROUNDS and SECONDS set its length; PEERS and SCENARIOS
+# (comma-separated) narrow it.  Results go to bench/results/.
+ROUNDS ?= 3
+SECONDS ?= 2
+BENCH_STAMP := $(VENV)/.installed-bench
+
+# uvloop and matplotlib may have no wheel for this interpreter (PyPy): the
+# suite then runs without that peer or without the chart.
+$(BENCH_STAMP): $(STAMP)
+	$(VPY) -m pip install -q -e '.[bench]' --config-settings editable_mode=compat \
+		|| $(VPY) -m pip install -q matplotlib || true
+	@touch $@
+
+bench: $(BENCH_STAMP)
+	PEERS=$(PEERS) SCENARIOS=$(SCENARIOS) \
+		$(VPY) bench/run.py --rounds $(ROUNDS) --seconds $(SECONDS)
+	@if [ -f bench/bench_binding.py ]; then $(VPY) bench/bench_binding.py; fi
