@@ -1,0 +1,134 @@
+"""
+Twisted's own test suites pass on L{epollreactor.EPollReactor} wherever
+they pass on Twisted's stock C{EPollReactor}.
+
+Each comparison runs both reactors' suites in parallel subprocesses (see
+L{tests.twistedsuites.compare}), prints both pass counts, and fails listing
+every test that passes on stock and fails, errors, is skipped or is missing
+on ours.  Where C{select.epoll} is missing (C{make test-noepoll}) there is
+no stock reactor to run: our run alone must have no failures or errors
+beyond L{ALLOWED_WITHOUT_STOCK}.
+
+C{make test-twisted-full} runs the same comparison on all of Twisted.
+"""
+
+import os
+from typing import Iterable, Sequence
+
+import pytest
+
+from tests.conftest import HAVE_SELECT_EPOLL, NO_SELECT_EPOLL_REASON
+from tests.twistedsuites.compare import (
+    BUILDER_SUITES,
+    GLOBAL_SUITES,
+    OURS,
+    STOCK,
+    Comparison,
+)
+
+#: Seconds each side of a comparison may run; both take well under a minute
+#: on an idle machine, and the machine is shared.
+TIMEOUT = 600.0
+
+#: Tests that fail on the stock reactor too for reasons of this machine, not
+#: of the reactor, and are therefore allowed to fail on ours where there is
+#: no stock run to compare with.
+ALLOWED_WITHOUT_STOCK = (
+    # Run as root, the test spawns the interpreter as uid/gid 1, which may
+    # not read the virtualenv; the stock reactor fails it the same way.
+    [
+        "twisted.internet.test.test_process.{}_REACTORTests.test_change{}".format(
+            builder, which
+        )
+        for builder in ("ProcessTestsBuilder", "PTYProcessTestsBuilder")
+        for which in ("UID", "GID")
+    ]
+    if os.getuid() == 0
+    else []
+)
+
+
+def compareAndReport(
+    title: str,
+    tests: Sequence[str],
+    builder: bool,
+    directory: str,
+    capsys: pytest.CaptureFixture[str],
+    sides: Iterable[str],
+) -> None:
+    """
+    Run a comparison, print its report past pytest's capture (so that
+    C{make test} shows both pass counts), and fail with its problems.
+    """
+    comparison = Comparison(title, tests, builder, directory, TIMEOUT, sides)
+    with capsys.disabled():
+        print("\n" + comparison.report())
+    problems = comparison.problems(ALLOWED_WITHOUT_STOCK)
+    assert not problems, "{} problems:\n{}".format(len(problems), "\n".join(problems))
+
+
+@pytest.mark.requiresSelectEpoll
+def test_reactorBuilderSuitesMatchStock(
+    tmp_path: "os.PathLike[str]", capsys: pytest.CaptureFixture[str]
+) -> None:
+    """
+    Every test in C{twisted.internet.test} (the ReactorBuilder suites,
+    pointed at one reactor through C{ReactorBuilder._reactors}) that passes
+    on the stock epoll reactor passes on ours.
+    """
+    compareAndReport(
+        "ReactorBuilder suites: trial " + " ".join(BUILDER_SUITES),
+        BUILDER_SUITES,
+        True,
+        str(tmp_path),
+        capsys,
+        (OURS, STOCK),
+    )
+
+
+@pytest.mark.requiresSelectEpoll
+def test_globalReactorSuitesMatchStock(
+    tmp_path: "os.PathLike[str]", capsys: pytest.CaptureFixture[str]
+) -> None:
+    """
+    Every test of the suites that use the global reactor that passes under
+    C{trial --reactor=epoll} passes under C{trial --reactor=ctypes-epoll}.
+    """
+    compareAndReport(
+        "Global-reactor suites: trial " + " ".join(GLOBAL_SUITES),
+        GLOBAL_SUITES,
+        False,
+        str(tmp_path),
+        capsys,
+        (OURS, STOCK),
+    )
+
+
+@pytest.mark.skipif(
+    HAVE_SELECT_EPOLL,
+    reason="select.epoll exists: the *MatchStock tests compare with stock",
+)
+@pytest.mark.parametrize(
+    "tests, builder",
+    [(BUILDER_SUITES, True), (GLOBAL_SUITES, False)],
+    ids=["builder", "global"],
+)
+def test_suitesPassWithoutStock(
+    tests: Sequence[str],
+    builder: bool,
+    tmp_path: "os.PathLike[str]",
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """
+    Without C{select.epoll} there is no stock reactor to compare with: the
+    suites run on ours alone, with no failure or error beyond
+    L{ALLOWED_WITHOUT_STOCK}.
+    """
+    compareAndReport(
+        "Without stock ({}): trial {}".format(NO_SELECT_EPOLL_REASON, " ".join(tests)),
+        tests,
+        builder,
+        str(tmp_path),
+        capsys,
+        (OURS,),
+    )

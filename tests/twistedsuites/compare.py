@@ -1,0 +1,436 @@
+"""
+Run Twisted's test suites on our reactor and on Twisted's stock epoll
+reactor, each in its own process, and compare them test by test.
+
+A test I{regresses} when it passes on stock and does not pass on ours: it
+fails, errors, is skipped, or never reports at all (say because our run
+crashed).  Every regression is run once more, alone, on our reactor; one
+that passes then is reported as flaky (the machine is shared, and some of
+Twisted's tests are sensitive to load), one that does not is a regression
+and fails the comparison.
+
+Command line, for C{make test-twisted-full}::
+
+    python -m tests.twistedsuites.compare [--builder] [--timeout=SECONDS] \\
+        [--directory=DIR] TESTS...
+
+exits 1 when anything regressed.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+#: The repository's top directory: C{python -m tests.twistedsuites.runtrial}
+#: runs from here.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+OURS = "ours"
+STOCK = "stock"
+
+#: For each side: the C{trial --reactor} plugin name and the reactor the
+#: ReactorBuilder suites are pointed at.
+REACTORS = {
+    OURS: ("ctypes-epoll", "epollreactor.EPollReactor"),
+    STOCK: ("epoll", "twisted.internet.epollreactor.EPollReactor"),
+}
+
+#: Outcomes from best to worst; a test reported more than once keeps the
+#: worst (a pass followed by an error in its cleanup is an error).
+SEVERITY = {
+    "success": 0,
+    "unexpectedSuccess": 1,
+    "expectedFailure": 2,
+    "skip": 3,
+    "failure": 4,
+    "error": 5,
+    "missing": 6,
+}
+
+#: The ReactorBuilder suites: every reactor must pass them.
+BUILDER_SUITES = ["twisted.internet.test"]
+
+#: The suites that use the global reactor, run under C{trial --reactor}.
+GLOBAL_SUITES = [
+    "twisted.test.test_tcp",
+    "twisted.test.test_udp",
+    "twisted.test.test_unix",
+    "twisted.test.test_process",
+    "twisted.test.test_internet",
+    "twisted.test.test_ssl",
+    "twisted.test.test_tcp_internals",
+    "twisted.test.test_stdio",
+    "twisted.test.test_loopback",
+    "twisted.internet.test.test_endpoints",
+    "twisted.web.test.test_web",
+    "twisted.web.test.test_http",
+]
+
+Outcomes = Dict[str, Tuple[str, str]]
+
+
+def hasStockEpoll() -> bool:
+    """
+    @return: whether this interpreter has C{select.epoll}, which Twisted's
+        stock epoll reactor needs.
+    """
+    import select
+
+    return hasattr(select, "epoll")
+
+
+def normaliseId(testId: str, reactorFQPN: str) -> str:
+    """
+    Make the names of tests generated for different reactors comparable.
+
+    L{twisted.internet.test.reactormixins.ReactorBuilder.makeTestCaseClasses}
+    names each class C{<Builder>_<ReactorClassName>Tests}; both reactors'
+    classes are called C{EPollReactor}, so the names agree already, but a
+    rename of either must not turn every test into a regression.
+
+    @param testId: a test's C{id()}.
+    @param reactorFQPN: the fully qualified name of the reactor it ran on.
+    @return: C{testId} with the reactor's class name replaced by
+        C{REACTOR}.
+    """
+    short = reactorFQPN.rsplit(".", 1)[-1]
+    return testId.replace("_" + short + "Tests.", "_REACTORTests.")
+
+
+def readOutcomes(path: str, reactorFQPN: str) -> Outcomes:
+    """
+    Read what L{tests.twistedsuites.runtrial} recorded.
+
+    @param path: its results file; a missing file reads as no results.
+    @param reactorFQPN: the builder reactor of that run, for
+        L{normaliseId}.
+    @return: maps each normalised test id to its worst outcome and that
+        outcome's detail.
+    """
+    outcomes: Outcomes = {}
+    if not os.path.exists(path):
+        return outcomes
+    with open(path) as results:
+        for line in results:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                # The last line of a run that was killed may be cut short.
+                continue
+            testId = normaliseId(record["id"], reactorFQPN)
+            outcome = record["outcome"]
+            known = outcomes.get(testId)
+            if known is None or SEVERITY[outcome] > SEVERITY[known[0]]:
+                outcomes[testId] = (outcome, record["detail"])
+    return outcomes
+
+
+def count(outcomes: Outcomes, outcome: str) -> int:
+    """
+    @return: how many tests in C{outcomes} ended with C{outcome}.
+    """
+    return sum(1 for got, _ in outcomes.values() if got == outcome)
+
+
+def regressions(ours: Outcomes, stock: Outcomes) -> List[Tuple[str, str, str]]:
+    """
+    @return: C{(test id, our outcome, its detail)} for every test that passes
+        on stock and not on ours, sorted by id.
+    """
+    found = []
+    for testId, (outcome, _) in stock.items():
+        if outcome != "success":
+            continue
+        got, detail = ours.get(testId, ("missing", "never reported"))
+        if got != "success":
+            found.append((testId, got, detail))
+    return sorted(found)
+
+
+class Run:
+    """
+    One C{trial} process on one side.
+
+    @ivar side: L{OURS} or L{STOCK}.
+    @ivar results: the path of its results file.
+    @ivar log: the path of its output.
+    @ivar elapsed: its wall time in seconds, once it has ended.
+    @ivar returncode: its exit status, once it has ended; L{None} when it
+        was killed for running out of time.
+    """
+
+    def __init__(
+        self,
+        side: str,
+        tests: Sequence[str],
+        directory: str,
+        builder: bool,
+        tag: str = "",
+        extraArguments: Sequence[str] = (),
+    ) -> None:
+        """
+        Start the process.
+
+        @param side: L{OURS} or L{STOCK}.
+        @param tests: the test names for C{trial}.
+        @param directory: where its results, output and C{_trial_temp} go.
+        @param builder: whether to point the ReactorBuilder suites at this
+            side's reactor alone.
+        @param tag: added to the file names, to keep reruns apart.
+        @param extraArguments: more options for C{trial}.
+        """
+        plugin, self.reactorFQPN = REACTORS[side]
+        self.side = side
+        name = side + tag
+        self.results = os.path.join(directory, name + ".jsonl")
+        self.log = os.path.join(directory, name + ".log")
+        arguments = [
+            sys.executable,
+            "-m",
+            "tests.twistedsuites.runtrial",
+            self.results,
+            "--reactor=" + plugin,
+            "--reporter=text",
+            "--temp-directory=" + os.path.join(directory, "trial-" + name),
+        ]
+        if builder:
+            arguments.append("--builder-reactor=" + self.reactorFQPN)
+        arguments.extend(extraArguments)
+        arguments.extend(tests)
+        self.elapsed: Optional[float] = None
+        self.returncode: Optional[int] = None
+        self._started = time.monotonic()
+        with open(self.log, "wb") as log:
+            # Its own session, so that a timeout kills every process the
+            # tests spawned too; default signal dispositions, because a shell
+            # running us in the background may have SIGINT ignored and the
+            # tests send it.
+            self._process = subprocess.Popen(
+                arguments,
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_defaultSignals,
+            )
+
+    def wait(self, deadline: float) -> None:
+        """
+        Wait for the process to end, killing it and its children at
+        C{deadline} (a L{time.monotonic} value).
+        """
+        try:
+            self.returncode = self._process.wait(
+                timeout=max(0.0, deadline - time.monotonic())
+            )
+        except subprocess.TimeoutExpired:
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+            with open(self.log, "a") as log:
+                log.write("\n*** killed: out of time\n")
+        self.elapsed = time.monotonic() - self._started
+
+    def outcomes(self) -> Outcomes:
+        """
+        @return: what it recorded, by normalised test id.
+        """
+        return readOutcomes(self.results, self.reactorFQPN)
+
+    def tail(self, lines: int = 3) -> str:
+        """
+        @return: the last C{lines} lines of its output (trial's summary).
+        """
+        with open(self.log, errors="replace") as log:
+            return "".join(log.readlines()[-lines:]).strip()
+
+
+def _defaultSignals() -> None:
+    """
+    In the child, before C{exec}: give SIGINT its default disposition back.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def denormalise(testId: str, side: str) -> str:
+    """
+    @return: the C{trial} name of a test that L{normaliseId} renamed.
+    """
+    short = REACTORS[side][1].rsplit(".", 1)[-1]
+    return testId.replace("_REACTORTests.", "_" + short + "Tests.")
+
+
+class Comparison:
+    """
+    Both sides' outcomes on one set of suites, and what regressed.
+
+    @ivar title: what was compared, for the report.
+    @ivar runs: the L{Run}s, by side.
+    @ivar outcomes: their outcomes, by side.
+    @ivar regressed: L{regressions} that failed again when rerun alone.
+    @ivar flaky: L{regressions} that passed when rerun alone.
+    @ivar elapsed: wall time of the whole comparison.
+    """
+
+    def __init__(
+        self,
+        title: str,
+        tests: Sequence[str],
+        builder: bool,
+        directory: Optional[str] = None,
+        timeout: float = 900.0,
+        sides: Iterable[str] = (OURS, STOCK),
+    ) -> None:
+        """
+        Run the suites on each side in parallel, then rerun what regressed.
+
+        @param title: what is compared, for the report.
+        @param tests: the test names for C{trial}.
+        @param builder: whether to point the ReactorBuilder suites at each
+            side's reactor.
+        @param directory: where results and logs go; a new temporary
+            directory by default.
+        @param timeout: seconds each side may run before it is killed.
+        @param sides: which sides to run (only L{OURS} where there is no
+            C{select.epoll}).
+        """
+        started = time.monotonic()
+        self.title = title
+        self.directory = directory or tempfile.mkdtemp(prefix="twistedsuites-")
+        self.builder = builder
+        self.runs = {
+            side: Run(side, tests, self.directory, builder) for side in sides
+        }
+        deadline = time.monotonic() + timeout
+        for run in self.runs.values():
+            run.wait(deadline)
+        self.outcomes = {side: run.outcomes() for side, run in self.runs.items()}
+        self.regressed: List[Tuple[str, str, str]] = []
+        self.flaky: List[Tuple[str, str, str]] = []
+        if STOCK in self.outcomes:
+            suspects = regressions(self.outcomes[OURS], self.outcomes[STOCK])
+            if suspects:
+                self._rerun(suspects, timeout)
+        self.elapsed = time.monotonic() - started
+
+    def _rerun(self, suspects: List[Tuple[str, str, str]], timeout: float) -> None:
+        """
+        Run each suspect once more on our reactor, in one process, and sort
+        them into L{regressed} and L{flaky}.
+        """
+        rerun = Run(
+            OURS,
+            [denormalise(testId, OURS) for testId, _, _ in suspects],
+            self.directory,
+            self.builder,
+            tag="-rerun",
+        )
+        rerun.wait(time.monotonic() + timeout)
+        again = rerun.outcomes()
+        for suspect in suspects:
+            if again.get(suspect[0], ("missing", ""))[0] == "success":
+                self.flaky.append(suspect)
+            else:
+                self.regressed.append(suspect)
+
+    def counts(self, side: str) -> str:
+        """
+        @return: one line of C{side}'s counts and time.
+        """
+        outcomes = self.outcomes[side]
+        run = self.runs[side]
+        parts = ["{} passed".format(count(outcomes, "success"))]
+        for outcome in ("failure", "error", "skip", "expectedFailure"):
+            number = count(outcomes, outcome)
+            if number:
+                parts.append("{} {}".format(number, outcome))
+        return "{:5} ({}): {} of {} tests, {:.0f} s{}".format(
+            side,
+            REACTORS[side][1],
+            ", ".join(parts),
+            len(outcomes),
+            run.elapsed or 0.0,
+            "" if run.returncode is not None else ", KILLED (out of time)",
+        )
+
+    def report(self) -> str:
+        """
+        @return: the counts of each side, the flaky tests, and every
+            regression with our outcome and its detail.
+        """
+        lines = ["{} ({:.0f} s, logs in {})".format(
+            self.title, self.elapsed, self.directory
+        )]
+        for side in self.runs:
+            lines.append("  " + self.counts(side))
+        for label, found in (
+            ("flaky (failed on ours, passed alone on rerun)", self.flaky),
+            ("REGRESSIONS (pass on stock, not on ours)", self.regressed),
+        ):
+            if found:
+                lines.append("  {}: {}".format(label, len(found)))
+                for testId, outcome, detail in found:
+                    lines.append("    {} [{}] {}".format(testId, outcome, detail))
+        return "\n".join(lines)
+
+    def problems(self, allowed: Iterable[str] = ()) -> List[str]:
+        """
+        @param allowed: test ids allowed to fail on ours when there is no
+            stock run to compare with.
+        @return: one line per regression; without a stock run, one per test
+            that failed or errored on ours and is not in C{allowed}, or the
+            run's failure to report anything.
+        """
+        if STOCK in self.outcomes:
+            if not self.outcomes[STOCK]:
+                return ["the stock run reported no tests:\n" + self.runs[STOCK].tail()]
+            return ["{} [{}] {}".format(*found) for found in self.regressed]
+        ours = self.outcomes[OURS]
+        if not ours:
+            return ["our run reported no tests:\n" + self.runs[OURS].tail()]
+        allowedSet = set(allowed)
+        return sorted(
+            "{} [{}] {}".format(testId, outcome, detail)
+            for testId, (outcome, detail) in ours.items()
+            if outcome in ("failure", "error", "missing") and testId not in allowedSet
+        )
+
+
+def main(argv: List[str]) -> int:
+    """
+    Compare the named suites and print the report.
+
+    @param argv: the arguments after the program name.
+    @return: 1 when anything regressed, else 0.
+    """
+    builder = False
+    timeout = 1800.0
+    directory = None
+    tests = []
+    for argument in argv:
+        if argument == "--builder":
+            builder = True
+        elif argument.startswith("--timeout="):
+            timeout = float(argument.split("=", 1)[1])
+        elif argument.startswith("--directory="):
+            directory = argument.split("=", 1)[1]
+            os.makedirs(directory, exist_ok=True)
+        else:
+            tests.append(argument)
+    if not tests:
+        raise SystemExit(__doc__)
+    sides = (OURS, STOCK) if hasStockEpoll() else (OURS,)
+    comparison = Comparison(
+        "trial " + " ".join(tests), tests, builder, directory, timeout, sides
+    )
+    print(comparison.report())
+    return 1 if comparison.problems() else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
