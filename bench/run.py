@@ -138,6 +138,17 @@ class Server:
             raise RuntimeError("{} server did not start: {!r}".format(peer, line))
         self.port = int(match.group(1))
         self.pid = int(match.group(2))
+        self.startCpu = self.cpuSeconds()
+
+    def cpuSeconds(self) -> float:
+        """
+        @return: the CPU time (user and system) the server has used so far,
+            from C{/proc/<pid>/stat} (proc(5): utime and stime, fields 14 and
+            15, in clock ticks).
+        """
+        with open("/proc/{}/stat".format(self.pid)) as f:
+            fields = f.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         """
@@ -180,11 +191,13 @@ def runClient(
     }
 
 
-def measure(peer: str, scenario: str, seconds: float) -> float:
+def measure(peer: str, scenario: str, seconds: float) -> Tuple[float, float]:
     """
     One measurement: a fresh server on C{peer}, one client run.
 
-    @return: the rate.
+    @return: the rate, and the server's CPU time per unit (round trip or
+        connection) in microseconds over the whole client run; the second is
+        what a busy shared machine disturbs least.
     """
     serverCpu, clientCpu = cpus()
     server = Server(peer, serverCpu, [])
@@ -196,9 +209,10 @@ def measure(peer: str, scenario: str, seconds: float) -> float:
             IDLE if scenario == "idle" else 0,
             clientCpu,
         )
+        cpu = server.cpuSeconds() - server.startCpu
     finally:
         server.stop()
-    return result["rate"]
+    return result["rate"], cpu / result["total"] * 1e6
 
 
 def countEpollCtl(peer: str, seconds: float) -> Optional[Dict[str, float]]:
@@ -356,10 +370,13 @@ def writeMarkdown(
     machine: Dict[str, str],
     settings: Dict[str, Any],
     samples: Dict[str, Dict[str, List[float]]],
+    cpuSamples: Dict[str, Dict[str, List[float]]],
     strace: Dict[str, Any],
 ) -> None:
     """
-    The table: medians per scenario and peer, with ratios to stock epoll.
+    The table: medians per scenario and peer, with ratios to stock epoll;
+    then the server's CPU time per unit, the strace counts, the goals and
+    every sample.
     """
     medians = {
         scenario: {peer: statistics.median(values) for peer, values in row.items()}
@@ -402,6 +419,21 @@ def writeMarkdown(
             "watch descriptors past 1024 (FD_SETSIZE)."
         )
         lines.append("")
+    lines.append(
+        "Server CPU time (user + system) per round trip or connection, in "
+        "microseconds, median over the rounds, whole client run (lower is "
+        "better; less disturbed by other load on the machine than the rates):"
+    )
+    lines.append("")
+    lines.append("| reactor | " + " | ".join(scenarios) + " |")
+    lines.append("|---" * (len(scenarios) + 1) + "|")
+    for peer in peers:
+        cells = []
+        for scenario in scenarios:
+            values = cpuSamples.get(scenario, {}).get(peer)
+            cells.append("{:.1f}".format(statistics.median(values)) if values else "-")
+        lines.append("| {} | {} |".format(peer, " | ".join(cells)))
+    lines.append("")
     if strace:
         lines.append(
             "System calls of the server per echoed message (strace -f -c, "
@@ -535,6 +567,7 @@ def main() -> None:
         "warmup": WARMUP,
     }
     samples: Dict[str, Dict[str, List[float]]] = {s: {} for s in scenarios}
+    cpuSamples: Dict[str, Dict[str, List[float]]] = {s: {} for s in scenarios}
     total = sum(
         1 for s in scenarios for p in peers if applicable(p, s)
     ) * arguments.rounds
@@ -548,11 +581,13 @@ def main() -> None:
             for peer in order:
                 if not applicable(peer, scenario):
                     continue
-                rate = measure(peer, scenario, arguments.seconds)
+                rate, cpu = measure(peer, scenario, arguments.seconds)
                 samples[scenario].setdefault(peer, []).append(rate)
+                cpuSamples[scenario].setdefault(peer, []).append(cpu)
                 done += 1
                 log(
-                    "[{:3d}/{}] round {} {:6s} {:8s} {:>10s} {}  ({:.0f} s)".format(
+                    "[{:3d}/{}] round {} {:6s} {:8s} {:>10s} {} {:6.1f} us "
+                    "CPU/unit ({:.0f} s)".format(
                         done,
                         total,
                         round + 1,
@@ -560,6 +595,7 @@ def main() -> None:
                         peer,
                         formatRate(rate),
                         SCENARIOS[scenario][1],
+                        cpu,
                         time.monotonic() - started,
                     )
                 )
@@ -580,13 +616,14 @@ def main() -> None:
                     )
     os.makedirs(arguments.output, exist_ok=True)
     markdown = os.path.join(arguments.output, "latest.md")
-    writeMarkdown(markdown, machine, settings, samples, strace)
+    writeMarkdown(markdown, machine, settings, samples, cpuSamples, strace)
     with open(os.path.join(arguments.output, "latest.json"), "w") as f:
         json.dump(
             {
                 "machine": machine,
                 "settings": settings,
                 "samples": samples,
+                "cpu_us_per_unit": cpuSamples,
                 "strace": strace,
             },
             f,
