@@ -1,0 +1,199 @@
+"""
+C{python -m epollreactor}, the doctor: what it reports, and its exit status
+when all is well and when something is broken.
+
+The broken cases are real: a child process whose Twisted cannot see our
+plugin, and one that has run out of file descriptors.
+"""
+
+import io
+import os
+import select
+import subprocess
+import sys
+import textwrap
+from typing import List, Tuple
+
+import epollreactor
+from epollreactor import _doctor
+from epollreactor._libc import EVENT, epoll_event, libcName
+
+
+def _runDoctor(prelude: str = "", *args: str) -> Tuple[int, str, str]:
+    """
+    Run the doctor in a child process, after C{prelude} (Python code run
+    first in the same process).
+
+    @return: the exit status, standard output and standard error.
+    """
+    script = prelude + "\nimport runpy, sys\nsys.argv[1:] = {!r}\n".format(
+        list(args)
+    ) + "runpy.run_module('epollreactor', run_name='__main__', alter_sys=True)\n"
+    child = subprocess.run(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=120,
+    )
+    return child.returncode, child.stdout, child.stderr
+
+
+def _field(output: str, label: str) -> str:
+    """
+    @return: the value printed after C{label:} in the doctor's report.
+    """
+    for line in output.splitlines():
+        if line.startswith(label + ":"):
+            return line[len(label) + 1 :].strip()
+    raise AssertionError("no {!r} line in:\n{}".format(label, output))
+
+
+def test_allWell() -> None:
+    """
+    C{python -m epollreactor} reports the C library, the struct layout, the
+    kernel release, whether C{select.epoll} exists, the interpreter and the
+    plugin name, passes both self-tests and exits with status 0.
+    """
+    child = subprocess.run(
+        [sys.executable, "-m", "epollreactor"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=120,
+    )
+    output = child.stdout
+    assert child.returncode == 0, (output, child.stderr)
+    assert _field(output, "C library") == libcName
+    assert _field(output, "struct epoll_event").startswith(
+        "{} bytes, data at offset {} ".format(EVENT.size, epoll_event.data.offset)
+    )
+    assert os.uname().release in _field(output, "kernel")
+    expected = "present" if hasattr(select, "epoll") else "missing"
+    assert _field(output, "select.epoll").startswith(expected)
+    assert sys.executable in _field(output, "interpreter")
+    assert _field(output, "reactor plugin").startswith(epollreactor.PLUGIN_NAME + " ")
+    assert _field(output, "self-test, reactor").startswith("ok")
+    assert _field(output, "self-test, selector").startswith("ok")
+    assert output.endswith("All well.\n")
+    assert "PROBLEM" not in output
+
+
+def test_mainInProcess() -> None:
+    """
+    L{_doctor.main} prints the same report to the stream it is given and
+    returns 0.
+    """
+    out = io.StringIO()
+    assert _doctor.main([], out) == 0
+    assert _field(out.getvalue(), "C library") == libcName
+
+
+def test_selfTests() -> None:
+    """
+    Each self-test returns without raising on a working machine.
+    """
+    _doctor.reactorSelfTest()
+    _doctor.selectorSelfTest()
+
+
+def test_withoutSelectEpoll() -> None:
+    """
+    In an interpreter with no C{select.epoll}, the doctor says so and still
+    passes its self-tests.
+    """
+    status, output, errors = _runDoctor("import select\ndel select.epoll")
+    assert status == 0, (output, errors)
+    assert _field(output, "select.epoll").startswith("missing")
+
+
+def test_pluginMissing() -> None:
+    """
+    When Twisted's plugin system cannot see our plugin (here: the child
+    drops our C{twisted/plugins} directory from the plugin path), the doctor
+    names the problem and exits with status 1.
+    """
+    prelude = textwrap.dedent(
+        """
+        import os, twisted, twisted.plugins
+        ours = os.path.join(os.path.dirname(twisted.__file__), "plugins")
+        twisted.plugins.__path__[:] = [ours]
+        """
+    )
+    status, output, errors = _runDoctor(prelude)
+    assert status == 1, (output, errors)
+    assert "NOT FOUND" in _field(output, "reactor plugin")
+    assert "PROBLEM: reactor plugin: {} NOT FOUND".format(
+        epollreactor.PLUGIN_NAME
+    ) in output
+    assert not output.endswith("All well.\n")
+
+
+def test_outOfDescriptors() -> None:
+    """
+    A process that cannot open another descriptor fails both self-tests;
+    the doctor prints the kernel's error for each and exits with status 1.
+    """
+    # The doctor runs from an imported module: with no descriptor to spare,
+    # runpy could not open __main__.py.
+    script = textwrap.dedent(
+        """
+        import os, resource, sys
+        from epollreactor import _doctor
+        # Fill the descriptor table up to a limit just above what is open.
+        highest = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 8, highest + 8))
+        hog = []
+        while True:
+            try:
+                hog.append(os.open(os.devnull, os.O_RDONLY))
+            except OSError:
+                break
+        sys.exit(_doctor.main([]))
+        """
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=120,
+    )
+    status, output = child.returncode, child.stdout
+    assert status == 1, (output, child.stderr)
+    for name in ("reactor", "selector"):
+        assert _field(output, "self-test, " + name).startswith("FAILED: OSError")
+        assert "PROBLEM: {} self-test failed".format(name) in output
+    assert "Too many open files" in output
+
+
+def test_usage() -> None:
+    """
+    An argument is a usage error: status 2, usage on standard error;
+    C{--help} prints the usage and exits with status 0.
+    """
+    status, output, errors = _runDoctor("", "--frobnicate")
+    assert (status, output) == (2, "")
+    assert errors.startswith("usage: python -m epollreactor")
+    status, output, errors = _runDoctor("", "--help")
+    assert status == 0
+    assert output.startswith("usage: python -m epollreactor")
+
+
+def test_problemsAreListed() -> None:
+    """
+    L{_doctor.facts} returns the report's rows, in the documented order,
+    and no problems on a working installation.
+    """
+    rows, problems = _doctor.facts()
+    labels: List[str] = [label for label, value in rows]
+    assert labels == [
+        "epollreactor",
+        "C library",
+        "struct epoll_event",
+        "kernel",
+        "select.epoll",
+        "interpreter",
+        "reactor plugin",
+    ]
+    assert problems == []
