@@ -20,6 +20,14 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(VPY) -m pytest
 
+# The whole suite on an interpreter whose select module has no epoll: the
+# sitecustomize in tests/noepoll deletes select.epoll and the EPOLL* names at
+# start-up.  Tests that compare with select.epoll or Twisted's stock epoll
+# reactor skip (tests/conftest.py); everything else must pass.
+test-noepoll: $(STAMP)
+	PYTHONPATH=$(CURDIR)/tests/noepoll$(if $(PYTHONPATH),:$(PYTHONPATH)) \
+		$(VPY) -m pytest
+
 # Twisted's whole suite (about 11,600 tests) under trial --reactor=ctypes-epoll
 # and, in parallel, --reactor=epoll, compared test by test: fails when a test
 # passes on stock and not on ours.  A few minutes, so not part of make test.

@@ -1,0 +1,98 @@
+"""
+What every test module shares.
+
+Interpreters without C{select.epoll}
+====================================
+
+This project exists for interpreters whose C{select} module has no epoll,
+and C{make test-noepoll} runs the whole suite on one (see
+C{tests/noepoll/sitecustomize.py}).  There, a test that compares our code
+with C{select.epoll}, or with Twisted's stock C{EPollReactor} (which imports
+its EPOLL* names from C{select}), has nothing to compare with.  Such tests
+say so with one marker, and skip with one reason::
+
+    pytestmark = pytest.mark.requiresSelectEpoll      # a whole module
+
+    @pytest.mark.requiresSelectEpoll                  # a test or class
+    def test_agreesWithSelectEpoll() -> None: ...
+
+or take C{select.epoll} from the L{selectEpoll} fixture.  Everything else
+must pass there.
+"""
+
+import select
+from typing import Any, Callable
+
+import pytest
+
+#: Whether this interpreter's C{select} module has C{epoll}.
+HAVE_SELECT_EPOLL = hasattr(select, "epoll")
+
+#: Why tests that need C{select.epoll} or the stock reactor are skipped.
+NO_SELECT_EPOLL_REASON = (
+    "select.epoll is missing on this interpreter (as under make test-noepoll): "
+    "nothing to compare with"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """
+    Register the C{requiresSelectEpoll} marker.
+    """
+    config.addinivalue_line(
+        "markers",
+        "requiresSelectEpoll: compares with select.epoll or Twisted's stock "
+        "epoll reactor; skipped where select.epoll is missing",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """
+    Skip tests marked C{requiresSelectEpoll} where C{select.epoll} is missing.
+    """
+    if not HAVE_SELECT_EPOLL and item.get_closest_marker("requiresSelectEpoll"):
+        pytest.skip(NO_SELECT_EPOLL_REASON)
+
+
+@pytest.fixture
+def selectEpoll() -> Callable[..., Any]:
+    """
+    C{select.epoll}, for tests that compare with it; skips the test where it
+    is missing.
+    """
+    if not HAVE_SELECT_EPOLL:
+        pytest.skip(NO_SELECT_EPOLL_REASON)
+    return select.epoll
+
+
+# Hypothesis profiles for the state machines (tests/test_statemachine_*.py).
+#
+#  - "ci", loaded by default: what make test runs; the machines' example
+#    counts keep both within well under a minute together.  No deadline: one
+#    example is dozens of system calls on a machine shared with other work,
+#    and we assert no timings.
+#  - "fuzz": make fuzz, FUZZ_EXAMPLES examples (20,000 unless told), longer
+#    programs.  Failing examples are kept in .hypothesis/ (git-ignored) and
+#    replayed first on the next run.
+#
+# Choose one with HYPOTHESIS_PROFILE=fuzz or pytest --hypothesis-profile=fuzz.
+import os as _os
+
+from hypothesis import HealthCheck as _HealthCheck
+from hypothesis import settings as _settings
+
+_settings.register_profile(
+    "ci",
+    max_examples=100,
+    stateful_step_count=30,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[_HealthCheck.too_slow],
+)
+_settings.register_profile(
+    "fuzz",
+    _settings.get_profile("ci"),
+    max_examples=int(_os.environ.get("FUZZ_EXAMPLES", "20000")),
+    stateful_step_count=50,
+)
+_settings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE", "ci"))
