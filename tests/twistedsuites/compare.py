@@ -303,9 +303,7 @@ class Comparison:
         self.title = title
         self.directory = directory or tempfile.mkdtemp(prefix="twistedsuites-")
         self.builder = builder
-        self.runs = {
-            side: Run(side, tests, self.directory, builder) for side in sides
-        }
+        self.runs = {side: Run(side, tests, self.directory, builder) for side in sides}
         deadline = time.monotonic() + timeout
         for run in self.runs.values():
             run.wait(deadline)
@@ -363,9 +361,9 @@ class Comparison:
         @return: the counts of each side, the flaky tests, and every
             regression with our outcome and its detail.
         """
-        lines = ["{} ({:.0f} s, logs in {})".format(
-            self.title, self.elapsed, self.directory
-        )]
+        lines = [
+            "{} ({:.0f} s, logs in {})".format(self.title, self.elapsed, self.directory)
+        ]
         for side in self.runs:
             lines.append("  " + self.counts(side))
         for label, found in (

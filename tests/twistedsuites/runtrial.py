@@ -62,7 +62,7 @@ def recordingReporter(base: type, out: IO[str]) -> Callable[..., Any]:
         )
         out.flush()
 
-    class RecordingReporter(base):  # type: ignore[valid-type,misc]
+    class RecordingReporter(base):  # type: ignore[misc]
         """
         C{base}, recording every outcome.
         """
@@ -141,7 +141,7 @@ def main(argv: List[str]) -> int:
     results, builderReactor, trialArguments = parseArguments(argv)
     from twisted.scripts import trial
 
-    config = trial.Options()
+    config: Any = trial.Options()  # type: ignore[no-untyped-call]
     # Parsing the options installs the reactor named by --reactor.
     config.parseOptions(trialArguments)
     if builderReactor is not None:
@@ -153,7 +153,7 @@ def main(argv: List[str]) -> int:
         config["reporter"] = recordingReporter(config["reporter"], out)
         trialRunner = trial._makeRunner(config)
         suite = trial._getSuite(config)
-        result = trialRunner.run(suite)
+        result: Any = trialRunner.run(suite)
     return 0 if result.wasSuccessful() else 1
 
 

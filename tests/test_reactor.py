@@ -1,0 +1,998 @@
+"""
+L{epollreactor.EPollReactor}, method by method, on real descriptors: socket
+pairs, pipes and regular files, with the kernel's interest list read back
+from C{/proc/self/fdinfo} (proc(5)); and the ways users reach it:
+L{epollreactor.install}, the C{ctypes-epoll} plugin for C{twistd}, C{twist}
+and C{trial}, and C{make run}.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.request
+from typing import Any, Dict, Iterator, List, Optional
+
+import pytest
+
+from twisted.internet import posixbase
+from twisted.internet.interfaces import IReactorFDSet
+from twisted.python.failure import Failure
+
+import epollreactor
+from epollreactor import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPollReactor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+
+#: How long a subprocess or a wait for an event may take before the test
+#: gives up; generous, because the machine may be loaded.  Never asserted.
+PATIENCE = 60.0
+
+
+class Descriptor:
+    """
+    A reader and writer on a real descriptor that records what the reactor
+    calls on it.  Not a C{FileDescriptor}, so the reactor treats it as any
+    L{IReadDescriptor}/L{IWriteDescriptor}.
+
+    @ivar reads: how many times C{doRead} was called.
+    @ivar writes: how many times C{doWrite} was called.
+    @ivar lost: the reasons passed to C{connectionLost}.
+    @ivar onRead: called from C{doRead}, if set.
+    """
+
+    def __init__(self, fd: int) -> None:
+        """
+        @param fd: the descriptor number C{fileno} returns.
+        """
+        self.fd = fd
+        self.reads = 0
+        self.writes = 0
+        self.lost: List[Failure] = []
+        self.onRead: Any = None
+
+    def fileno(self) -> int:
+        """
+        @return: the descriptor number.
+        """
+        return self.fd
+
+    def doRead(self) -> None:
+        """
+        Count the call, and run C{onRead}.
+        """
+        self.reads += 1
+        if self.onRead is not None:
+            self.onRead()
+
+    def doWrite(self) -> None:
+        """
+        Count the call.
+        """
+        self.writes += 1
+
+    def connectionLost(self, reason: Failure) -> None:
+        """
+        Record the reason.
+        """
+        self.lost.append(reason)
+
+    def logPrefix(self) -> str:
+        """
+        @return: a name for log lines.
+        """
+        return "Descriptor"
+
+
+def kernelInterest(reactor: EPollReactor) -> Dict[int, int]:
+    """
+    Read the kernel's interest list of the reactor's epoll instance from
+    C{/proc/self/fdinfo/<epfd>}, whose C{tfd:} lines give each watched
+    descriptor and its event mask in hex (proc(5)).
+
+    @return: maps each watched descriptor to its mask of C{EPOLLIN} and
+        C{EPOLLOUT} (the kernel adds EPOLLERR and EPOLLHUP to every one).
+    """
+    interest = {}
+    with open("/proc/self/fdinfo/{}".format(reactor._poller.fileno())) as info:
+        for line in info:
+            fields = line.split()
+            if fields and fields[0] == "tfd:":
+                interest[int(fields[1])] = int(fields[3], 16) & (EPOLLIN | EPOLLOUT)
+    return interest
+
+
+@pytest.fixture
+def reactor() -> Iterator[EPollReactor]:
+    """
+    A new reactor, never run; afterwards its descriptors, its waker and its
+    epoll instance are closed, as Twisted's C{ReactorBuilder} cleans up.
+    """
+    reactor = EPollReactor()
+    yield reactor
+    reactor.removeAll()
+    for reader in list(reactor._internalReaders):
+        reactor.removeReader(reader)
+        reader.connectionLost(None)
+    for call in reactor.getDelayedCalls():
+        call.cancel()
+    reactor._poller.close()
+
+
+@pytest.fixture
+def pair() -> Iterator[List[socket.socket]]:
+    """
+    A connected pair of UNIX stream sockets, closed afterwards.
+    """
+    sockets = list(socket.socketpair())
+    yield sockets
+    for s in sockets:
+        s.close()
+
+
+@pytest.fixture
+def regularFile(tmp_path: Any) -> Iterator[int]:
+    """
+    A descriptor open for reading and writing on a regular file, which
+    epoll refuses (EPERM, epoll_ctl(2)); closed afterwards.
+    """
+    fd = os.open(str(tmp_path / "regular"), os.O_RDWR | os.O_CREAT)
+    yield fd
+    os.close(fd)
+
+
+def userReaders(reactor: EPollReactor) -> set:
+    """
+    @return: the readers, without the reactor's own (the waker).
+    """
+    return set(reactor.getReaders()) - reactor._internalReaders
+
+
+def iterateUntil(reactor: EPollReactor, condition: Any) -> None:
+    """
+    Run reactor iterations (timers included) until C{condition()} is true;
+    fail after L{PATIENCE} seconds.
+    """
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        assert time.monotonic() < deadline, "condition never became true"
+        reactor.runUntilCurrent()
+        reactor.doIteration(0.01)
+
+
+# Attributes.
+
+
+def test_providesIReactorFDSet(reactor: EPollReactor) -> None:
+    """
+    L{EPollReactor} provides L{IReactorFDSet} and builds on
+    L{posixbase.PosixReactorBase} and L{posixbase._PollLikeMixin}.
+    """
+    assert IReactorFDSet.providedBy(reactor)
+    assert isinstance(reactor, posixbase.PosixReactorBase)
+    assert isinstance(reactor, posixbase._PollLikeMixin)
+
+
+def test_attributes(reactor: EPollReactor) -> None:
+    """
+    The attributes Twisted's documentation lists for its C{EPollReactor}:
+    C{_poller} is an L{epollreactor.epoll}, C{_selectables} a dict,
+    C{_reads} and C{_writes} sets, C{_continuousPolling} a
+    L{posixbase._ContinuousPolling}.  A new reactor watches only its waker.
+    """
+    assert isinstance(reactor._poller, epollreactor.epoll)
+    assert not reactor._poller.closed
+    assert isinstance(reactor._selectables, dict)
+    assert isinstance(reactor._reads, set)
+    assert isinstance(reactor._writes, set)
+    assert isinstance(reactor._continuousPolling, posixbase._ContinuousPolling)
+    waker = reactor.waker
+    assert reactor._reads == {waker.fileno()}
+    assert reactor._writes == set()
+    assert reactor._selectables == {waker.fileno(): waker}
+    assert kernelInterest(reactor) == {waker.fileno(): EPOLLIN}
+
+
+def test_pollConstants() -> None:
+    """
+    The C{_POLL_*} constants that L{posixbase._PollLikeMixin} reads are the
+    epoll event bits: EPOLLHUP|EPOLLERR for disconnection, EPOLLIN, EPOLLOUT.
+    """
+    assert EPollReactor._POLL_DISCONNECTED == EPOLLHUP | EPOLLERR
+    assert EPollReactor._POLL_IN == EPOLLIN
+    assert EPollReactor._POLL_OUT == EPOLLOUT
+    assert (EPOLLHUP, EPOLLERR, EPOLLIN, EPOLLOUT) == (0x10, 0x8, 0x1, 0x4)
+
+
+# Adding and removing.
+
+
+def test_addReader(reactor: EPollReactor, pair: List[socket.socket]) -> None:
+    """
+    C{addReader} records the reader in C{_reads} and C{_selectables}, the
+    kernel watches its descriptor for EPOLLIN, and once data arrives a poll
+    calls C{doRead}.
+    """
+    reader = Descriptor(pair[0].fileno())
+    reactor.addReader(reader)
+    fd = reader.fd
+    assert fd in reactor._reads
+    assert fd not in reactor._writes
+    assert reactor._selectables[fd] is reader
+    reactor.doPoll(0)
+    assert kernelInterest(reactor)[fd] == EPOLLIN
+    assert reader.reads == 0
+    pair[1].send(b"x")
+    reactor.doPoll(PATIENCE)
+    assert reader.reads == 1
+    assert reader.writes == 0
+
+
+def test_addReaderTwice(reactor: EPollReactor, pair: List[socket.socket]) -> None:
+    """
+    Adding the same reader twice is the same as adding it once.
+    """
+    reader = Descriptor(pair[0].fileno())
+    reactor.addReader(reader)
+    reactor.addReader(reader)
+    pair[1].send(b"x")
+    reactor.doPoll(PATIENCE)
+    assert reader.reads == 1
+    assert userReaders(reactor) == {reader}
+
+
+def test_addWriter(reactor: EPollReactor, pair: List[socket.socket]) -> None:
+    """
+    C{addWriter} records the writer in C{_writes} and C{_selectables}, the
+    kernel watches its descriptor for EPOLLOUT, and a poll calls C{doWrite}
+    on a writable socket, and never C{doRead}.
+    """
+    writer = Descriptor(pair[0].fileno())
+    reactor.addWriter(writer)
+    fd = writer.fd
+    assert fd in reactor._writes
+    assert fd not in reactor._reads
+    assert reactor._selectables[fd] is writer
+    pair[1].send(b"readable too")
+    reactor.doPoll(PATIENCE)
+    assert writer.writes == 1
+    assert writer.reads == 0
+    assert kernelInterest(reactor)[fd] == EPOLLOUT
+
+
+def test_addReaderAndWriter(reactor: EPollReactor, pair: List[socket.socket]) -> None:
+    """
+    One object added as reader and as writer gets both C{doRead} and
+    C{doWrite} from one poll, and the kernel watches both events.
+    """
+    both = Descriptor(pair[0].fileno())
+    reactor.addReader(both)
+    reactor.addWriter(both)
+    pair[1].send(b"x")
+    reactor.doPoll(PATIENCE)
+    assert (both.reads, both.writes) == (1, 1)
+    assert kernelInterest(reactor)[both.fd] == EPOLLIN | EPOLLOUT
+
+
+def test_addClosedDescriptor(reactor: EPollReactor) -> None:
+    """
+    Adding an object whose descriptor is closed raises the kernel's EBADF
+    and leaves no trace in the tables.
+    """
+    r, w = os.pipe()
+    os.close(r)
+    os.close(w)
+    with pytest.raises(OSError) as raised:
+        reactor.addReader(Descriptor(r))
+    assert raised.value.errno == 9  # EBADF
+    assert r not in reactor._selectables
+    assert r not in reactor._reads
+
+
+def test_removeReader(reactor: EPollReactor, pair: List[socket.socket]) -> None:
+    """
+    C{removeReader} forgets the reader, the kernel stops watching its
+    descriptor, and data arriving afterwards is not dispatched.
+    """
+    reader = Descriptor(pair[0].fileno())
+    reactor.addReader(reader)
+    reactor.doPoll(0)
+    reactor.removeReader(reader)
+    assert reader.fd not in reactor._reads
+    assert reader.fd not in reactor._selectables
+    pair[1].send(b"x")
+    reactor.doPoll(0)
+    assert reader.reads == 0
+    assert reader.fd not in kernelInterest(reactor)
+
+
+def test_removeWriter(reactor: EPollReactor, pair: List[socket.socket]) -> None:
+    """
+    C{removeWriter} forgets the writer and the kernel stops watching its
+    descriptor.
+    """
+    writer = Descriptor(pair[0].fileno())
+    reactor.addWriter(writer)
+    reactor.removeWriter(writer)
+    assert writer.fd not in reactor._writes
+    assert writer.fd not in reactor._selectables
+    reactor.doPoll(0)
+    assert writer.writes == 0
+    assert writer.fd not in kernelInterest(reactor)
+
+
+def test_removeWriterKeepsReader(
+    reactor: EPollReactor, pair: List[socket.socket]
+) -> None:
+    """
+    Removing the writer interest of an object that also reads leaves it a
+    reader, watched for EPOLLIN alone.
+    """
+    both = Descriptor(pair[0].fileno())
+    reactor.addReader(both)
+    reactor.addWriter(both)
+    reactor.doPoll(0)
+    writes = both.writes
+    reactor.removeWriter(both)
+    assert both.fd in reactor._reads
+    assert both.fd not in reactor._writes
+    assert reactor._selectables[both.fd] is both
+    pair[1].send(b"x")
+    reactor.doPoll(PATIENCE)
+    assert both.writes == writes
+    assert both.reads >= 1
+    assert kernelInterest(reactor)[both.fd] == EPOLLIN
+
+
+def test_removeNeverAdded(reactor: EPollReactor, pair: List[socket.socket]) -> None:
+    """
+    Removing an object that was never added does nothing.
+    """
+    stranger = Descriptor(pair[0].fileno())
+    reactor.removeReader(stranger)
+    reactor.removeWriter(stranger)
+    assert stranger.fd not in reactor._selectables
+
+
+def test_removeAfterClose(reactor: EPollReactor) -> None:
+    """
+    Removing a reader whose descriptor the application closed first (its
+    C{fileno()} now -1, as Twisted's transports do) does not raise, and
+    forgets it.
+    """
+    r, w = os.pipe()
+    reader = Descriptor(r)
+    reactor.addReader(reader)
+    os.close(r)
+    os.close(w)
+    reader.fd = -1
+    reactor.removeReader(reader)
+    assert reader not in userReaders(reactor)
+    assert r not in reactor._selectables
+
+
+def test_removeAll(reactor: EPollReactor, pair: List[socket.socket]) -> None:
+    """
+    C{removeAll} removes and returns every reader and writer, continuously
+    polled ones included, but keeps the waker.
+    """
+    reader = Descriptor(pair[0].fileno())
+    writer = Descriptor(pair[1].fileno())
+    r, w = os.pipe()
+    try:
+        both = Descriptor(w)
+        reactor.addReader(reader)
+        reactor.addWriter(writer)
+        reactor.addReader(both)
+        reactor.addWriter(both)
+        removed = reactor.removeAll()
+        assert sorted(map(id, removed)) == sorted(map(id, [reader, writer, both]))
+        assert reactor.getReaders() == [reactor.waker]
+        assert reactor.getWriters() == []
+        reactor.doPoll(0)
+        assert set(kernelInterest(reactor)) == {reactor.waker.fileno()}
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_getReadersAndWriters(reactor: EPollReactor, pair: List[socket.socket]) -> None:
+    """
+    C{getReaders} and C{getWriters} list what was added, and stop listing
+    it once removed.
+    """
+    reader = Descriptor(pair[0].fileno())
+    writer = Descriptor(pair[1].fileno())
+    reactor.addReader(reader)
+    reactor.addWriter(writer)
+    assert userReaders(reactor) == {reader}
+    assert reactor.getWriters() == [writer]
+    reactor.removeReader(reader)
+    reactor.removeWriter(writer)
+    assert userReaders(reactor) == set()
+    assert reactor.getWriters() == []
+
+
+def test_addAndRemovePrivate(reactor: EPollReactor, pair: List[socket.socket]) -> None:
+    """
+    C{_add} and C{_remove}, with Twisted's signature C{(xer, primary, other,
+    selectables, event, antievent)}, are what the public methods call: the
+    first adds interest in one event, the second takes it away.
+    """
+    x = Descriptor(pair[0].fileno())
+    reactor._add(
+        x, reactor._reads, reactor._writes, reactor._selectables, EPOLLIN, EPOLLOUT
+    )
+    reactor._add(
+        x, reactor._writes, reactor._reads, reactor._selectables, EPOLLOUT, EPOLLIN
+    )
+    assert x.fd in reactor._reads and x.fd in reactor._writes
+    reactor.doPoll(0)
+    assert kernelInterest(reactor)[x.fd] == EPOLLIN | EPOLLOUT
+    reactor._remove(
+        x, reactor._reads, reactor._writes, reactor._selectables, EPOLLIN, EPOLLOUT
+    )
+    reactor.doPoll(0)
+    assert kernelInterest(reactor)[x.fd] == EPOLLOUT
+    reactor._remove(
+        x, reactor._writes, reactor._reads, reactor._selectables, EPOLLOUT, EPOLLIN
+    )
+    assert x.fd not in reactor._selectables
+    assert x.fd not in kernelInterest(reactor)
+
+
+# Regular files: continuous polling.
+
+
+def test_regularFileReader(reactor: EPollReactor, regularFile: int) -> None:
+    """
+    A regular file added as a reader goes to C{_continuousPolling} (epoll
+    refuses it with EPERM), is listed by C{getReaders}, gets C{doRead} as
+    the reactor's timers run, and comes out on C{removeReader}.
+    """
+    reader = Descriptor(regularFile)
+    reactor.addReader(reader)
+    assert reactor._continuousPolling.isReading(reader)
+    assert regularFile not in reactor._selectables
+    assert regularFile not in kernelInterest(reactor)
+    assert reader in reactor.getReaders()
+    iterateUntil(reactor, lambda: reader.reads > 0)
+    reactor.removeReader(reader)
+    assert not reactor._continuousPolling.isReading(reader)
+    assert reader not in reactor.getReaders()
+    assert reactor._continuousPolling._loop is None
+
+
+def test_regularFileWriter(reactor: EPollReactor, regularFile: int) -> None:
+    """
+    A regular file added as a writer goes to C{_continuousPolling}, is
+    listed by C{getWriters}, gets C{doWrite}, and comes out on
+    C{removeWriter}.
+    """
+    writer = Descriptor(regularFile)
+    reactor.addWriter(writer)
+    assert reactor._continuousPolling.isWriting(writer)
+    assert regularFile not in reactor._selectables
+    assert reactor.getWriters() == [writer]
+    iterateUntil(reactor, lambda: writer.writes > 0)
+    reactor.removeWriter(writer)
+    assert not reactor._continuousPolling.isWriting(writer)
+    assert reactor.getWriters() == []
+    assert reactor._continuousPolling._loop is None
+
+
+def test_regularFileRemoveAll(reactor: EPollReactor, regularFile: int) -> None:
+    """
+    C{removeAll} returns continuously polled readers and writers too, and
+    takes them out.
+    """
+    reader = Descriptor(regularFile)
+    writer = Descriptor(regularFile)
+    reactor.addReader(reader)
+    reactor.addWriter(writer)
+    assert sorted(map(id, reactor.removeAll())) == sorted(map(id, [reader, writer]))
+    assert reactor._continuousPolling.getReaders() == []
+    assert reactor._continuousPolling.getWriters() == []
+
+
+# The loop.
+
+
+def test_doPollZeroReturnsWithoutEvents(
+    reactor: EPollReactor, pair: List[socket.socket]
+) -> None:
+    """
+    C{doPoll(0)} returns at once when nothing is ready, dispatching nothing.
+    """
+    reader = Descriptor(pair[0].fileno())
+    reactor.addReader(reader)
+    reactor.doPoll(0)
+    assert reader.reads == 0
+
+
+def test_doPollNoneWaitsForAnEvent(
+    reactor: EPollReactor, pair: List[socket.socket]
+) -> None:
+    """
+    C{doPoll(None)} blocks until an event arrives, then dispatches it: data
+    sent by another thread only after the call began is read when it
+    returns.
+    """
+    reader = Descriptor(pair[0].fileno())
+    reactor.addReader(reader)
+    reactor.doPoll(0)
+    sender = threading.Timer(0.2, pair[1].send, [b"x"])
+    sender.start()
+    try:
+        reactor.doPoll(None)
+    finally:
+        sender.join()
+    assert reader.reads == 1
+
+
+def test_doIterationIsDoPoll(reactor: EPollReactor, pair: List[socket.socket]) -> None:
+    """
+    C{doIteration}, which L{twisted.internet.base.ReactorBase.mainLoop}
+    calls, polls and dispatches as C{doPoll} does.
+    """
+    assert EPollReactor.doIteration is EPollReactor.doPoll
+    reader = Descriptor(pair[0].fileno())
+    reactor.addReader(reader)
+    pair[1].send(b"x")
+    reactor.doIteration(PATIENCE)
+    assert reader.reads == 1
+
+
+def test_doPollEINTRReturnsQuietly(
+    reactor: EPollReactor, pair: List[socket.socket]
+) -> None:
+    """
+    A signal that interrupts C{epoll_wait(2)} (EINTR, which epoll_wait never
+    restarts: signal(7)) makes C{doPoll(None)} return without raising and
+    without dispatching, so that the main loop can run what the handler
+    scheduled.
+
+    Another thread sends SIGUSR1 to this one until the call returns (the
+    first may arrive before the call blocks); if the call kept waiting, it
+    would only return on the data sent after L{PATIENCE} seconds, and would
+    dispatch it.
+    """
+    reader = Descriptor(pair[0].fileno())
+    reactor.addReader(reader)
+    reactor.doPoll(0)
+    handled = []
+    returned = threading.Event()
+    mainThread = threading.get_ident()
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + PATIENCE
+        while not returned.wait(0.05):
+            if time.monotonic() > deadline:
+                pair[1].send(b"x")
+                return
+            signal.pthread_kill(mainThread, signal.SIGUSR1)
+
+    previous = signal.signal(
+        signal.SIGUSR1, lambda number, frame: handled.append(number)
+    )
+    interrupter = threading.Thread(target=interrupt)
+    interrupter.start()
+    try:
+        reactor.doPoll(None)
+    finally:
+        returned.set()
+        interrupter.join()
+        signal.signal(signal.SIGUSR1, previous)
+    assert handled
+    assert reader.reads == 0
+
+
+def test_removedEarlierInIterationNotDispatched(
+    reactor: EPollReactor, pair: List[socket.socket]
+) -> None:
+    """
+    When two ready descriptors come back from one C{epoll_wait(2)} and the
+    first one dispatched removes the other, the other's event is dropped.
+    """
+    other = socket.socketpair()
+    try:
+        first = Descriptor(pair[0].fileno())
+        second = Descriptor(other[0].fileno())
+        first.onRead = lambda: reactor.removeReader(second)
+        second.onRead = lambda: reactor.removeReader(first)
+        reactor.addReader(first)
+        reactor.addReader(second)
+        pair[1].send(b"x")
+        other[1].send(b"x")
+        # Both are ready before the poll, so one epoll_wait reports both.
+        reactor.doPoll(PATIENCE)
+        assert first.reads + second.reads == 1
+    finally:
+        for s in other:
+            s.close()
+
+
+def test_removedAndReplacedInIterationNotDispatched(
+    reactor: EPollReactor, pair: List[socket.socket]
+) -> None:
+    """
+    When the first descriptor dispatched removes and closes another that
+    is ready in the same batch, and a new descriptor takes its number and is
+    added, the old event is not dispatched to the newcomer (which has
+    nothing to read).
+    """
+    other = socket.socketpair()
+    newcomers: List[Descriptor] = []
+    extra: List[Any] = []
+    first = Descriptor(pair[0].fileno())
+    second = Descriptor(other[0].fileno())
+
+    def replace(victim: Descriptor, victimSocket: socket.socket) -> None:
+        if newcomers:
+            return
+        reactor.removeReader(victim)
+        number = victimSocket.fileno()
+        victimSocket.close()
+        r, w = os.pipe()
+        extra.extend([r, w])
+        if r != number:
+            os.dup2(r, number)
+            extra.append(number)
+        newcomer = Descriptor(number)
+        newcomers.append(newcomer)
+        reactor.addReader(newcomer)
+
+    first.onRead = lambda: replace(second, other[0])
+    second.onRead = lambda: replace(first, pair[0])
+    try:
+        reactor.addReader(first)
+        reactor.addReader(second)
+        pair[1].send(b"x")
+        other[1].send(b"x")
+        reactor.doPoll(PATIENCE)
+        assert first.reads + second.reads == 1
+        assert newcomers[0].reads == 0
+        # The newcomer is watched, and gets its own events.
+        assert kernelInterest(reactor)[newcomers[0].fd] == EPOLLIN
+    finally:
+        for newcomer in newcomers:
+            reactor.removeReader(newcomer)
+        for fd in set(extra):
+            os.close(fd)
+        for s in other:
+            s.close()
+
+
+def test_hangupWithoutReadInterestLosesConnection(reactor: EPollReactor) -> None:
+    """
+    A writer whose peer went away gets EPOLLERR (which the kernel always
+    reports, epoll_ctl(2)) and loses its connection through
+    L{posixbase._PollLikeMixin}, and is removed.
+    """
+    r, w = os.pipe()
+    try:
+        writer = Descriptor(w)
+        reactor.addWriter(writer)
+        os.close(r)
+        iterateUntil(reactor, lambda: writer.lost)
+        assert w not in reactor._selectables
+    finally:
+        os.close(w)
+
+
+# install() and the plugin, in subprocesses: both change process-wide state.
+
+
+def runPython(code: str, *arguments: str) -> "subprocess.CompletedProcess[str]":
+    """
+    Run C{code} in a new interpreter from the repository's top directory.
+    """
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)] + list(arguments),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
+    )
+
+
+def test_installInstalls() -> None:
+    """
+    L{epollreactor.install} makes an L{EPollReactor} the global reactor;
+    calling it again raises C{ReactorAlreadyInstalledError}.
+    """
+    result = runPython(
+        """
+        import epollreactor
+        from twisted.internet.error import ReactorAlreadyInstalledError
+        epollreactor.install()
+        from twisted.internet import reactor
+        print(type(reactor).__module__ + "." + type(reactor).__name__)
+        try:
+            epollreactor.install()
+        except ReactorAlreadyInstalledError:
+            print("ReactorAlreadyInstalledError")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "epollreactor._reactor.EPollReactor",
+        "ReactorAlreadyInstalledError",
+    ]
+
+
+def test_installAfterAnotherReactor() -> None:
+    """
+    L{epollreactor.install} raises C{ReactorAlreadyInstalledError} when
+    importing C{twisted.internet.reactor} has installed the default reactor
+    already, and leaves that one in place.
+    """
+    result = runPython(
+        """
+        import epollreactor
+        from twisted.internet.error import ReactorAlreadyInstalledError
+        from twisted.internet import reactor
+        try:
+            epollreactor.install()
+        except ReactorAlreadyInstalledError:
+            print("ReactorAlreadyInstalledError")
+        from twisted.internet import reactor as after
+        print(after is reactor)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ReactorAlreadyInstalledError", "True"]
+
+
+def test_helpReactorsListsPlugin() -> None:
+    """
+    C{twistd --help-reactors} lists C{ctypes-epoll}.
+    """
+    result = subprocess.run(
+        [os.path.join(BIN, "twistd"), "--help-reactors"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
+    )
+    assert result.returncode == 0, result.stderr
+    names = [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
+    assert epollreactor.PLUGIN_NAME in names
+
+
+def test_trialRunsOnPlugin(tmp_path: Any) -> None:
+    """
+    C{trial --reactor=ctypes-epoll} runs its tests with an L{EPollReactor}
+    as the global reactor, and runs a real connection on it.
+    """
+    module = tmp_path / "test_on_ctypes_epoll.py"
+    module.write_text(
+        textwrap.dedent(
+            '''
+            """A test that must run on epollreactor's reactor."""
+            from twisted.internet import protocol, reactor
+            from twisted.internet.endpoints import (
+                TCP4ClientEndpoint, TCP4ServerEndpoint)
+            from twisted.trial import unittest
+
+            class OnOurReactor(unittest.TestCase):
+                """Runs under trial --reactor=ctypes-epoll."""
+
+                def test_reactorClass(self):
+                    """The global reactor is ours."""
+                    self.assertEqual(
+                        type(reactor).__module__ + "." + type(reactor).__name__,
+                        "epollreactor._reactor.EPollReactor")
+
+                async def test_echo(self):
+                    """A TCP echo round trip works on it."""
+                    class Echo(protocol.Protocol):
+                        def dataReceived(self, data):
+                            self.transport.write(data)
+
+                    port = await TCP4ServerEndpoint(
+                        reactor, 0, interface="127.0.0.1").listen(
+                        protocol.Factory.forProtocol(Echo))
+                    self.addCleanup(port.stopListening)
+                    received = []
+                    done = __import__("twisted.internet.defer").internet.defer.Deferred()
+
+                    class Client(protocol.Protocol):
+                        def connectionMade(self):
+                            self.transport.write(b"ping")
+
+                        def dataReceived(self, data):
+                            received.append(data)
+                            if b"".join(received) == b"ping":
+                                self.transport.loseConnection()
+                                done.callback(None)
+
+                    await TCP4ClientEndpoint(
+                        reactor, "127.0.0.1", port.getHost().port).connect(
+                        protocol.Factory.forProtocol(Client))
+                    await done
+                    self.assertEqual(b"".join(received), b"ping")
+            '''
+        )
+    )
+    result = subprocess.run(
+        [
+            os.path.join(BIN, "trial"),
+            "--reactor=" + epollreactor.PLUGIN_NAME,
+            "--temp-directory=" + str(tmp_path / "_trial_temp"),
+            str(module),
+        ],
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASSED (successes=2)" in result.stdout
+
+
+def freePort() -> int:
+    """
+    @return: a TCP port on 127.0.0.1 that was free a moment ago.
+    """
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def defaultSignals() -> None:
+    """
+    In a child, before C{exec}: give SIGINT its default disposition back,
+    which a shell running us in the background sets to ignored, and which
+    C{exec} would keep (signal(7)).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class Server:
+    """
+    A server process in a session of its own, with its output in a file.
+    """
+
+    def __init__(self, arguments: List[str], log: str) -> None:
+        """
+        Start it.
+
+        @param arguments: the command.
+        @param log: the path its output goes to.
+        """
+        self.log = log
+        with open(log, "wb") as out:
+            self.process = subprocess.Popen(
+                arguments,
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=defaultSignals,
+            )
+
+    def output(self) -> str:
+        """
+        @return: what it wrote so far.
+        """
+        with open(self.log, errors="replace") as log:
+            return log.read()
+
+    def get(self, port: int) -> bytes:
+        """
+        GET / from it once it answers, retrying until L{PATIENCE} is spent.
+
+        @return: the body.
+        """
+        deadline = time.monotonic() + PATIENCE
+        while True:
+            assert self.process.poll() is None, self.output()
+            try:
+                with urllib.request.urlopen(
+                    "http://127.0.0.1:{}/".format(port), timeout=PATIENCE
+                ) as response:
+                    assert response.status == 200
+                    return bytes(response.read())
+            except OSError:
+                assert time.monotonic() < deadline, self.output()
+                time.sleep(0.1)
+
+    def interrupt(self) -> Optional[int]:
+        """
+        Send SIGINT to its whole process group, as Ctrl-C does, and wait for
+        it to end; kill it if it does not.
+
+        @return: its exit status, or L{None} if it had to be killed.
+        """
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            return self.process.wait(timeout=PATIENCE)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            return None
+
+
+def test_twistRunsOnPlugin(tmp_path: Any) -> None:
+    """
+    C{twist --reactor=ctypes-epoll web} serves HTTP on an L{EPollReactor}
+    and stops on SIGINT, exiting by that signal as Twisted's runners do on
+    purpose (C{_exitWithSignal}).  C{twist} does not log its reactor, so a
+    wrapper around C{twist}'s own entry point prints the class of the reactor
+    that C{installReactor} is given.
+    """
+    port = freePort()
+    server = Server(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from twisted.internet import main\n"
+            "install = main.installReactor\n"
+            "def installReactor(reactor):\n"
+            "    print('REACTOR', type(reactor).__module__, flush=True)\n"
+            "    install(reactor)\n"
+            "main.installReactor = installReactor\n"
+            "sys.argv[0] = 'twist'\n"
+            "from twisted.application.twist._twist import Twist\n"
+            "Twist.main()\n",
+            "--reactor=" + epollreactor.PLUGIN_NAME,
+            "web",
+            "--listen",
+            "tcp:port={}:interface=127.0.0.1".format(port),
+            "--path",
+            str(tmp_path),
+        ],
+        str(tmp_path / "twist.log"),
+    )
+    (tmp_path / "index.html").write_bytes(b"twist on ctypes-epoll")
+    try:
+        assert server.get(port) == b"twist on ctypes-epoll"
+    finally:
+        status = server.interrupt()
+    output = server.output()
+    assert status == -signal.SIGINT, output
+    assert "REACTOR epollreactor._reactor" in output
+    assert "Main loop terminated." in output
+    assert "Traceback" not in output
+
+
+def test_makeRun(tmp_path: Any) -> None:
+    """
+    C{make run PORT=...} serves this folder over HTTP with C{twistd} on
+    127.0.0.1, logs that the reactor class is
+    C{epollreactor._reactor.EPollReactor}, and shuts down cleanly on SIGINT
+    to its process group (Ctrl-C).  The virtualenv is the one running these
+    tests, assumed up to date (C{make -o}).
+    """
+    port = freePort()
+    venv = sys.prefix
+    server = Server(
+        [
+            "make",
+            "--no-print-directory",
+            "-o",
+            os.path.join(venv, ".installed"),
+            "run",
+            "VENV=" + venv,
+            "PORT={}".format(port),
+        ],
+        str(tmp_path / "run.log"),
+    )
+    try:
+        body = server.get(port)
+    finally:
+        server.interrupt()
+    output = server.output()
+    assert b"README.md" in body
+    assert "reactor class: epollreactor._reactor.EPollReactor" in output
+    assert "Received SIGINT, shutting down." in output
+    assert "Server Shut Down." in output
+    assert "Traceback" not in output
