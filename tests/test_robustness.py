@@ -1,0 +1,536 @@
+"""
+L{epollreactor.EPollReactor} keeps its registrations straight when
+application code closes, duplicates and reuses descriptors behind its back,
+hands it bad objects, or reads from a pipe that hangs up with input still
+buffered.
+
+Everything runs on real descriptors: socket pairs, pipes, child processes.
+C{dup2(2)} forces a closed number's reuse at once, as a busy server's next
+C{accept} would.  The few places that reach into the reactor's private state
+say why.
+"""
+
+import errno
+import os
+import sys
+from typing import Any, Callable, Iterator, List, Tuple
+
+import pytest
+from twisted.internet import error, protocol
+from twisted.internet.process import reapAllProcesses
+from twisted.logger import LogLevel, formatEvent, globalLogPublisher
+
+from epollreactor import EPollReactor
+from tests.scenarios.stale import (
+    BAD_INPUT,
+    SCENARIOS,
+    Outcome,
+    Watcher,
+    closeAll,
+    dispose,
+    iterate,
+    reuse,
+    socketPair,
+)
+
+
+@pytest.fixture
+def reactor() -> Iterator[EPollReactor]:
+    """
+    A new reactor, never run as the global one, closed after the test.
+    """
+    reactor = EPollReactor()
+    yield reactor
+    dispose(reactor)
+
+
+@pytest.fixture
+def descriptors() -> Iterator[List[int]]:
+    """
+    A list the test appends descriptor numbers to; all closed afterwards.
+    """
+    fds: List[int] = []
+    yield fds
+    closeAll(*fds)
+
+
+@pytest.fixture
+def warnings() -> Iterator[List[str]]:
+    """
+    The text of every warning logged through C{twisted.logger} during the
+    test.
+    """
+    seen: List[str] = []
+
+    def observer(event: Any) -> None:
+        if event.get("log_level") == LogLevel.warn:
+            seen.append(formatEvent(event))
+
+    globalLogPublisher.addObserver(observer)
+    yield seen
+    globalLogPublisher.removeObserver(observer)
+
+
+class SocketLike(Watcher):
+    """
+    A L{Watcher} whose C{fileno()} turns to -1 once L{close} has run, as a
+    Python socket's (and so a Twisted C{tcp.Connection}'s) does.
+    """
+
+    closed = False
+
+    def fileno(self) -> int:
+        """
+        @return: -1 once closed, else the number.
+        """
+        return -1 if self.closed else self.fd
+
+    def close(self) -> None:
+        """
+        Close the descriptor.
+        """
+        os.close(self.fd)
+        self.closed = True
+
+
+def _pair(descriptors: List[int], kind: Callable[[int, str], Watcher]) -> Tuple[
+    Watcher, int
+]:
+    fd, peer = socketPair()
+    descriptors += [fd, peer]
+    return kind(fd, "watcher"), peer
+
+
+def _closeBehindBack(watcher: Watcher, descriptors: List[int]) -> None:
+    """
+    Close C{watcher}'s descriptor without telling the reactor, and stop
+    tracking its number: the number may soon name something else, such as
+    an epoll instance the reactor rebuilds.
+    """
+    if isinstance(watcher, SocketLike):
+        watcher.close()
+    else:
+        os.close(watcher.fd)
+    descriptors.remove(watcher.fd)
+
+
+KINDS = [
+    pytest.param(Watcher, id="cached-number"),
+    pytest.param(SocketLike, id="socket-like"),
+]
+
+
+@pytest.mark.parametrize(
+    "scenario", [pytest.param(s[2], id=s[2].__name__) for s in SCENARIOS]
+)
+def test_scenario(scenario: Callable[[Any], Outcome]) -> None:
+    """
+    Every scenario that L{tests.scenarios.compare} runs against the stock
+    reactor passes on ours.
+    """
+    reactor = EPollReactor()
+    try:
+        ok, detail = scenario(reactor)
+    finally:
+        dispose(reactor)
+    assert ok, detail
+
+
+# Removal never raises.
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("reused", [False, True], ids=["closed", "reused"])
+def test_removeAfterCloseNeverRaises(
+    reactor: EPollReactor,
+    descriptors: List[int],
+    kind: Callable[[int, str], Watcher],
+    reused: bool,
+) -> None:
+    """
+    C{removeReader}, C{removeWriter} and C{removeAll} of an object whose
+    descriptor was closed without removal (EBADF from C{EPOLL_CTL_DEL}), or
+    whose number now names another file (ENOENT), raise nothing and forget
+    the object.
+    """
+    reader, _ = _pair(descriptors, kind)
+    writer, _ = _pair(descriptors, kind)
+    both, _ = _pair(descriptors, kind)
+    reactor.addReader(reader)
+    reactor.addWriter(writer)
+    reactor.addReader(both)
+    reactor.addWriter(both)
+    iterate(reactor, 1)
+    for watcher in (reader, writer, both):
+        _closeBehindBack(watcher, descriptors)
+        if reused:
+            descriptors.append(reuse(watcher.fd))
+    reactor.removeReader(reader)
+    reactor.removeWriter(writer)
+    reactor.removeAll()
+    assert reactor.getReaders() == [reactor.waker]
+    assert reactor.getWriters() == []
+    iterate(reactor)
+
+
+def test_removeAfterRegularFileTookTheNumber(
+    reactor: EPollReactor, descriptors: List[int], tmp_path: Any
+) -> None:
+    """
+    C{removeReader} of an object whose number now names a regular file,
+    which epoll cannot watch (EPERM from C{EPOLL_CTL_DEL}), raises nothing
+    and forgets the object.
+    """
+    watcher, _ = _pair(descriptors, Watcher)
+    reactor.addReader(watcher)
+    regular = os.open(str(tmp_path / "regular"), os.O_RDWR | os.O_CREAT)
+    descriptors.append(regular)
+    os.dup2(regular, watcher.fd)
+    reactor.removeReader(watcher)
+    assert watcher not in reactor.getReaders()
+    iterate(reactor)
+
+
+def test_removeOfOtherObjectLeavesOwner(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    Removing an object that is not the one registered under its number
+    touches neither the registered object's entry in the tables nor its
+    registration in the kernel.
+    """
+    owner, peer = _pair(descriptors, Watcher)
+    impostor = Watcher(owner.fd, "impostor")
+    reactor.addReader(owner)
+    reactor.addWriter(owner)
+    reactor.removeReader(impostor)
+    reactor.removeWriter(impostor)
+    assert owner in reactor.getReaders()
+    assert owner in reactor.getWriters()
+    os.write(peer, b"x")
+    iterate(reactor)
+    assert owner.data == b"x"
+    assert owner.writes > 0
+    assert impostor.reads == impostor.writes == 0
+
+
+def test_removeByIdentityWhenFilenoIsMinusOne(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    An object whose C{fileno()} has turned to -1 is still found by identity
+    and removed, as in stock Twisted, and its kernel registration goes with
+    it, so the next owner of the number registers cleanly.
+    """
+    watcher, _ = _pair(descriptors, SocketLike)
+    reactor.addReader(watcher)
+    fd = watcher.fd
+    assert isinstance(watcher, SocketLike)
+    watcher.closed = True  # fileno() says -1; the descriptor is still open
+    reactor.removeReader(watcher)
+    assert watcher not in reactor.getReaders()
+    # The kernel no longer holds fd: adding it again is a plain ADD.
+    fresh = Watcher(fd, "fresh")
+    reactor.addReader(fresh)
+    assert fresh in reactor.getReaders()
+
+
+# Adding under a number a stale object still holds.
+
+
+@pytest.mark.parametrize("first", ["addReader", "addWriter"])
+@pytest.mark.parametrize("second", ["addReader", "addWriter"])
+def test_addEvictsStaleOwnerAndWarns(
+    reactor: EPollReactor,
+    descriptors: List[int],
+    warnings: List[str],
+    first: str,
+    second: str,
+) -> None:
+    """
+    Adding a new object under a number that a closed, never removed object
+    still holds drops the stale object, repairs the kernel registration,
+    sends events to the new object only, and logs a warning that names both.
+    """
+    stale, _ = _pair(descriptors, Watcher)
+    getattr(reactor, first)(stale)
+    iterate(reactor, 1)
+    stale.reads = stale.writes = 0
+    newPeer = reuse(stale.fd)
+    descriptors.append(newPeer)
+    fresh = Watcher(stale.fd, "fresh")
+    getattr(reactor, second)(fresh)
+    os.write(newPeer, b"x")
+    iterate(reactor)
+    if second == "addReader":
+        assert fresh.data == b"x"
+    else:
+        assert fresh.writes > 0
+    assert stale.reads == stale.writes == 0
+    assert stale not in reactor.getReaders() + reactor.getWriters()
+    assert any(repr(stale) in w and repr(fresh) in w for w in warnings), warnings
+
+
+@pytest.mark.parametrize("add", ["addReader", "addWriter"])
+def test_addClosedDescriptorRaisesEBADF(
+    reactor: EPollReactor, descriptors: List[int], add: str
+) -> None:
+    """
+    Adding an object whose descriptor is closed raises C{OSError(EBADF)},
+    registers nothing, and leaves every other registration alone.
+    """
+    bystander, peer = _pair(descriptors, Watcher)
+    reactor.addReader(bystander)
+    fd, other = socketPair()
+    closeAll(fd, other)
+    before = (dict(reactor._selectables), dict(reactor._registered))
+    with pytest.raises(OSError) as raised:
+        getattr(reactor, add)(Watcher(fd, "closed"))
+    assert raised.value.errno == errno.EBADF
+    assert (dict(reactor._selectables), dict(reactor._registered)) == before
+    os.write(peer, b"x")
+    iterate(reactor)
+    assert bystander.data == b"x"
+
+
+def test_addClosedDescriptorUnderStaleNumber(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    Adding an object whose descriptor is closed, under a number that a stale
+    object holds, raises C{OSError(EBADF)} and leaves no entry for either.
+    """
+    stale, _ = _pair(descriptors, Watcher)
+    reactor.addReader(stale)
+    _closeBehindBack(stale, descriptors)
+    with pytest.raises(OSError) as raised:
+        reactor.addWriter(Watcher(stale.fd, "closed"))
+    assert raised.value.errno == errno.EBADF
+    assert reactor.getReaders() == [reactor.waker]
+    assert reactor.getWriters() == []
+    iterate(reactor)
+
+
+# Bad input.
+
+
+@pytest.mark.parametrize("add", ["addReader", "addWriter"])
+@pytest.mark.parametrize(
+    "obj, expected", [pytest.param(o, e, id=n) for n, o, e in BAD_INPUT]
+)
+def test_badInputRaisesAndRegistersNothing(
+    reactor: EPollReactor, add: str, obj: Any, expected: Tuple[type, ...]
+) -> None:
+    """
+    C{addReader} and C{addWriter} of an object with no C{fileno}, a non-int
+    C{fileno()}, a negative or an absurdly large number raise C{TypeError},
+    C{ValueError} or C{OSError}, and register nothing.
+    """
+    before = (dict(reactor._selectables), dict(reactor._registered))
+    with pytest.raises(expected):
+        getattr(reactor, add)(obj)
+    assert (dict(reactor._selectables), dict(reactor._registered)) == before
+    assert not reactor._changed
+
+
+def test_filenoAttributeErrorIsNotMasked(reactor: EPollReactor) -> None:
+    """
+    An C{AttributeError} raised inside a C{fileno()} method is a bug in that
+    method, and reaches the caller as it is.
+    """
+
+    class Broken:
+        def fileno(self) -> int:
+            raise AttributeError("inside fileno")
+
+    with pytest.raises(AttributeError, match="inside fileno"):
+        reactor.addReader(Broken())
+
+
+# Failures found later, and what they set off.
+
+
+def test_deferredModifyFailureLosesConnection(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    A change of mask queued for the next iteration that the kernel then
+    refuses (the descriptor was closed meanwhile) ends in C{connectionLost}
+    with the kernel's C{OSError}, not in a silent drop.
+    """
+    watcher, _ = _pair(descriptors, Watcher)
+    reactor.addReader(watcher)
+    iterate(reactor, 1)
+    reactor.addWriter(watcher)
+    _closeBehindBack(watcher, descriptors)
+    iterate(reactor, 1)
+    assert watcher.lost is not None
+    assert isinstance(watcher.lost.value, OSError)
+    assert watcher.lost.value.errno == errno.EBADF
+    assert watcher not in reactor.getReaders() + reactor.getWriters()
+
+
+@pytest.mark.parametrize("reused", [False, True], ids=["closed", "reused"])
+def test_staleEntryRevalidatesOthers(
+    reactor: EPollReactor, descriptors: List[int], reused: bool
+) -> None:
+    """
+    Once one stale entry is found, every other registration is checked
+    before the next wait: one whose descriptor was also closed behind the
+    reactor's back (or whose number now names a file no one registered)
+    gets C{connectionLost}; a healthy one keeps working.
+    """
+    first, _ = _pair(descriptors, Watcher)
+    second, _ = _pair(descriptors, Watcher)
+    healthy, peer = _pair(descriptors, Watcher)
+    for watcher in (first, second, healthy):
+        reactor.addReader(watcher)
+    _closeBehindBack(first, descriptors)
+    _closeBehindBack(second, descriptors)
+    if reused:
+        descriptors.append(reuse(second.fd))
+    reactor.removeReader(first)
+    os.write(peer, b"x")
+    iterate(reactor)
+    assert second.lost is not None
+    assert second not in reactor.getReaders()
+    assert healthy.data == b"x"
+    assert healthy.lost is None
+
+
+def test_revalidationCatchesMinusOne(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    A registered object whose C{fileno()} turned to -1 without removal is
+    told its descriptor went away when the reactor revalidates.
+    """
+    first, _ = _pair(descriptors, Watcher)
+    gone, _ = _pair(descriptors, SocketLike)
+    reactor.addReader(first)
+    reactor.addReader(gone)
+    _closeBehindBack(first, descriptors)
+    assert isinstance(gone, SocketLike)
+    _closeBehindBack(gone, descriptors)
+    reactor.removeReader(first)
+    iterate(reactor, 1)
+    assert gone.lost is not None
+    assert gone.lost.check(error.ConnectionFdescWentAway)
+
+
+def test_ghostEventsRebuildTheInstance(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    A registration the kernel keeps for a file that survives in a duplicate
+    after its number was closed and removed keeps reporting events no one
+    can take; the reactor replaces its epoll instance, keeps every other
+    registration, and the ghost stops waking it.
+    """
+    ghost, ghostPeer = _pair(descriptors, Watcher)
+    healthy, peer = _pair(descriptors, Watcher)
+    writer, _ = _pair(descriptors, Watcher)
+    reactor.addReader(ghost)
+    reactor.addReader(healthy)
+    reactor.addWriter(writer)
+    descriptors.append(os.dup(ghost.fd))
+    _closeBehindBack(ghost, descriptors)
+    reactor.removeReader(ghost)
+    os.write(ghostPeer, b"boo")
+    old = reactor._poller
+    iterate(reactor, 4)
+    assert reactor._poller is not old
+    assert old.closed
+    assert reactor._poller.poll(0) == [(writer.fd, 4)]
+    os.write(peer, b"x")
+    iterate(reactor)
+    assert healthy.data == b"x"
+    assert writer.writes > 0
+    assert ghost.reads == 0
+
+
+def test_oneStaleEventDoesNotRebuild(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    A single event for a registration replaced within the batch is dropped
+    without rebuilding the epoll instance.
+    """
+    ok, detail = SCENARIOS[5][2](reactor)
+    assert ok, detail
+    old = reactor._poller
+    iterate(reactor, 3)
+    assert reactor._poller is old
+
+
+# Hang-ups with input still buffered (Twisted issue 7932).
+
+
+def test_hangUpOnPipeReadsEverything(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    A pipe whose writer wrote more than one read takes and then closed
+    reports EPOLLHUP; the reader gets every byte, then C{ConnectionDone}.
+    """
+    readEnd, writeEnd = os.pipe()
+    descriptors += [readEnd, writeEnd]
+    os.set_blocking(readEnd, False)
+    watcher = Watcher(readEnd, "pipe")
+    reactor.addReader(watcher)
+    payload = os.urandom(60000)
+    os.write(writeEnd, payload)
+    os.close(writeEnd)
+    descriptors.remove(writeEnd)
+    for _ in range(10):
+        reactor.doIteration(0)
+        if watcher.lost is not None:
+            break
+    assert watcher.data == payload
+    assert watcher.lost is not None
+    assert watcher.lost.check(error.ConnectionDone)
+
+
+class _Collector(protocol.ProcessProtocol):
+    """
+    Gathers a child's standard output.
+    """
+
+    def __init__(self) -> None:
+        self.out = b""
+        self.outEnded = False
+        self.ended: Any = None
+
+    def outReceived(self, data: bytes) -> None:
+        self.out += data
+
+    def outConnectionLost(self) -> None:
+        self.outEnded = True
+
+    def processEnded(self, reason: Any) -> None:
+        self.ended = reason
+
+
+def test_processOutputSurvivesHangUp(reactor: EPollReactor) -> None:
+    """
+    Children that write and exit at once, so that the hang-up can race
+    their last write (Twisted issue 7932): every byte of every child's
+    output arrives before its output is reported closed.
+    """
+    script = "import sys; sys.stdout.write('x' * 70000 + 'end')"
+    children = [_Collector() for _ in range(12)]
+    for child in children:
+        reactor.spawnProcess(
+            child, sys.executable, [sys.executable, "-c", script], env=None
+        )
+    # The reactor is not running, so no SIGCHLD handler reaps the children;
+    # reap them here, as that handler would.
+    for _ in range(2000):
+        if all(child.ended is not None for child in children):
+            break
+        reactor.doIteration(0.05)
+        reapAllProcesses()
+    for child in children:
+        assert child.outEnded
+        assert child.out == b"x" * 70000 + b"end"
+        assert child.ended is not None
