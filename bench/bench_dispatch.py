@@ -1,0 +1,96 @@
+"""
+The reactor's per-event cost, in one process, without a network peer: 50
+socket pairs hold unread data, so level-triggered epoll reports all 50 on
+every C{doPoll(0)}, and each readable end's C{doRead} does nothing.  What is
+timed is the loop itself: C{epoll_wait}, decoding, the log context and the
+dispatch to C{doRead}.  The best of several repeats is kept, which a busy
+machine disturbs far less than the echo benchmark (bench/README.md).
+
+    python bench/bench_dispatch.py [--events 50] [--polls 20000]
+"""
+
+import argparse
+import socket
+import time
+from typing import Any, Callable, Dict, List
+
+from twisted.internet.abstract import FileDescriptor
+
+
+class Readable(FileDescriptor):
+    """
+    A descriptor whose C{doRead} leaves the data where it is, so that it
+    stays readable.
+    """
+
+    def __init__(self, sock: socket.socket, reactor: Any) -> None:
+        FileDescriptor.__init__(self, reactor)
+        self.socket = sock
+
+    def fileno(self) -> int:
+        return self.socket.fileno()
+
+    def logPrefix(self) -> str:
+        return "Readable"
+
+    def doRead(self) -> None:
+        return None
+
+
+def makeReactors() -> Dict[str, Callable[[], Any]]:
+    """
+    @return: the reactors to compare, by name.
+    """
+    from twisted.internet import epollreactor as stock
+    from twisted.internet import pollreactor
+
+    import epollreactor
+
+    return {
+        "ours": epollreactor.EPollReactor,
+        "epoll": stock.EPollReactor,
+        "poll": pollreactor.PollReactor,
+    }
+
+
+def measure(factory: Callable[[], Any], events: int, polls: int, repeats: int) -> float:
+    """
+    @return: the best time per dispatched event, in nanoseconds.
+    """
+    reactor = factory()
+    pairs: List[Any] = []
+    for _ in range(events):
+        a, b = socket.socketpair()
+        b.send(b"x")
+        pairs.append((a, b))
+        reactor.addReader(Readable(a, reactor))
+    best = float("inf")
+    doPoll = reactor.doIteration
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(polls):
+            doPoll(0)
+        best = min(best, time.perf_counter() - start)
+    for a, b in pairs:
+        a.close()
+        b.close()
+    # The waker is registered too, but it is not readable.
+    return best / (polls * events) * 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=50)
+    parser.add_argument("--polls", type=int, default=4000)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--only", default="")
+    arguments = parser.parse_args()
+    reactors = makeReactors()
+    names = [n for n in arguments.only.split(",") if n] or list(reactors)
+    for name in names:
+        ns = measure(reactors[name], arguments.events, arguments.polls, arguments.repeats)
+        print("{:6s} {:7.0f} ns per dispatched event".format(name, ns))
+
+
+if __name__ == "__main__":
+    main()
