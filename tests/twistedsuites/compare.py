@@ -69,6 +69,16 @@ GLOBAL_SUITES = [
     "twisted.internet.test.test_endpoints",
     "twisted.web.test.test_web",
     "twisted.web.test.test_http",
+    "twisted.web.test.test_webclient",
+    "twisted.web.test.test_agent",
+    "twisted.test.test_ftp",
+    "twisted.test.test_threads",
+    "twisted.test.test_iutils",
+    "twisted.test.test_policies",
+    "twisted.names.test.test_names",
+    "twisted.spread.test.test_pb",
+    "twisted.protocols.test.test_tls",
+    "twisted.conch.test.test_conch",
 ]
 
 Outcomes = Dict[str, Tuple[str, str]]
@@ -205,6 +215,11 @@ class Run:
         self.elapsed: Optional[float] = None
         self.returncode: Optional[int] = None
         self._started = time.monotonic()
+        # Twisted's tests run its console scripts (ckeygen, tkconch) by name.
+        bindir = os.path.dirname(sys.executable)
+        environment = dict(
+            os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", "")
+        )
         with open(self.log, "wb") as log:
             # Its own session, so that a timeout kills every process the
             # tests spawned too; default signal dispositions, because a shell
@@ -213,6 +228,7 @@ class Run:
             self._process = subprocess.Popen(
                 arguments,
                 cwd=ROOT,
+                env=environment,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
