@@ -22,8 +22,11 @@ from tests.twistedsuites.compare import (
     BUILDER_SUITES,
     GLOBAL_SUITES,
     OURS,
+    REACTORS,
     STOCK,
     Comparison,
+    normaliseId,
+    regressions,
 )
 
 #: Seconds each side of a comparison may run; both take well under a minute
@@ -132,3 +135,78 @@ def test_suitesPassWithoutStock(
         capsys,
         (OURS,),
     )
+
+
+def test_regressionsAreWhatPassesOnStockOnly() -> None:
+    """
+    A regression is a test that passes on stock and, on ours, fails, errors,
+    is skipped or is missing; what fails on stock, or passes on both, is
+    not.
+    """
+    stock = {
+        "a": ("success", ""),
+        "b": ("success", ""),
+        "c": ("success", ""),
+        "d": ("success", ""),
+        "e": ("failure", "broken on stock"),
+        "f": ("success", ""),
+    }
+    ours = {
+        "a": ("success", ""),
+        "b": ("failure", "assertion"),
+        "c": ("skip", "no reason"),
+        "e": ("error", "broken here too"),
+        "f": ("error", "cleanup"),
+    }
+    assert regressions(ours, stock) == [
+        ("b", "failure", "assertion"),
+        ("c", "skip", "no reason"),
+        ("d", "missing", "never reported"),
+        ("f", "error", "cleanup"),
+    ]
+
+
+def test_normaliseIdNamesEitherReactorAlike() -> None:
+    """
+    The test case classes that C{ReactorBuilder} generates for either
+    reactor get the same normalised name, whatever the reactor class is
+    called; other names are left alone.
+    """
+    name = "twisted.internet.test.test_tcp.TCPPortTestsBuilder_{}Tests.test_x"
+    assert normaliseId(name.format("EPollReactor"), REACTORS[OURS][1]) == (
+        normaliseId(name.format("EPollReactor"), REACTORS[STOCK][1])
+    )
+    assert normaliseId(name.format("Other"), "a.Other") == normaliseId(
+        name.format("EPollReactor"), REACTORS[STOCK][1]
+    )
+    assert normaliseId("twisted.test.test_tcp.X.test_y", "a.Other") == (
+        "twisted.test.test_tcp.X.test_y"
+    )
+
+
+@pytest.mark.requiresSelectEpoll
+def test_comparisonCatchesABrokenReactor(
+    tmp_path: "os.PathLike[str]", capsys: pytest.CaptureFixture[str]
+) -> None:
+    """
+    The comparison is not vacuous: with a reactor whose C{getWriters}
+    forgets the writers standing in for ours, Twisted's own
+    C{test_getWriters} passes on stock, fails on the broken one (also when
+    run again alone), and is reported as a regression.
+    """
+    broken = dict(REACTORS)
+    broken[OURS] = (REACTORS[OURS][0], "tests.twistedsuites.brokenreactor.EPollReactor")
+    comparison = Comparison(
+        "A broken reactor: trial twisted.internet.test.test_fdset",
+        ["twisted.internet.test.test_fdset"],
+        True,
+        str(tmp_path),
+        TIMEOUT,
+        (OURS, STOCK),
+        broken,
+    )
+    assert [testId.rsplit(".", 2)[-2:] for testId, _, _ in comparison.regressed] == [
+        ["ReactorFDSetTestsBuilder_REACTORTests", "test_getWriters"]
+    ]
+    assert comparison.flaky == []
+    assert "REGRESSIONS (pass on stock, not on ours): 1" in comparison.report()

@@ -35,7 +35,7 @@ STOCK = "stock"
 
 #: For each side: the C{trial --reactor} plugin name and the reactor the
 #: ReactorBuilder suites are pointed at.
-REACTORS = {
+REACTORS: Dict[str, Tuple[str, str]] = {
     OURS: ("ctypes-epoll", "epollreactor.EPollReactor"),
     STOCK: ("epoll", "twisted.internet.epollreactor.EPollReactor"),
 }
@@ -182,6 +182,7 @@ class Run:
         builder: bool,
         tag: str = "",
         extraArguments: Sequence[str] = (),
+        reactors: Dict[str, Tuple[str, str]] = REACTORS,
     ) -> None:
         """
         Start the process.
@@ -193,8 +194,11 @@ class Run:
             side's reactor alone.
         @param tag: added to the file names, to keep reruns apart.
         @param extraArguments: more options for C{trial}.
+        @param reactors: for each side, the C{--reactor} plugin name and the
+            builder reactor; L{REACTORS} unless a test of this module says
+            otherwise.
         """
-        plugin, self.reactorFQPN = REACTORS[side]
+        plugin, self.reactorFQPN = reactors[side]
         self.side = side
         name = side + tag
         self.results = os.path.join(directory, name + ".jsonl")
@@ -273,11 +277,12 @@ def _defaultSignals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def denormalise(testId: str, side: str) -> str:
+def denormalise(testId: str, reactorFQPN: str) -> str:
     """
-    @return: the C{trial} name of a test that L{normaliseId} renamed.
+    @return: the C{trial} name of a test that L{normaliseId} renamed for
+        C{reactorFQPN}.
     """
-    short = REACTORS[side][1].rsplit(".", 1)[-1]
+    short = reactorFQPN.rsplit(".", 1)[-1]
     return testId.replace("_REACTORTests.", "_" + short + "Tests.")
 
 
@@ -301,6 +306,7 @@ class Comparison:
         directory: Optional[str] = None,
         timeout: float = 900.0,
         sides: Iterable[str] = (OURS, STOCK),
+        reactors: Dict[str, Tuple[str, str]] = REACTORS,
     ) -> None:
         """
         Run the suites on each side in parallel, then rerun what regressed.
@@ -314,12 +320,18 @@ class Comparison:
         @param timeout: seconds each side may run before it is killed.
         @param sides: which sides to run (only L{OURS} where there is no
             C{select.epoll}).
+        @param reactors: for each side, the C{--reactor} plugin name and the
+            builder reactor.
         """
         started = time.monotonic()
         self.title = title
         self.directory = directory or tempfile.mkdtemp(prefix="twistedsuites-")
         self.builder = builder
-        self.runs = {side: Run(side, tests, self.directory, builder) for side in sides}
+        self.reactors = reactors
+        self.runs = {
+            side: Run(side, tests, self.directory, builder, reactors=reactors)
+            for side in sides
+        }
         deadline = time.monotonic() + timeout
         for run in self.runs.values():
             run.wait(deadline)
@@ -339,10 +351,11 @@ class Comparison:
         """
         rerun = Run(
             OURS,
-            [denormalise(testId, OURS) for testId, _, _ in suspects],
+            [denormalise(testId, self.reactors[OURS][1]) for testId, _, _ in suspects],
             self.directory,
             self.builder,
             tag="-rerun",
+            reactors=self.reactors,
         )
         rerun.wait(time.monotonic() + timeout)
         again = rerun.outcomes()
@@ -365,7 +378,7 @@ class Comparison:
                 parts.append("{} {}".format(number, outcome))
         return "{:5} ({}): {} of {} tests, {:.0f} s{}".format(
             side,
-            REACTORS[side][1],
+            self.reactors[side][1],
             ", ".join(parts),
             len(outcomes),
             run.elapsed or 0.0,
