@@ -19,10 +19,9 @@ import sys
 from time import monotonic
 from typing import Any, Callable, List, Optional, TextIO, Tuple
 
-from zope.interface import implementer
-
 from twisted.application.reactors import getReactorTypes
 from twisted.internet.interfaces import IReadDescriptor, IWriteDescriptor
+from zope.interface import implementer
 
 import epollreactor
 from epollreactor._libc import EVENT, epoll_event, libcName
@@ -98,9 +97,12 @@ def facts() -> Tuple[List[Tuple[str, str]], List[str]]:
         problems.append("reactor plugin: " + plugin)
     return (
         [
-            ("epollreactor", "{} ({})".format(
-                epollreactor.__version__, os.path.dirname(epollreactor.__file__)
-            )),
+            (
+                "epollreactor",
+                "{} ({})".format(
+                    epollreactor.__version__, os.path.dirname(epollreactor.__file__)
+                ),
+            ),
             ("C library", libcName),
             (
                 "struct epoll_event",
@@ -196,7 +198,12 @@ def reactorSelfTest(timeout: float = SELF_TEST_TIMEOUT) -> None:
         writer.reactor = reader.reactor = reactor
         reactor.callWhenRunning(reactor.addWriter, writer)
         reactor.callWhenRunning(reactor.addReader, reader)
-        reactor.callLater(timeout, lambda: finished or reactor.stop())
+
+        def giveUp() -> None:
+            if not finished:
+                reactor.stop()
+
+        reactor.callLater(timeout, giveUp)
         reactor.run(installSignalHandlers=False)
         if not finished:
             raise DoctorError(
@@ -244,8 +251,9 @@ def selectorSelfTest(timeout: float = SELF_TEST_TIMEOUT) -> None:
             readKey = selector.register(b, selectors.EVENT_READ)
             if selector.select(timeout) != [(readKey, selectors.EVENT_READ)]:
                 raise DoctorError(
-                    "a socket with data was not reported readable within "
-                    "{}s".format(timeout)
+                    "a socket with data was not reported readable within {}s".format(
+                        timeout
+                    )
                 )
             received = b.recv(65536)
             if received != _MESSAGE:
@@ -296,7 +304,9 @@ def main(argv: Optional[List[str]] = None, out: Optional[TextIO] = None) -> int:
         )
         return 0 if argv[0] in ("-h", "--help") else 2
     rows, problems = facts()
-    width = max([len(label) for label, value in rows] + [len("self-test, selector")]) + 2
+    width = (
+        max([len(label) for label, value in rows] + [len("self-test, selector")]) + 2
+    )
     for label, value in rows:
         print("{:<{}}{}".format(label + ":", width, value), file=out)
     for name, test in (

@@ -207,9 +207,7 @@ class EpollSelector(BaseSelector):
             key = self._fdToKey[key.fd] = key._replace(events=events, data=data)
         return key
 
-    def select(
-        self, timeout: Optional[float] = None
-    ) -> List[Tuple[SelectorKey, int]]:
+    def select(self, timeout: Optional[float] = None) -> List[Tuple[SelectorKey, int]]:
         """
         Wait with C{epoll_wait(2)} until a registered file is ready, or
         C{timeout} seconds have passed.

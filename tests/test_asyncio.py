@@ -54,7 +54,9 @@ def loop(
     assert selector.get_map() is None, "closing the loop closes its selector"
 
 
-def _run(loop: asyncio.AbstractEventLoop, coroutine: "asyncio.Future[object]") -> object:
+def _run(
+    loop: asyncio.AbstractEventLoop, coroutine: "asyncio.Future[object]"
+) -> object:
     """
     Run C{coroutine} on C{loop}, failing after 30 seconds instead of
     hanging the test run.
@@ -172,7 +174,7 @@ def test_udpEcho(loop: asyncio.AbstractEventLoop) -> None:
 
     class Client(asyncio.DatagramProtocol):
         def __init__(self) -> None:
-            self.received: "asyncio.Future[bytes]" = loop.create_future()
+            self.received: asyncio.Future[bytes] = loop.create_future()
 
         def datagram_received(self, data: bytes, addr: Tuple[str, int]) -> None:
             self.received.set_result(data)
@@ -254,7 +256,7 @@ def test_signalHandler(loop: asyncio.AbstractEventLoop) -> None:
     """
 
     async def main() -> int:
-        received: "asyncio.Future[int]" = loop.create_future()
+        received: asyncio.Future[int] = loop.create_future()
         loop.add_signal_handler(signal.SIGUSR1, received.set_result, signal.SIGUSR1)
         try:
             os.kill(os.getpid(), signal.SIGUSR1)
@@ -272,7 +274,7 @@ def test_callSoonThreadsafe(loop: asyncio.AbstractEventLoop) -> None:
     """
 
     async def main() -> str:
-        woken: "asyncio.Future[str]" = loop.create_future()
+        woken: asyncio.Future[str] = loop.create_future()
         setResult: Callable[[str], None] = woken.set_result
         thread = threading.Thread(
             target=loop.call_soon_threadsafe, args=(setResult, "woken")

@@ -26,14 +26,15 @@ def _runDoctor(prelude: str = "", *args: str) -> Tuple[int, str, str]:
 
     @return: the exit status, standard output and standard error.
     """
-    script = prelude + "\nimport runpy, sys\nsys.argv[1:] = {!r}\n".format(
-        list(args)
-    ) + "runpy.run_module('epollreactor', run_name='__main__', alter_sys=True)\n"
+    script = (
+        prelude
+        + "\nimport runpy, sys\nsys.argv[1:] = {!r}\n".format(list(args))
+        + "runpy.run_module('epollreactor', run_name='__main__', alter_sys=True)\n"
+    )
     child = subprocess.run(
         [sys.executable, "-c", script],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        universal_newlines=True,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     return child.returncode, child.stdout, child.stderr
@@ -57,9 +58,8 @@ def test_allWell() -> None:
     """
     child = subprocess.run(
         [sys.executable, "-m", "epollreactor"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        universal_newlines=True,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     output = child.stdout
@@ -123,9 +123,10 @@ def test_pluginMissing() -> None:
     status, output, errors = _runDoctor(prelude)
     assert status == 1, (output, errors)
     assert "NOT FOUND" in _field(output, "reactor plugin")
-    assert "PROBLEM: reactor plugin: {} NOT FOUND".format(
-        epollreactor.PLUGIN_NAME
-    ) in output
+    assert (
+        "PROBLEM: reactor plugin: {} NOT FOUND".format(epollreactor.PLUGIN_NAME)
+        in output
+    )
     assert not output.endswith("All well.\n")
 
 
@@ -154,9 +155,8 @@ def test_outOfDescriptors() -> None:
     )
     child = subprocess.run(
         [sys.executable, "-c", script],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        universal_newlines=True,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     status, output = child.returncode, child.stdout

@@ -468,7 +468,9 @@ class SelectorContractMixin:
         s = self.makeSelector()
         fd = s.fileno()
         self.assertGreaterEqual(fd, 0)
-        self.assertEqual(os.readlink("/proc/self/fd/{}".format(fd)), "anon_inode:[eventpoll]")
+        self.assertEqual(
+            os.readlink("/proc/self/fd/{}".format(fd)), "anon_inode:[eventpoll]"
+        )
 
     def test_manySocketPairs(self) -> None:
         """
@@ -485,7 +487,9 @@ class SelectorContractMixin:
         received = []
         while readerOf:
             ready = s.select()
-            writers = [key.fileobj for key, events in ready if events & selectors.EVENT_WRITE]
+            writers = [
+                key.fileobj for key, events in ready if events & selectors.EVENT_WRITE
+            ]
             self.assertEqual(len(writers), len(readerOf))
             wr = writers[0]
             wr.send(message)
