@@ -12,10 +12,11 @@ preallocated L{EventBuffer}.
 
 import ctypes
 import ctypes.util
+import mmap
 import os
 import platform
 import struct
-from typing import Callable
+from typing import Callable, Union
 
 __all__ = [
     "EPOLLIN",
@@ -38,11 +39,14 @@ __all__ = [
     "EPOLL_CTL_MOD",
     "FD_SETSIZE",
     "EVENT",
+    "FD_EVENT",
     "EventBuffer",
     "epoll_event",
     "epoll_create1",
     "epoll_ctl",
+    "epoll_ctl_bare",
     "epoll_wait",
+    "epoll_wait_bare",
     "getErrno",
     "lastError",
     "libcName",
@@ -179,6 +183,20 @@ assert epoll_event.data.offset == _EXPECTED_DATA_OFFSET, epoll_event.data.offset
 EVENT = struct.Struct("=I" + "x" * (_EXPECTED_DATA_OFFSET - 4) + "iI")
 assert EVENT.size == ctypes.sizeof(epoll_event), EVENT.size
 
+#: One event as C{select.epoll} writes and reads it: the events word and
+#: C{data.fd}, the rest of C{data} zero.  Two fields instead of L{EVENT}'s
+#: three make packing and unpacking a little cheaper on the hot paths.
+FD_EVENT = struct.Struct("=I" + "x" * (_EXPECTED_DATA_OFFSET - 4) + "i4x")
+assert FD_EVENT.size == EVENT.size, FD_EVENT.size
+
+
+#: Buffers of up to this many bytes are a L{bytearray}; larger ones are an
+#: anonymous L{mmap.mmap}, whose pages the kernel hands out zeroed on first
+#: touch.  C{select.epoll.poll} mallocs C{maxevents} events per call and only
+#: the events C{epoll_wait(2)} writes are ever touched; a bytearray would
+#: instead zero all of it up front, a gigabyte for C{maxevents=10**8}.
+_MAPPED_BUFFER_BYTES = 1 << 16
+
 
 class EventBuffer:
     """
@@ -187,6 +205,8 @@ class EventBuffer:
 
     @ivar capacity: how many events fit.
     @ivar pointer: what to pass to L{epoll_wait} as its C{events} argument.
+    @ivar storage: the writable buffer that holds the bytes (a L{bytearray},
+        or an L{mmap.mmap} for large buffers).
     @ivar view: a L{memoryview} of the raw bytes.
     @ivar words: the same bytes as signed 32-bit words.
     @ivar unsignedWords: the same bytes as unsigned 32-bit words.
@@ -198,10 +218,10 @@ class EventBuffer:
     __slots__ = (
         "capacity",
         "pointer",
+        "storage",
         "view",
         "words",
         "unsignedWords",
-        "_storage",
     )
 
     stride = EVENT.size // 4
@@ -210,15 +230,27 @@ class EventBuffer:
     def __init__(self, capacity: int) -> None:
         """
         @param capacity: how many events the buffer holds; at least 1.
+        @raise MemoryError: when the memory cannot be had, as
+            C{select.epoll.poll} raises for an absurd C{maxevents}.
         """
         self.capacity = capacity
-        self._storage = bytearray(capacity * EVENT.size)
-        # A ctypes array over the bytearray's memory: ctypes passes it as a
+        size = capacity * EVENT.size
+        storage: Union[bytearray, mmap.mmap]
+        if size <= _MAPPED_BUFFER_BYTES:
+            storage = bytearray(size)
+        else:
+            try:
+                storage = mmap.mmap(-1, size)
+            except (OSError, OverflowError, ValueError):
+                raise MemoryError() from None
+        self.storage = storage
+        # A ctypes array over the storage's memory: ctypes passes it as a
         # pointer, and Python reads it back through the memoryviews below.
-        self.pointer = (ctypes.c_char * len(self._storage)).from_buffer(
-            self._storage
-        )
-        self.view = memoryview(self._storage)
+        self.pointer = (ctypes.c_char * size).from_buffer(storage)
+        if _pointerAsAddress:
+            # PyPy's function pointers take the address (see below).
+            self.pointer = ctypes.addressof(self.pointer)
+        self.view = memoryview(storage)
         self.words = self.view.cast("i")
         self.unsignedWords = self.view.cast("I")
 
@@ -266,8 +298,138 @@ epoll_ctl: _EpollCall = _libc.epoll_ctl
 #: -1}; see epoll_wait(2).
 epoll_wait: _EpollCall = _libc.epoll_wait
 
+# The same two calls once more, for the hot paths of epollreactor.epoll,
+# without the two costs ctypes adds per call that those paths can do
+# without (bench/bench_binding.py, CPython 3.11, x86-64):
+#
+#  - use_errno=False: ctypes then skips swapping errno with its thread-local
+#    copy around the call.  On failure we learn errno by repeating the call
+#    through the errno-capturing epoll_ctl or epoll_wait above: every error
+#    these calls can report for the same arguments (EBADF, EEXIST, ENOENT,
+#    EPERM, EINVAL, ELOOP, ENOSPC) is reported again by the repeat, and a
+#    repeat that succeeds instead (ENOMEM gone, or another thread changed the
+#    set in between) is a valid outcome of the call.
+#  - PyDLL instead of CDLL: the call keeps the GIL instead of releasing and
+#    retaking it.  Only for calls that cannot block: epoll_ctl, and
+#    epoll_wait with a zero timeout; both take the epoll instance's mutex,
+#    which no one holds for long.
+#
+# Together they save about 50 ns of the about 400 ns a ctypes epoll_ctl costs.
+# PyDLL is a CPython C-API notion; elsewhere (PyPy) we keep to CDLL.
+if platform.python_implementation() == "CPython":
+    _bareLibrary = ctypes.PyDLL(_libc._name, handle=_libc._handle, use_errno=False)
+else:
+    # PyPy's CDLL built from a handle has no function lookup of its own
+    # (AttributeError: __pypy_dll__), so load the library again by name: the
+    # dynamic loader hands back the same one.
+    _bareLibrary = ctypes.CDLL(_libc._name, use_errno=False)
+_bareLibrary.epoll_ctl.restype = ctypes.c_int
+_bareLibrary.epoll_wait.restype = ctypes.c_int
+
+#: L{epoll_ctl} without errno and, on CPython, without releasing the GIL; on
+#: failure, repeat the call through L{epoll_ctl} to learn the error.
+epoll_ctl_bare: _EpollCall = _bareLibrary.epoll_ctl
+#: L{epoll_wait} without errno and, on CPython, without releasing the GIL:
+#: only for a zero timeout.  On failure, repeat the call through
+#: L{epoll_wait} to learn the error.
+epoll_wait_bare: _EpollCall = _bareLibrary.epoll_wait
+
 #: The errno of this thread's last ctypes call into the C library.
 getErrno: Callable[[], int] = ctypes.get_errno
+
+
+# PyPy.  PyPy's ctypes is written in Python, above PyPy's own libffi
+# binding, _rawffi.alt: every call converts its arguments, looks up a libffi
+# function pointer, swaps errno in and out of ctypes' copy, and builds the
+# result.  That made epoll_wait(0) cost about 9 us against 0.85 us for PyPy's
+# select.epoll.poll(0), and epoll_ctl about 20 us (bench/bench_binding.py,
+# PyPy 7.3.11).  Underneath, each ctypes function holds a _rawffi.alt.FuncPtr
+# that the JIT calls directly, in about 0.4 us.  So on PyPy we declare the
+# three calls with plain argument types (int, and void * passed as an
+# address), take those function pointers out of ctypes once, and export them
+# instead:
+#
+#  - they take only ints, so there EventBuffer.pointer is the buffer's
+#    address, and epoll_ctl copies its event into a preallocated buffer and
+#    passes that address: a bytes argument would be copied into a temporary
+#    C buffer that only ctypes' own call path frees;
+#  - with use_errno they save errno in PyPy's thread-local copy, which
+#    _rawffi.get_errno reads, so getErrno becomes that;
+#  - they release the GIL around the call, as ctypes does.
+#
+# On an interpreter without these (not PyPy, or a PyPy that has changed its
+# ctypes internals) the ctypes functions above stay.
+_pointerAsAddress = False
+
+
+def _pypyFunctionPointers() -> "tuple[dict[str, _EpollCall], Callable[[], int]]":
+    """
+    Take PyPy's libffi function pointers for the epoll calls out of ctypes.
+
+    @return: the function pointers by name, and the function that reads the
+        errno they save.
+    @raise ImportError: when this is not PyPy.
+    @raise AttributeError: when PyPy's ctypes has no C{_getfuncptr}.
+    """
+    import _rawffi  # type: ignore[import-not-found]
+
+    # Not from _libc's handle: PyPy's CDLL built from one cannot look
+    # functions up.  The dynamic loader hands back the same library.
+    library = ctypes.CDLL(_libc._name, use_errno=True)
+    pointers = {}
+    for name, argtypes in (
+        ("epoll_create1", [ctypes.c_int]),
+        ("epoll_ctl", [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]),
+        ("epoll_wait", [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]),
+    ):
+        function = getattr(library, name)
+        function.argtypes = argtypes
+        function.restype = ctypes.c_int
+        pointers[name] = function._getfuncptr(function._argtypes_, function._restype_)
+    return pointers, _rawffi.get_errno
+
+
+if platform.python_implementation() == "PyPy":
+    try:
+        _pointers, getErrno = _pypyFunctionPointers()
+    except (ImportError, AttributeError, TypeError):
+        pass
+    else:
+        _pointerAsAddress = True
+        _ctl = _pointers["epoll_ctl"]
+        # Buffers for epoll_ctl's event, each a memoryview (which refuses a
+        # write of another size, and keeps the bytearray from being resized
+        # away from its address) with its address.  A call takes one and
+        # puts it back, so threads never share one; there are as many as
+        # calls ever ran at once.
+        _eventSlots: "list[tuple[memoryview, int]]" = []
+
+        def _newEventSlot() -> "tuple[memoryview, int]":
+            storage = bytearray(EVENT.size)
+            array = (ctypes.c_char * EVENT.size).from_buffer(storage)
+            return memoryview(storage), ctypes.addressof(array)
+
+        def _pypyEpollCtl(epfd: int, op: int, fd: int, event: "bytes | None") -> int:
+            """
+            C{epoll_ctl(2)} through PyPy's function pointer; the same contract
+            as the ctypes one: C{event} is L{EVENT}-packed bytes, or None for
+            NULL.
+            """
+            if event is None:
+                return _ctl(epfd, op, fd, 0)  # type: ignore[no-any-return]
+            try:
+                slot = _eventSlots.pop()
+            except IndexError:
+                slot = _newEventSlot()
+            try:
+                slot[0][:] = event
+                return _ctl(epfd, op, fd, slot[1])  # type: ignore[no-any-return]
+            finally:
+                _eventSlots.append(slot)
+
+        epoll_create1 = _pointers["epoll_create1"]
+        epoll_ctl = epoll_ctl_bare = _pypyEpollCtl
+        epoll_wait = epoll_wait_bare = _pointers["epoll_wait"]
 
 
 def lastError() -> OSError:
@@ -283,5 +445,5 @@ def lastError() -> OSError:
     @return: C{OSError(errno, os.strerror(errno))}, which Python turns into
         the subclass for that errno.
     """
-    err = ctypes.get_errno()
+    err = getErrno()
     return OSError(err, os.strerror(err))
