@@ -1,0 +1,389 @@
+"""
+Tests for L{epollreactor._libc}, the C boundary: the layout of C{struct
+epoll_event} against the C compiler's, the constants against the C headers,
+the one road from errno to L{OSError}, and the rule that no other module of
+the package imports L{ctypes}.
+"""
+
+import ast
+import errno
+import os
+import pathlib
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+from typing import Dict, Iterator
+
+import pytest
+
+import epollreactor
+from epollreactor import _libc
+
+#: The package's source tree.
+PACKAGE = pathlib.Path(epollreactor.__file__).parent
+
+#: Every name the C headers define that _libc mirrors.
+HEADER_CONSTANTS = [
+    "EPOLLIN",
+    "EPOLLPRI",
+    "EPOLLOUT",
+    "EPOLLERR",
+    "EPOLLHUP",
+    "EPOLLRDNORM",
+    "EPOLLRDBAND",
+    "EPOLLWRNORM",
+    "EPOLLWRBAND",
+    "EPOLLMSG",
+    "EPOLLRDHUP",
+    "EPOLLEXCLUSIVE",
+    "EPOLLONESHOT",
+    "EPOLLET",
+    "EPOLL_CLOEXEC",
+    "EPOLL_CTL_ADD",
+    "EPOLL_CTL_DEL",
+    "EPOLL_CTL_MOD",
+]
+
+_LAYOUT_PROGRAM = r"""
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+
+int main(void)
+{
+    printf("sizeof %zu\n", sizeof(struct epoll_event));
+    printf("offsetof_data %zu\n", offsetof(struct epoll_event, data));
+    printf("sizeof_pointer %zu\n", sizeof(void *));
+@CONSTANTS@
+    return 0;
+}
+"""
+
+
+def _compiler() -> str:
+    """
+    @return: the path of a C compiler.
+    @raise pytest.skip.Exception: when there is none.
+    """
+    for name in ("cc", "gcc", "clang"):
+        path = shutil.which(name)
+        if path is not None:
+            return path
+    pytest.skip("no C compiler (cc, gcc or clang) on PATH to check the layout with")
+
+
+@pytest.fixture(scope="module")
+def cFacts() -> Iterator[Dict[str, int]]:
+    """
+    Compile and run a C program that prints C{sizeof(struct epoll_event)},
+    C{offsetof(struct epoll_event, data)} and every constant of
+    L{HEADER_CONSTANTS}, as the system's C{<sys/epoll.h>} defines them.
+
+    @return: the printed values by name.
+    """
+    compiler = _compiler()
+    constants = "\n".join(
+        '    printf("{0} %lld\\n", (long long)({0}));'.format(name)
+        for name in HEADER_CONSTANTS
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        source = os.path.join(directory, "layout.c")
+        binary = os.path.join(directory, "layout")
+        with open(source, "w") as f:
+            f.write(_LAYOUT_PROGRAM.replace("@CONSTANTS@", constants))
+        command = [compiler, "-o", binary, source]
+        if struct.calcsize("P") == 4 and sys.maxsize < 2**32:
+            # A 32-bit interpreter: ask for the matching ABI.
+            command.insert(1, "-m32")
+        compiled = subprocess.run(command, capture_output=True, text=True)
+        if compiled.returncode != 0:
+            pytest.skip(
+                "{} cannot build against <sys/epoll.h>: {}".format(
+                    compiler, compiled.stderr.strip()[:500]
+                )
+            )
+        output = subprocess.run(
+            [binary], capture_output=True, text=True, check=True
+        ).stdout
+    facts = {}
+    for line in output.splitlines():
+        name, value = line.split()
+        facts[name] = int(value)
+    if facts["sizeof_pointer"] != struct.calcsize("P"):
+        pytest.skip(
+            "the compiler targets {}-byte pointers, this interpreter {}".format(
+                facts["sizeof_pointer"], struct.calcsize("P")
+            )
+        )
+    yield facts
+
+
+def test_structSizeMatchesC(cFacts: Dict[str, int]) -> None:
+    """
+    L{_libc.epoll_event}, L{_libc.EVENT} and L{_libc.FD_EVENT} are as large as
+    the C compiler's C{struct epoll_event}: 12 bytes on x86, 16 elsewhere.
+    """
+    size = cFacts["sizeof"]
+    assert _libc.EVENT.size == size
+    assert _libc.FD_EVENT.size == size
+    assert _libc.EventBuffer.stride * 4 == size
+    assert _libc.EventBuffer(3).view.nbytes == 3 * size
+    assert len(bytes(_libc.epoll_event())) == size
+
+
+def test_dataOffsetMatchesC(cFacts: Dict[str, int]) -> None:
+    """
+    C{data} sits where the C compiler puts it: offset 4 on x86 (packed),
+    8 elsewhere; L{_libc.EVENT} and L{_libc.EventBuffer} read C{data.fd} from
+    there.
+    """
+    offset = cFacts["offsetof_data"]
+    assert _libc.epoll_event.data.offset == offset
+    assert _libc.EventBuffer.fdWord * 4 == offset
+    packed = _libc.EVENT.pack(0x11223344, 0x55667788, 0x0A0B0C0D)
+    (fd,) = struct.unpack_from("=i", packed, offset)
+    assert fd == 0x55667788
+
+
+@pytest.mark.parametrize("name", HEADER_CONSTANTS)
+def test_constantsMatchC(cFacts: Dict[str, int], name: str) -> None:
+    """
+    Every constant of L{_libc} has the value the system's C{<sys/epoll.h>}
+    gives it (EPOLLET as the unsigned 32-bit value, as C{select} exposes it).
+    """
+    assert getattr(_libc, name) == cFacts[name] & 0xFFFFFFFF
+
+
+def test_layoutRoundTripsThroughTheKernel() -> None:
+    """
+    An event packed with L{_libc.EVENT} and registered with C{epoll_ctl(2)}
+    comes back from C{epoll_wait(2)}, read through an L{_libc.EventBuffer},
+    with the same events bits, descriptor and tag: a wrong layout would
+    scramble them.
+    """
+    left, right = socket.socketpair()
+    epfd = _libc.epoll_create1(_libc.EPOLL_CLOEXEC)
+    assert epfd >= 0
+    try:
+        tag = 0xDEADBEEF
+        event = _libc.EVENT.pack(_libc.EPOLLOUT, left.fileno(), tag)
+        assert _libc.epoll_ctl(epfd, _libc.EPOLL_CTL_ADD, left.fileno(), event) == 0
+        buffer = _libc.EventBuffer(4)
+        assert _libc.epoll_wait(epfd, buffer.pointer, 4, 0) == 1
+        assert _libc.EVENT.unpack_from(buffer.view) == (
+            _libc.EPOLLOUT,
+            left.fileno(),
+            tag,
+        )
+        assert _libc.FD_EVENT.unpack_from(buffer.storage) == (
+            _libc.EPOLLOUT,
+            left.fileno(),
+        )
+        assert buffer.words[buffer.fdWord] == left.fileno()
+        assert buffer.unsignedWords[0] == _libc.EPOLLOUT
+        assert buffer.unsignedWords[buffer.fdWord + 1] == tag
+    finally:
+        os.close(epfd)
+        left.close()
+        right.close()
+
+
+def test_bareCallsReturnMinusOneOnFailure() -> None:
+    """
+    L{_libc.epoll_ctl_bare} and L{_libc.epoll_wait_bare} report failure as
+    -1, like the errno-capturing calls, so that callers know to repeat the
+    call through those to learn the error.
+    """
+    buffer = _libc.EventBuffer(1)
+    r, w = os.pipe()
+    os.close(r)
+    os.close(w)
+    assert _libc.epoll_ctl_bare(r, _libc.EPOLL_CTL_ADD, w, None) == -1
+    assert _libc.epoll_wait_bare(r, buffer.pointer, 1, 0) == -1
+
+
+@pytest.mark.parametrize(
+    "failure, expected",
+    [
+        ("closed descriptor", OSError),
+        ("registered twice", FileExistsError),
+        ("not registered", FileNotFoundError),
+        ("regular file", PermissionError),
+        ("itself", OSError),
+    ],
+)
+def test_lastErrorGivesTheSubclass(
+    tmp_path: pathlib.Path, failure: str, expected: type
+) -> None:
+    """
+    L{_libc.lastError}, called right after a failing L{_libc.epoll_ctl},
+    gives C{OSError(errno, os.strerror(errno))}, which Python turns into the
+    subclass for that errno, exactly as C{select.epoll} raises it.
+    """
+    epfd = _libc.epoll_create1(_libc.EPOLL_CLOEXEC)
+    left, right = socket.socketpair()
+    regular = open(tmp_path / "regular", "w")
+    try:
+        fd = left.fileno()
+        event = _libc.EVENT.pack(_libc.EPOLLIN, fd, 0)
+        operation = _libc.EPOLL_CTL_ADD
+        expectedErrno = {
+            "closed descriptor": errno.EBADF,
+            "registered twice": errno.EEXIST,
+            "not registered": errno.ENOENT,
+            "regular file": errno.EPERM,
+            "itself": errno.EINVAL,
+        }[failure]
+        if failure == "closed descriptor":
+            r, w = os.pipe()
+            os.close(r)
+            os.close(w)
+            fd = r
+        elif failure == "registered twice":
+            assert _libc.epoll_ctl(epfd, operation, fd, event) == 0
+        elif failure == "not registered":
+            operation = _libc.EPOLL_CTL_MOD
+        elif failure == "regular file":
+            fd = regular.fileno()
+        else:
+            fd = epfd
+        assert _libc.epoll_ctl(epfd, operation, fd, event) == -1
+        error = _libc.lastError()
+        assert type(error) is expected
+        assert error.errno == expectedErrno
+        assert error.strerror == os.strerror(expectedErrno)
+        assert _libc.getErrno() == expectedErrno
+    finally:
+        os.close(epfd)
+        left.close()
+        right.close()
+        regular.close()
+
+
+def test_errnoIsPerThread() -> None:
+    """
+    ctypes captures errno right after each call, per thread
+    (C{use_errno=True}): a failure in another thread does not change what
+    L{_libc.lastError} reports about this thread's last call.
+    """
+    import threading
+
+    epfd = _libc.epoll_create1(_libc.EPOLL_CLOEXEC)
+    left, right = socket.socketpair()
+    try:
+        event = _libc.EVENT.pack(_libc.EPOLLIN, left.fileno(), 0)
+        assert _libc.epoll_ctl(epfd, _libc.EPOLL_CTL_MOD, left.fileno(), event) == -1
+        seen = []
+
+        def failDifferently() -> None:
+            assert _libc.epoll_ctl(epfd, _libc.EPOLL_CTL_DEL, 2**31 - 1, None) == -1
+            seen.append(_libc.lastError().errno)
+
+        thread = threading.Thread(target=failDifferently)
+        thread.start()
+        thread.join()
+        assert seen == [errno.EBADF]
+        assert _libc.lastError().errno == errno.ENOENT
+    finally:
+        os.close(epfd)
+        left.close()
+        right.close()
+
+
+def test_libraryLoadedOnce() -> None:
+    """
+    The C library is loaded once, under a name L{_libc.libcName} reports,
+    and the hot-path copies share its handle.
+    """
+    assert isinstance(_libc.libcName, str) and _libc.libcName
+    assert _libc._bareLibrary._handle == _libc._libc._handle
+
+
+def test_eventBufferSmallIsBytearray() -> None:
+    """
+    An L{_libc.EventBuffer} of the default size lives in a L{bytearray} that
+    ctypes and the memoryviews share: what one writes, the others read.
+    """
+    buffer = _libc.EventBuffer(1023)
+    assert buffer.capacity == 1023
+    assert isinstance(buffer.storage, bytearray)
+    _libc.EVENT.pack_into(buffer.storage, _libc.EVENT.size, 7, 8, 9)
+    assert buffer.words[buffer.stride + buffer.fdWord] == 8
+    assert bytes(buffer.pointer)[_libc.EVENT.size] == 7
+
+
+def test_eventBufferLargeIsMapped() -> None:
+    """
+    A large L{_libc.EventBuffer} is an anonymous mapping, whose pages the
+    kernel zeroes on first touch, so that a huge C{maxevents} costs address
+    space, not memory (as C{select.epoll}'s malloc does).
+    """
+    import mmap
+
+    buffer = _libc.EventBuffer(10**7)
+    assert isinstance(buffer.storage, mmap.mmap)
+    assert buffer.view.nbytes == 10**7 * _libc.EVENT.size
+    assert buffer.words[-1] == 0
+
+
+def test_eventBufferImpossibleIsMemoryError() -> None:
+    """
+    A buffer larger than any address space raises L{MemoryError}, as
+    C{select.epoll.poll} does when its malloc fails.
+    """
+    with pytest.raises(MemoryError):
+        _libc.EventBuffer(2**45)
+
+
+def _importsCtypes(tree: ast.AST) -> bool:
+    """
+    @return: whether the module imports ctypes in any spelling: C{import
+        ctypes}, C{import ctypes.util}, C{from ctypes import ...}, or by
+        name through C{__import__} or C{importlib.import_module}.
+    """
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            if any(alias.name.split(".")[0] == "ctypes" for alias in node.names):
+                return True
+        elif isinstance(node, ast.ImportFrom):
+            if node.module and node.module.split(".")[0] == "ctypes":
+                return True
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if node.value == "ctypes" or node.value.startswith("ctypes."):
+                return True
+    return False
+
+
+def test_onlyLibcImportsCtypes() -> None:
+    """
+    Of every module in the package (and the Twisted plugin), only
+    L{epollreactor._libc} imports L{ctypes}: the C boundary is one module.
+    """
+    sources = sorted(PACKAGE.rglob("*.py"))
+    plugin = PACKAGE.parent / "twisted" / "plugins" / "epollreactor_ctypes.py"
+    if plugin.exists():
+        sources.append(plugin)
+    assert PACKAGE / "_libc.py" in sources
+    offenders = [
+        str(path.relative_to(PACKAGE.parent))
+        for path in sources
+        if path.name != "_libc.py" or path.parent != PACKAGE
+        if _importsCtypes(ast.parse(path.read_text(), str(path)))
+    ]
+    assert offenders == []
+    assert _importsCtypes(ast.parse((PACKAGE / "_libc.py").read_text()))
+
+
+def test_importErrorWithoutEpoll() -> None:
+    """
+    On a C library without the epoll calls, importing L{_libc} raises an
+    L{ImportError} that says epoll is needed.
+    """
+    pytest.skip(
+        "needs a C library without epoll_create1/epoll_ctl/epoll_wait; every "
+        "Linux libc has them, and faking the loader is the kind of mock our "
+        "tests avoid"
+    )
