@@ -1,12 +1,19 @@
 """
 The reactor's per-event cost, in one process, without a network peer: 50
 socket pairs hold unread data, so level-triggered epoll reports all 50 on
-every C{doPoll(0)}, and each readable end's C{doRead} does nothing.  What is
-timed is the loop itself: C{epoll_wait}, decoding, the log context and the
-dispatch to C{doRead}.  The best of several repeats is kept, which a busy
-machine disturbs far less than the echo benchmark (bench/README.md).
+every C{doPoll(0)}.  Two cases:
 
-    python bench/bench_dispatch.py [--events 50] [--polls 20000]
+ - C{read}: each C{doRead} does nothing.  What is timed is the loop itself:
+   C{epoll_wait}, decoding, the log context and the dispatch to C{doRead}.
+ - C{echo}: each C{doRead} asks for a write (C{addWriter}) as a transport
+   does when its protocol writes, and each C{doWrite} stops writing
+   (C{removeWriter}) as a transport does once its buffer is flushed, without
+   sending anything: the reactor's share of one echoed message.
+
+The best of several repeats is kept, which a busy machine disturbs far less
+than the echo benchmark (bench/README.md).
+
+    python bench/bench_dispatch.py [--events 50] [--polls 4000] [--only ours,epoll]
 """
 
 import argparse
@@ -37,6 +44,21 @@ class Readable(FileDescriptor):
         return None
 
 
+class Echoing(Readable):
+    """
+    A descriptor that asks to write whenever it reads, and stops writing
+    whenever it is told it can, as a transport echoing each message does.
+    """
+
+    def doRead(self) -> None:
+        self.reactor.addWriter(self)
+        return None
+
+    def doWrite(self) -> None:
+        self.reactor.removeWriter(self)
+        return None
+
+
 def makeReactors() -> Dict[str, Callable[[], Any]]:
     """
     @return: the reactors to compare, by name.
@@ -53,9 +75,11 @@ def makeReactors() -> Dict[str, Callable[[], Any]]:
     }
 
 
-def measure(factory: Callable[[], Any], events: int, polls: int, repeats: int) -> float:
+def measure(
+    factory: Callable[[], Any], kind: type, events: int, polls: int, repeats: int
+) -> float:
     """
-    @return: the best time per dispatched event, in nanoseconds.
+    @return: the best time per read event, in nanoseconds.
     """
     reactor = factory()
     pairs: List[Any] = []
@@ -63,7 +87,7 @@ def measure(factory: Callable[[], Any], events: int, polls: int, repeats: int) -
         a, b = socket.socketpair()
         b.send(b"x")
         pairs.append((a, b))
-        reactor.addReader(Readable(a, reactor))
+        reactor.addReader(kind(a, reactor))
     best = float("inf")
     doPoll = reactor.doIteration
     for _ in range(repeats):
@@ -87,9 +111,12 @@ def main() -> None:
     arguments = parser.parse_args()
     reactors = makeReactors()
     names = [n for n in arguments.only.split(",") if n] or list(reactors)
-    for name in names:
-        ns = measure(reactors[name], arguments.events, arguments.polls, arguments.repeats)
-        print("{:6s} {:7.0f} ns per dispatched event".format(name, ns))
+    for case, kind in (("read", Readable), ("echo", Echoing)):
+        for name in names:
+            ns = measure(
+                reactors[name], kind, arguments.events, arguments.polls, arguments.repeats
+            )
+            print("{:4s} {:6s} {:7.0f} ns per read event".format(case, name, ns))
 
 
 if __name__ == "__main__":

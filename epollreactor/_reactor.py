@@ -377,6 +377,20 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             closed one); regular files (EPERM) are polled continuously
             instead.
         """
+        # The fast path: an object registered already asks for one more
+        # interest, as a transport does on every write (bench_dispatch.py,
+        # "echo").  Anything else takes the full road below.
+        try:
+            fd = reader.fileno()
+            registered = self._selectables.get(fd) is reader
+        except Exception:
+            registered = False
+        if registered:
+            reads = self._reads
+            if fd not in reads:
+                reads.add(fd)
+                self._changed.add(fd)
+            return
         try:
             self._add(
                 reader, self._reads, self._writes, self._selectables, EPOLLIN, EPOLLOUT
@@ -397,6 +411,24 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             closed one); regular files (EPERM) are polled continuously
             instead.
         """
+        # The fast path: an object registered already asks for one more
+        # interest, as a transport does on every write (bench_dispatch.py,
+        # "echo").  Anything else takes the full road below.
+        try:
+            fd = writer.fileno()
+            registered = self._selectables.get(fd) is writer
+        except Exception:
+            registered = False
+        if registered:
+            writes = self._writes
+            if fd not in writes:
+                writes.add(fd)
+                self._changed.add(fd)
+                if not self._registered.get(fd, 0) & EPOLLOUT and isinstance(
+                    writer, abstract.FileDescriptor
+                ):
+                    self._writeAttempts.append((fd, writer))
+            return
         try:
             self._add(
                 writer, self._writes, self._reads, self._selectables, EPOLLOUT, EPOLLIN
@@ -469,6 +501,24 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         Remove a C{FileDescriptor} from notification of data available to
         read.  Never raises because its descriptor was closed already.
         """
+        # The fast path: the object registered under its number gives up
+        # one interest, as a transport does after every flush
+        # (bench_dispatch.py, "echo").  An object epoll watches is never
+        # polled continuously as well (see _add), so that check can wait.
+        try:
+            fd = reader.fileno()
+            registered = self._selectables.get(fd) is reader
+        except Exception:
+            registered = False
+        if registered:
+            reads = self._reads
+            if fd in reads:
+                reads.discard(fd)
+                if fd in self._writes:
+                    self._changed.add(fd)
+                else:
+                    self._unregister(fd)
+            return
         if self._continuousPolling.isReading(reader):
             self._continuousPolling.removeReader(reader)
             return
@@ -481,6 +531,24 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         Remove a C{FileDescriptor} from notification of data available to
         write.  Never raises because its descriptor was closed already.
         """
+        # The fast path: the object registered under its number gives up
+        # one interest, as a transport does after every flush
+        # (bench_dispatch.py, "echo").  An object epoll watches is never
+        # polled continuously as well (see _add), so that check can wait.
+        try:
+            fd = writer.fileno()
+            registered = self._selectables.get(fd) is writer
+        except Exception:
+            registered = False
+        if registered:
+            writes = self._writes
+            if fd in writes:
+                writes.discard(fd)
+                if fd in self._reads:
+                    self._changed.add(fd)
+                else:
+                    self._unregister(fd)
+            return
         if self._continuousPolling.isWriting(writer):
             self._continuousPolling.removeWriter(writer)
             return
@@ -568,12 +636,15 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
                 selectable, self._disconnectSelectable, selectable, reason, isRead
             )
 
-    def _attemptWrites(self) -> bool:
+    def _attemptWrites(
+        self, dispatch: Optional[Callable[[Any, int, int], None]] = None
+    ) -> bool:
         """
         Give each writer that asked to write while the kernel was not
         watching it for EPOLLOUT one C{doWrite} now; what it cannot write
         waits for EPOLLOUT, which L{_applyChanges} asks for.
 
+        @param dispatch: the iteration's L{_dispatcher}, if it has one.
         @return: whether any writer was tried.
         """
         attempts = self._writeAttempts
@@ -583,7 +654,8 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         writes = self._writes
         selectables = self._selectables
         registered = self._registered
-        dispatch = self._dispatcher()
+        if dispatch is None:
+            dispatch = self._dispatcher()
         for fd, writer in attempts:
             if (
                 fd in writes
@@ -857,7 +929,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             if event:
                 dispatch(selectable, fd, event)
         if self._writeAttempts:
-            self._attemptWrites()
+            self._attemptWrites(dispatch)
 
     doIteration = doPoll
 
