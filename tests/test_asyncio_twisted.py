@@ -135,6 +135,11 @@ def test_reactorBuilderSuitesMatchStockLoop(
         print("\n" + comparison.report())
     problems = comparison.problems()
     assert not problems, "{} problems:\n{}".format(len(problems), "\n".join(problems))
-    # Not vacuous: our side ran the suites, and most of them passed.
+    # Not vacuous: our side ran the suites (about 300 tests of our reactor's
+    # generated classes on CPython, 240 on PyPy), and most of them passed.
     ours = comparison.outcomes[OURS]
-    assert sum(1 for outcome, _ in ours.values() if outcome == "success") > 300
+    generated = [
+        outcome for testId, (outcome, _) in ours.items() if "_REACTORTests." in testId
+    ]
+    assert len(generated) > 200
+    assert generated.count("success") > 0.9 * len(generated)
