@@ -364,6 +364,14 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
                 if fd < 0
                 else "file descriptor {} is out of range".format(fd)
             )
+        polling = self._continuousPolling
+        if polling.isReading(xer) or polling.isWriting(xer):
+            # Its descriptor was a regular file when it was first added (fact
+            # 5) and has since been replaced by one epoll can watch (dup2
+            # behind our back): keep it where it is, or it would be listed and
+            # dispatched twice, and leave the number's owner alone (found by
+            # tests/test_statemachine_reactor.py).
+            raise OSError(errno.EPERM, os.strerror(errno.EPERM))
         if owner is not None:
             self._evict(fd, owner, xer)
         self._registerNew(xer, fd, event)
@@ -656,12 +664,18 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         registered = self._registered
         if dispatch is None:
             dispatch = self._dispatcher()
+        # A writer that stopped and started writing again within one
+        # iteration is listed twice; it gets one doWrite all the same (found
+        # by tests/test_statemachine_reactor.py).
+        tried: Set[int] = set()
         for fd, writer in attempts:
             if (
                 fd in writes
+                and fd not in tried
                 and selectables.get(fd) is writer
                 and not registered.get(fd, 0) & EPOLLOUT
             ):
+                tried.add(fd)
                 dispatch(writer, fd, EPOLLOUT)
         return True
 

@@ -76,10 +76,10 @@ def selectEpoll() -> Callable[..., Any]:
 #    replayed first on the next run.
 #
 # Choose one with HYPOTHESIS_PROFILE=fuzz or pytest --hypothesis-profile=fuzz.
-import os as _os
+import os as _os  # noqa: E402
 
-from hypothesis import HealthCheck as _HealthCheck
-from hypothesis import settings as _settings
+from hypothesis import HealthCheck as _HealthCheck  # noqa: E402
+from hypothesis import settings as _settings  # noqa: E402
 
 _settings.register_profile(
     "ci",

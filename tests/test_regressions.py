@@ -1,0 +1,171 @@
+"""
+Failing examples that the state machines (C{tests/test_statemachine_*.py})
+found, each shrunk by Hypothesis and written out as an explicit test of the
+behaviour that was wrong, on real descriptors.
+
+Each test names the machine that found it and the shrunk program.
+"""
+
+import os
+import socket
+import tempfile
+from typing import Iterator, List
+
+import pytest
+
+from epollreactor import EPollReactor
+from tests.test_statemachine_reactor import Channel, Call, kernelRegistrations
+
+
+@pytest.fixture
+def reactor() -> Iterator[EPollReactor]:
+    """
+    A new reactor, never run, with its waker and epoll descriptor closed
+    after the test.
+    """
+    reactor = EPollReactor()
+    yield reactor
+    reactor.removeAll()
+    for reader in list(reactor._internalReaders):
+        reactor.removeReader(reader)
+        reader.connectionLost(None)
+    for call in reactor.getDelayedCalls():
+        call.cancel()
+    reactor._poller.close()
+
+
+@pytest.fixture
+def descriptors() -> Iterator[List[int]]:
+    """
+    A list the test appends descriptor numbers to; all closed afterwards.
+    """
+    numbers: List[int] = []
+    yield numbers
+    for number in numbers:
+        try:
+            os.close(number)
+        except OSError:
+            pass
+
+
+def socketPair(descriptors: List[int]) -> List[int]:
+    """
+    @return: the two non-blocking descriptors of a new socket pair, which
+        C{descriptors} will close.
+    """
+    left, right = socket.socketpair()
+    numbers = [left.detach(), right.detach()]
+    for number in numbers:
+        os.set_blocking(number, False)
+    descriptors.extend(numbers)
+    return numbers
+
+
+def regularFile(descriptors: List[int]) -> int:
+    """
+    @return: a descriptor of a new regular file, which C{descriptors} will
+        close.
+    """
+    handle, path = tempfile.mkstemp()
+    os.unlink(path)
+    descriptors.append(handle)
+    return handle
+
+
+def interest(reactor: EPollReactor) -> dict:
+    """
+    @return: the kernel's interest list for C{reactor}'s epoll instance, as
+        numbers to masks, without the waker's.
+    """
+    view = kernelRegistrations(reactor._poller.fileno())
+    for reader in reactor._internalReaders:
+        view.pop(reader.fileno(), None)
+    return {number: mask for number, (mask, _) in view.items()}
+
+
+def test_removeAfterRegularFileWasMovedOntoTheNumber(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    C{removeReader} does not raise when a regular file was C{dup2}'d onto
+    the registered number: C{EPOLL_CTL_DEL} then fails with EPERM, not EBADF
+    or ENOENT, because epoll_ctl(2) checks the target file before it looks
+    the number up.
+
+    Found by C{ReactorMachine}: C{open(socketpair); addReader(0);
+    dup2Onto(0, regular); removeAll()} raised C{PermissionError}.
+    """
+    calls: List[Call] = []
+    number, _ = socketPair(descriptors)
+    channel = Channel(reactor, "c0", number, calls)
+    reactor.addReader(channel)
+    os.dup2(regularFile(descriptors), number)
+
+    reactor.removeReader(channel)
+
+    assert reactor.getReaders() == list(reactor._internalReaders)
+    assert interest(reactor) == {}
+
+
+def test_polledObjectMovedOntoASocketStaysPolled(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    An object polled continuously because its descriptor was a regular file
+    stays polled continuously, and is listed once, when it is added again
+    after a socket was C{dup2}'d onto its number: it is neither registered
+    with epoll a second time nor does it evict the socket's own object.
+
+    Found by C{ReactorMachine}: C{open(regular); addReader(0);
+    dup2Onto(0, socketpair); addReader(0)} listed C{c0} twice in
+    C{getReaders()}; with C{addReader(1)} (the socket's object) before the
+    last step, C{c1} was evicted while the kernel kept its registration.
+    """
+    calls: List[Call] = []
+    number = regularFile(descriptors)
+    polled = Channel(reactor, "c0", number, calls)
+    reactor.addReader(polled)
+    moved, _ = socketPair(descriptors)
+    os.dup2(moved, number)
+    owner = Channel(reactor, "c1", number, calls)
+    reactor.addReader(owner)
+
+    reactor.addReader(polled)
+    reactor.addWriter(polled)
+
+    internal = set(reactor._internalReaders)
+    readers = [r for r in reactor.getReaders() if r not in internal]
+    assert sorted(r.name for r in readers) == ["c0", "c1"]
+    assert [w.name for w in reactor.getWriters()] == ["c0"]
+    assert interest(reactor) == {number: 1}
+
+
+def test_writerRestartedWithinOneIterationWritesOnce(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    A reader that starts writing, stops and starts again before the next
+    iteration gets one optimistic C{doWrite}, not one per start.
+
+    Found by C{ReactorMachine}: C{open(socketpair); addReader(0);
+    addWriter(0); removeWriter(0); addWriter(0); iterate()} called C{doWrite}
+    three times in one iteration (two optimistic, one for EPOLLOUT).
+    """
+    calls: List[Call] = []
+    number, peer = socketPair(descriptors)
+    channel = Channel(reactor, "c0", number, calls)
+    reactor.addReader(channel)
+    reactor.addWriter(channel)
+    reactor.removeWriter(channel)
+    reactor.addWriter(channel)
+    # Fill the send buffer, so that the only doWrite is the optimistic one.
+    try:
+        while os.write(number, b"x" * 65536):
+            pass
+    except BlockingIOError:
+        pass
+
+    reactor.doIteration(0)
+
+    assert calls == [("c0", "doWrite")]
+    assert interest(reactor) == {number: 5}
