@@ -18,7 +18,6 @@ import urllib.request
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
-
 from twisted.internet import posixbase
 from twisted.internet.interfaces import IReactorFDSet
 from twisted.python.failure import Failure
@@ -775,7 +774,7 @@ def test_trialRunsOnPlugin(tmp_path: Any) -> None:
         textwrap.dedent(
             '''
             """A test that must run on epollreactor's reactor."""
-            from twisted.internet import protocol, reactor
+            from twisted.internet import defer, protocol, reactor
             from twisted.internet.endpoints import (
                 TCP4ClientEndpoint, TCP4ServerEndpoint)
             from twisted.trial import unittest
@@ -800,7 +799,7 @@ def test_trialRunsOnPlugin(tmp_path: Any) -> None:
                         protocol.Factory.forProtocol(Echo))
                     self.addCleanup(port.stopListening)
                     received = []
-                    done = __import__("twisted.internet.defer").internet.defer.Deferred()
+                    done = defer.Deferred()
 
                     class Client(protocol.Protocol):
                         def connectionMade(self):
@@ -920,6 +919,22 @@ class Server:
             return None
 
 
+#: C{twist}'s entry point, after a wrapper around C{installReactor} that
+#: prints the class of the reactor being installed.
+TWIST_REPORTING_REACTOR = """
+import sys
+from twisted.internet import main
+install = main.installReactor
+def installReactor(reactor):
+    print("REACTOR", type(reactor).__module__, flush=True)
+    install(reactor)
+main.installReactor = installReactor
+sys.argv[0] = "twist"
+from twisted.application.twist._twist import Twist
+Twist.main()
+"""
+
+
 def test_twistRunsOnPlugin(tmp_path: Any) -> None:
     """
     C{twist --reactor=ctypes-epoll web} serves HTTP on an L{EPollReactor}
@@ -933,16 +948,7 @@ def test_twistRunsOnPlugin(tmp_path: Any) -> None:
         [
             sys.executable,
             "-c",
-            "import sys\n"
-            "from twisted.internet import main\n"
-            "install = main.installReactor\n"
-            "def installReactor(reactor):\n"
-            "    print('REACTOR', type(reactor).__module__, flush=True)\n"
-            "    install(reactor)\n"
-            "main.installReactor = installReactor\n"
-            "sys.argv[0] = 'twist'\n"
-            "from twisted.application.twist._twist import Twist\n"
-            "Twist.main()\n",
+            TWIST_REPORTING_REACTOR,
             "--reactor=" + epollreactor.PLUGIN_NAME,
             "web",
             "--listen",
