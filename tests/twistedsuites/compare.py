@@ -81,6 +81,9 @@ GLOBAL_SUITES = [
     "twisted.conch.test.test_conch",
 ]
 
+#: More regressions than this are not rerun: they all count.
+RERUN_LIMIT = 200
+
 Outcomes = Dict[str, Tuple[str, str]]
 
 
@@ -340,7 +343,10 @@ class Comparison:
         self.flaky: List[Tuple[str, str, str]] = []
         if STOCK in self.outcomes:
             suspects = regressions(self.outcomes[OURS], self.outcomes[STOCK])
-            if suspects:
+            if len(suspects) > RERUN_LIMIT:
+                # Not flakiness: something broke (or our run crashed).
+                self.regressed = suspects
+            elif suspects:
                 self._rerun(suspects, timeout)
         self.elapsed = time.monotonic() - started
 
