@@ -141,7 +141,7 @@ def main(argv: List[str]) -> int:
     results, builderReactor, trialArguments = parseArguments(argv)
     from twisted.scripts import trial
 
-    config: Any = trial.Options()  # type: ignore[no-untyped-call]
+    config: Any = trial.Options()
     # Parsing the options installs the reactor named by --reactor.
     config.parseOptions(trialArguments)
     if builderReactor is not None:
