@@ -234,7 +234,7 @@ def _decodeEachEvent(buffer: EventBuffer, count: int) -> List[Tuple[int, int]]:
     """
     storage = buffer.storage
     unpack = _unpackFdEvent
-    events = []
+    events: List[Tuple[int, int]] = []
     append = events.append
     for offset in range(0, count * _EVENT_SIZE, _EVENT_SIZE):
         mask, fd = unpack(storage, offset)
@@ -243,7 +243,7 @@ def _decodeEachEvent(buffer: EventBuffer, count: int) -> List[Tuple[int, int]]:
 
 
 if platform.python_implementation() == "PyPy":
-    _decode = _decodeEachEvent  # noqa: F811
+    _decode = _decodeEachEvent
 
 
 class epoll:

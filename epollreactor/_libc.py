@@ -16,7 +16,7 @@ import mmap
 import os
 import platform
 import struct
-from typing import Callable, Union
+from typing import Any, Callable, Optional, Union
 
 __all__ = [
     "EPOLLIN",
@@ -246,10 +246,10 @@ class EventBuffer:
         self.storage = storage
         # A ctypes array over the storage's memory: ctypes passes it as a
         # pointer, and Python reads it back through the memoryviews below.
-        self.pointer = (ctypes.c_char * size).from_buffer(storage)
-        if _pointerAsAddress:
-            # PyPy's function pointers take the address (see below).
-            self.pointer = ctypes.addressof(self.pointer)
+        array = (ctypes.c_char * size).from_buffer(storage)
+        # PyPy's function pointers take the address instead (see
+        # _pypyFunctionPointers); the storage keeps it valid.
+        self.pointer: Any = ctypes.addressof(array) if _pointerAsAddress else array
         self.view = memoryview(storage)
         self.words = self.view.cast("i")
         self.unsignedWords = self.view.cast("I")
@@ -409,21 +409,23 @@ if platform.python_implementation() == "PyPy":
             array = (ctypes.c_char * EVENT.size).from_buffer(storage)
             return memoryview(storage), ctypes.addressof(array)
 
-        def _pypyEpollCtl(epfd: int, op: int, fd: int, event: "bytes | None") -> int:
+        def _pypyEpollCtl(
+            epfd: int, op: int, fd: int, event: Optional[bytes]
+        ) -> int:
             """
             C{epoll_ctl(2)} through PyPy's function pointer; the same contract
             as the ctypes one: C{event} is L{EVENT}-packed bytes, or None for
             NULL.
             """
             if event is None:
-                return _ctl(epfd, op, fd, 0)  # type: ignore[no-any-return]
+                return _ctl(epfd, op, fd, 0)
             try:
                 slot = _eventSlots.pop()
             except IndexError:
                 slot = _newEventSlot()
             try:
                 slot[0][:] = event
-                return _ctl(epfd, op, fd, slot[1])  # type: ignore[no-any-return]
+                return _ctl(epfd, op, fd, slot[1])
             finally:
                 _eventSlots.append(slot)
 

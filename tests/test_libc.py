@@ -312,6 +312,11 @@ def test_eventBufferSmallIsBytearray() -> None:
     assert isinstance(buffer.storage, bytearray)
     _libc.EVENT.pack_into(buffer.storage, _libc.EVENT.size, 7, 8, 9)
     assert buffer.words[buffer.stride + buffer.fdWord] == 8
+    if isinstance(buffer.pointer, int):
+        # PyPy: the pointer is the storage's address, which only the kernel
+        # round trip of the layout (test_layoutRoundTripsThroughTheKernel)
+        # can read through.
+        return
     assert bytes(buffer.pointer)[_libc.EVENT.size] == 7
 
 

@@ -35,7 +35,7 @@ def runWithoutEpoll(source: str, *args: str) -> dict[str, Any]:
     )
     # The timeout only keeps a hung child from hanging the suite.
     child = subprocess.run(
-        [sys.executable, "-c", source] + list(args),
+        [sys.executable, "-c", source, *args],
         env=env,
         capture_output=True,
         text=True,
