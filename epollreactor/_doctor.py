@@ -19,9 +19,10 @@ import sys
 from time import monotonic
 from typing import Any, Callable, List, Optional, TextIO, Tuple
 
+from zope.interface import implementer
+
 from twisted.application.reactors import getReactorTypes
 from twisted.internet.interfaces import IReadDescriptor, IWriteDescriptor
-from zope.interface import implementer
 
 import epollreactor
 from epollreactor._libc import EVENT, epoll_event, libcName

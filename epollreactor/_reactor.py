@@ -77,8 +77,8 @@ from zope.interface import implementer
 
 from twisted.internet import abstract, error, posixbase
 from twisted.internet.interfaces import IReactorFDSet, IReadDescriptor, IWriteDescriptor
-from twisted.logger import Logger
 from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
+from twisted.logger import Logger
 from twisted.python import context, log
 
 from epollreactor._epoll import epoll
@@ -389,7 +389,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         # interest, as a transport does on every write (bench_dispatch.py,
         # "echo").  Anything else takes the full road below.
         try:
-            fd = reader.fileno()
+            fd = reader.fileno()  # type: ignore[misc]
             registered = self._selectables.get(fd) is reader
         except Exception:
             registered = False
@@ -423,7 +423,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         # interest, as a transport does on every write (bench_dispatch.py,
         # "echo").  Anything else takes the full road below.
         try:
-            fd = writer.fileno()
+            fd = writer.fileno()  # type: ignore[misc]
             registered = self._selectables.get(fd) is writer
         except Exception:
             registered = False
@@ -470,7 +470,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         if selectables.get(fd) is not xer:
             # fileno() is -1 (closed), or the number now names another
             # object: find xer by identity, if we know it at all.
-            for fd, owner in selectables.items():
+            for fd, owner in selectables.items():  # noqa: B007 (fd is used below)
                 if owner is xer:
                     break
             else:
@@ -514,7 +514,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         # (bench_dispatch.py, "echo").  An object epoll watches is never
         # polled continuously as well (see _add), so that check can wait.
         try:
-            fd = reader.fileno()
+            fd = reader.fileno()  # type: ignore[misc]
             registered = self._selectables.get(fd) is reader
         except Exception:
             registered = False
@@ -544,7 +544,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         # (bench_dispatch.py, "echo").  An object epoll watches is never
         # polled continuously as well (see _add), so that check can wait.
         try:
-            fd = writer.fileno()
+            fd = writer.fileno()  # type: ignore[misc]
             registered = self._selectables.get(fd) is writer
         except Exception:
             registered = False
@@ -568,29 +568,26 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         """
         Remove all selectables but the waker, and return a list of them.
         """
-        return (
-            self._removeAll(
-                [self._selectables[fd] for fd in self._reads],
-                [self._selectables[fd] for fd in self._writes],
-            )
-            + self._continuousPolling.removeAll()
+        removed: List[Any] = self._removeAll(  # type: ignore[no-untyped-call]
+            [self._selectables[fd] for fd in self._reads],
+            [self._selectables[fd] for fd in self._writes],
         )
+        continuous: List[Any] = self._continuousPolling.removeAll()
+        return removed + continuous
 
     def getReaders(self) -> List[IReadDescriptor]:
         """
         @return: every object registered for reading.
         """
-        return [
-            self._selectables[fd] for fd in self._reads
-        ] + self._continuousPolling.getReaders()
+        continuous: List[IReadDescriptor] = self._continuousPolling.getReaders()
+        return [self._selectables[fd] for fd in self._reads] + continuous
 
     def getWriters(self) -> List[IWriteDescriptor]:
         """
         @return: every object registered for writing.
         """
-        return [
-            self._selectables[fd] for fd in self._writes
-        ] + self._continuousPolling.getWriters()
+        continuous: List[IWriteDescriptor] = self._continuousPolling.getWriters()
+        return [self._selectables[fd] for fd in self._writes] + continuous
 
     # The loop.
 
@@ -703,7 +700,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         stack = _logContextStack()
         if stack is None:
             drdw = self._doReadOrWrite
-            callWithLogger = log.callWithLogger
+            callWithLogger: Callable[..., object] = log.callWithLogger
 
             def dispatchWithLogger(selectable: Any, fd: int, event: int) -> None:
                 callWithLogger(selectable, drdw, selectable, fd, event)
@@ -713,8 +710,8 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         push = stack.append
         pop = stack.pop
         reads = self._reads
-        disconnect = self._disconnectSelectable
-        logError = log.err
+        disconnect: Callable[..., object] = self._disconnectSelectable
+        logError: Callable[..., object] = log.err
 
         def dispatch(selectable: Any, fd: int, event: int) -> None:
             try:
@@ -729,7 +726,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             push({_ILogContext: logContext})
             try:
                 # posixbase._PollLikeMixin._doReadOrWrite, inlined.
-                why = None
+                why: Optional[BaseException] = None
                 inRead = False
                 if event & _DISCONNECTED and not event & EPOLLIN:
                     if fd in reads:
@@ -945,7 +942,8 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         if self._writeAttempts:
             self._attemptWrites(dispatch)
 
-    doIteration = doPoll
+    # Twisted names the parameter "delay"; it is always passed by position.
+    doIteration = doPoll  # type: ignore[assignment]
 
 
 def install() -> None:
