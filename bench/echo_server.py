@@ -54,7 +54,6 @@ def _asyncio() -> None:
 
 def _uvloop() -> None:
     import uvloop
-
     from twisted.internet import asyncioreactor
 
     asyncioreactor.install(uvloop.new_event_loop())

@@ -14,7 +14,7 @@ from typing import Iterator, List
 import pytest
 
 from epollreactor import EPollReactor
-from tests.test_statemachine_reactor import Channel, Call, kernelRegistrations
+from tests.test_statemachine_reactor import Call, Channel, kernelRegistrations
 
 
 @pytest.fixture

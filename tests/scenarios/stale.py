@@ -42,7 +42,7 @@ class Watcher:
         self.reads = 0
         self.writes = 0
         self.lost: Any = None
-        self.onRead: Optional[Callable[["Watcher"], None]] = None
+        self.onRead: Optional[Callable[[Watcher], None]] = None
 
     def fileno(self) -> int:
         """
