@@ -15,7 +15,7 @@
  *        and close, over and over.
  *
  * Nothing is counted during the first WARMUP seconds; then for SECONDS
- * seconds.  The one line printed on stdout is
+ * seconds.  When counting starts it prints "measuring"; at the end, the line
  *
  *   rate=<per second> count=<measured> total=<including warmup> elapsed=<s>
  *
@@ -155,6 +155,8 @@ static int echo(int port, int connections, int size, double seconds,
         if (atStart < 0 && t >= measureFrom) {
             atStart = total;
             measuredAt = t;
+            /* Tells bench/run.py to read the server's CPU time now. */
+            printf("measuring\n");
         }
     }
     if (atStart < 0) atStart = 0, measuredAt = start;
@@ -210,6 +212,8 @@ static int churn(int port, int concurrency, int size, double seconds,
         if (atStart < 0 && t >= measureFrom) {
             atStart = total;
             measuredAt = t;
+            /* Tells bench/run.py to read the server's CPU time now. */
+            printf("measuring\n");
         }
     }
     if (atStart < 0) atStart = 0, measuredAt = start;
