@@ -101,7 +101,7 @@ def _loadLibc() -> "tuple[ctypes.CDLL, str]":
             library = ctypes.CDLL(name, use_errno=True)
         except OSError:
             library = None
-    if library is None:
+    if library is None or name is None:
         # Static interpreters and some minimal images have no libc.so that
         # find_library can name; the process image itself then holds libc.
         name = "the process image"
@@ -316,6 +316,7 @@ epoll_wait: _EpollCall = _libc.epoll_wait
 #
 # Together they save about 50 ns of the about 400 ns a ctypes epoll_ctl costs.
 # PyDLL is a CPython C-API notion; elsewhere (PyPy) we keep to CDLL.
+_bareLibrary: ctypes.CDLL
 if platform.python_implementation() == "CPython":
     _bareLibrary = ctypes.PyDLL(_libc._name, handle=_libc._handle, use_errno=False)
 else:
