@@ -35,6 +35,32 @@ test-noepoll: $(STAMP)
 test-twisted-full: $(STAMP)
 	$(VPY) -m tests.twistedsuites.compare --timeout=3600 twisted
 
+# The state machines (tests/test_statemachine_*.py) for a long run: the
+# Hypothesis "fuzz" profile (tests/conftest.py), FUZZ_EXAMPLES examples of
+# each machine, with Hypothesis's statistics.  Failing examples are kept in
+# .hypothesis/ and replayed first next time; each one found becomes a test in
+# tests/test_regressions.py.
+FUZZ_EXAMPLES ?= 20000
+
+.PHONY: fuzz
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VPY) -m pytest \
+		--hypothesis-profile=fuzz --hypothesis-show-statistics \
+		tests/test_statemachine_reactor.py tests/test_statemachine_epoll.py
+
+# Types and lint: mypy --strict over the package (configured in
+# pyproject.toml's [tool.mypy]), ruff over the whole tree ([tool.ruff]).
+LINT_STAMP := $(VENV)/.installed-lint
+
+$(LINT_STAMP): $(STAMP)
+	$(VPY) -m pip install -q -e '.[lint]' --config-settings editable_mode=compat
+	@touch $@
+
+.PHONY: lint
+lint: $(LINT_STAMP)
+	$(VPY) -m mypy --strict epollreactor
+	$(VPY) -m ruff check .
+
 # twisted.web serving this folder, in the foreground; twistd's log names the
 # reactor class it runs on, and Ctrl-C stops it.
 run: $(STAMP)

@@ -1,0 +1,504 @@
+"""
+A state machine that drives L{epollreactor.epoll} and C{select.epoll} side by
+side on shared descriptors, the shape of Hypothesis's own
+C{tests/nocover/test_database_agreement.py}: every step runs on both, and
+both must return the same result or raise the same exception type (with the
+same errno, for L{OSError}).
+
+The machine keeps pairs of epoll objects, ours and CPython's, made alike
+(C{epoll()}, C{epoll.fromfd()} of a duplicate of an open or closed object's
+descriptor, of a socket's descriptor, or of -1), and a set of descriptors
+both register: socket pairs, pipes and a regular file, which the machine
+writes to, drains and closes.  Arguments cover the valid and the invalid:
+descriptor numbers, objects with C{fileno()}, each side's own epoll
+descriptors (so nesting and self-registration), a number that is not open,
+negative and oversized numbers, non-integers; every event flag, masks beyond
+32 bits and negative ones; timeouts and C{maxevents} in and out of range.
+
+Results are compared after mapping each side's epoll descriptors to the
+pair they belong to, since those numbers differ between the sides.
+"""
+
+import math
+import os
+import select
+import socket
+from typing import Any, Callable, List, Tuple
+
+import pytest
+from hypothesis import event, note
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from epollreactor import epoll
+from epollreactor._libc import (
+    EPOLL_CLOEXEC,
+    EPOLLERR,
+    EPOLLET,
+    EPOLLEXCLUSIVE,
+    EPOLLHUP,
+    EPOLLIN,
+    EPOLLMSG,
+    EPOLLONESHOT,
+    EPOLLOUT,
+    EPOLLPRI,
+    EPOLLRDBAND,
+    EPOLLRDHUP,
+    EPOLLRDNORM,
+    EPOLLWRBAND,
+    EPOLLWRNORM,
+)
+
+pytestmark = pytest.mark.requiresSelectEpoll
+
+#: A number no test opens: EBADF on both sides.
+_NOT_OPEN = 4000
+_MAX_DESCRIPTORS = 10
+_MAX_PAIRS = 4
+_FLAGS = [
+    EPOLLIN,
+    EPOLLOUT,
+    EPOLLPRI,
+    EPOLLERR,
+    EPOLLHUP,
+    EPOLLRDNORM,
+    EPOLLRDBAND,
+    EPOLLWRNORM,
+    EPOLLWRBAND,
+    EPOLLMSG,
+    EPOLLRDHUP,
+    EPOLLET,
+    EPOLLONESHOT,
+    EPOLLEXCLUSIVE,
+]
+
+#: Event masks: combinations of the flags, any 32-bit value, values beyond
+#: 32 bits and negative ones (reduced modulo 2**32 on both sides), and
+#: non-integers.
+masks = st.one_of(
+    st.lists(st.sampled_from(_FLAGS), max_size=4).map(lambda flags: sum(set(flags))),
+    st.integers(0, 2**32 - 1),
+    st.integers(-(2**40), 2**70),
+    st.sampled_from(["x", 1.0, None]),
+)
+
+#: Masks a program would pass: readiness and mode flags, no EPOLLEXCLUSIVE.
+usualMasks = st.lists(
+    st.sampled_from(
+        [
+            EPOLLIN,
+            EPOLLOUT,
+            EPOLLIN,
+            EPOLLOUT,
+            EPOLLPRI,
+            EPOLLRDHUP,
+            EPOLLET,
+            EPOLLONESHOT,
+        ]
+    ),
+    min_size=1,
+    max_size=3,
+).map(lambda flags: sum(set(flags)))
+
+#: poll() timeouts: zero in several types, a millisecond, and invalid ones.
+#: Nothing that can block: the machine never knows that an event is due.
+timeouts = st.sampled_from(
+    [0, 0.0, 1e-9, 0.001, False, math.nan, math.inf, 1e300, 2**64, "0", []]
+)
+
+#: poll() maxevents.
+maxeventses = st.sampled_from([-1, 1, 2, 3, 1000, 0, -2, 2**31, 2**64, "1", 1.0])
+
+
+class FilenoObject:
+    """
+    An object whose C{fileno()} returns C{value}.
+    """
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def fileno(self) -> Any:
+        return self.value
+
+
+Outcome = Tuple[str, Any]
+
+
+def outcome(call: Callable[[], Any]) -> Outcome:
+    """
+    @return: C{("ok", result)} or C{("raised", (type, errno))}.
+    """
+    try:
+        return ("ok", call())
+    except Exception as e:
+        return ("raised", (type(e), getattr(e, "errno", None)))
+
+
+class BindingMachine(RuleBasedStateMachine):
+    """
+    L{epollreactor.epoll} and C{select.epoll}, step by step, on the same
+    descriptors.
+
+    @ivar pairs: C{(ours, theirs)} epoll objects.
+    @ivar descriptors: the shared descriptors still open, with their kinds.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pairs: List[Tuple[Any, Any]] = []
+        self.descriptors: List[Tuple[int, str]] = []
+        assert not _isOpen(_NOT_OPEN)
+
+    def teardown(self) -> None:
+        """
+        Close every epoll object and descriptor.
+        """
+        for ours, theirs in self.pairs:
+            ours.close()
+            theirs.close()
+        for number, _ in self.descriptors:
+            os.close(number)
+
+    def _agree(self, what: str, ours: Outcome, theirs: Outcome) -> Outcome:
+        note("{}: ours {!r}, select.epoll {!r}".format(what, ours, theirs))
+        assert ours == theirs, (what, ours, theirs)
+        # For the statistics: how often each call succeeded, with how many
+        # events, or failed, and with what.
+        name = what.partition("(")[0]
+        if ours[0] == "ok":
+            if isinstance(ours[1], list):
+                event("{} -> {} events".format(name, min(len(ours[1]), 3)))
+            else:
+                event("{} -> ok".format(name))
+        else:
+            event(
+                "{} -> {}".format(
+                    name,
+                    ours[1][0].__name__ if isinstance(ours[1], tuple) else "OSError",
+                )
+            )
+        return ours
+
+    def _pair(self, index: int) -> Tuple[Any, Any]:
+        return self.pairs[index % len(self.pairs)]
+
+    def _translate(self, side: int, result: Any) -> Any:
+        """
+        Replace each side's epoll descriptors in C{poll()} results by the
+        index of the pair they belong to.
+        """
+        if not isinstance(result, list):
+            return result
+        epolls = {}
+        for index, pair in enumerate(self.pairs):
+            if not pair[side].closed:
+                epolls.setdefault(pair[side].fileno(), ("epoll", index))
+        return [(epolls.get(fd, fd), events) for fd, events in result]
+
+    def _descriptorArgument(self, side: int, spec: Tuple[str, int]) -> Any:
+        """
+        Build the descriptor argument that C{spec} names, for one side.
+        """
+        kind, index = spec
+        if kind == "epoll":
+            target = self._pair(index)[side]
+            return target.fileno()
+        if kind == "bad":
+            return [-1, _NOT_OPEN, 2**31, 2**64, -(2**31) - 1, "3", 3.0, None][
+                index % 8
+            ]
+        if kind == "badObject":
+            return FilenoObject([-1, "3", None, 2**31][index % 4])
+        if not self.descriptors:
+            return _NOT_OPEN
+        number = self.descriptors[index % len(self.descriptors)][0]
+        if kind == "object":
+            return FilenoObject(number)
+        return number
+
+    # Creating epoll objects.
+
+    @initialize()
+    def first(self) -> None:
+        """
+        Start with one pair and one socket pair.
+        """
+        self.pairs.append((epoll(), select.epoll()))
+        self.openDescriptors("socketpair")
+
+    @precondition(lambda self: len(self.pairs) < _MAX_PAIRS)
+    @rule(
+        sizehint=st.sampled_from([-1, 1, 1024, 0, -2, 2**31, "1"]),
+        flags=st.sampled_from([0, EPOLL_CLOEXEC, 1, -1, "0"]),
+    )
+    def create(self, sizehint: Any, flags: Any) -> None:
+        """
+        C{epoll(sizehint, flags)} succeeds or fails alike.
+        """
+        ours = outcome(lambda: epoll(sizehint, flags))
+        theirs = outcome(lambda: select.epoll(sizehint, flags))
+        if ours[0] == "ok" and theirs[0] == "ok":
+            self.pairs.append((ours[1], theirs[1]))
+            return
+        for result in (ours, theirs):
+            if result[0] == "ok":
+                result[1].close()
+        self._agree("epoll({!r}, {!r})".format(sizehint, flags), ours, theirs)
+
+    @precondition(lambda self: len(self.pairs) < _MAX_PAIRS)
+    @rule(
+        index=st.integers(0, 15),
+        source=st.sampled_from(["epoll", "socket", "minusOne", "minusTwo", "str"]),
+    )
+    def fromfd(self, index: int, source: str) -> None:
+        """
+        C{epoll.fromfd()} of a duplicate of a pair's descriptor (sharing its
+        interest list), of a socket's, of -1 (a new instance) and of invalid
+        values succeeds or fails alike.
+        """
+        arguments: List[Any] = []
+        for side in (0, 1):
+            if source == "epoll":
+                target = self._pair(index)[side]
+                if target.closed:
+                    arguments.append(None)
+                else:
+                    arguments.append(os.dup(target.fileno()))
+            elif source == "socket" and self.descriptors:
+                arguments.append(os.dup(self.descriptors[0][0]))
+            else:
+                arguments.append(
+                    {"minusOne": -1, "minusTwo": -2, "str": "3"}.get(source, -1)
+                )
+        if arguments[0] is None:
+            # Closed: fileno() raises ValueError on both sides.
+            self._agree(
+                "fileno() of closed",
+                outcome(self._pair(index)[0].fileno),
+                outcome(self._pair(index)[1].fileno),
+            )
+            return
+        ours = outcome(lambda: epoll.fromfd(arguments[0]))
+        theirs = outcome(lambda: select.epoll.fromfd(arguments[1]))
+        if ours[0] == "ok" and theirs[0] == "ok":
+            self.pairs.append((ours[1], theirs[1]))
+            return
+        for argument, result in zip(arguments, (ours, theirs)):
+            if result[0] == "ok":
+                result[1].close()
+            elif isinstance(argument, int) and argument >= 0:
+                os.close(argument)
+        if source == "minusTwo":
+            # CPython raises OSError from whatever errno a previous call left
+            # (0, "Success", or ENOENT, so even the subclass varies); we say
+            # EBADF.  Only "an OSError" can agree.
+            ours, theirs = (
+                (kind, issubclass(value[0], OSError)) for kind, value in (ours, theirs)
+            )
+        self._agree("fromfd({})".format(source), ours, theirs)
+
+    @precondition(lambda self: sum(not ours.closed for ours, _ in self.pairs) > 1)
+    @rule(index=st.integers(0, 15))
+    def close(self, index: int) -> None:
+        """
+        C{close()} succeeds alike, also when already closed.
+        """
+        ours, theirs = self._pair(index)
+        self._agree("close()", outcome(ours.close), outcome(theirs.close))
+
+    # The shared descriptors.
+
+    @precondition(lambda self: len(self.descriptors) < _MAX_DESCRIPTORS)
+    @rule(kind=st.sampled_from(["socketpair", "pipe", "regular"]))
+    def openDescriptors(self, kind: str) -> None:
+        """
+        Open a socket pair, a pipe or a regular file, non-blocking.
+        """
+        if kind == "socketpair":
+            left, right = socket.socketpair()
+            numbers = [(left.detach(), "socket"), (right.detach(), "socket")]
+        elif kind == "pipe":
+            readEnd, writeEnd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            numbers = [(readEnd, "pipe-read"), (writeEnd, "pipe-write")]
+        else:
+            numbers = [(os.open("/proc/self/stat", os.O_RDONLY), "regular")]
+        for number, _ in numbers:
+            os.set_blocking(number, False)
+        self.descriptors.extend(numbers)
+        note("opened {}".format(numbers))
+
+    @precondition(lambda self: self.descriptors)
+    @rule(index=st.integers(0, 15), size=st.sampled_from([1, 0]))
+    def write(self, index: int, size: int) -> None:
+        """
+        Write to a descriptor (its peer becomes readable); with C{size} 0,
+        until its buffer is full (it becomes unwritable).
+        """
+        number, kind = self.descriptors[index % len(self.descriptors)]
+        if kind not in ("socket", "pipe-write"):
+            return
+        try:
+            if size:
+                os.write(number, b"x")
+            else:
+                while os.write(number, b"x" * 65536):
+                    pass
+        except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+            pass
+
+    @precondition(lambda self: self.descriptors)
+    @rule(index=st.integers(0, 15))
+    def drain(self, index: int) -> None:
+        """
+        Read everything a descriptor has buffered.
+        """
+        number, kind = self.descriptors[index % len(self.descriptors)]
+        if kind not in ("socket", "pipe-read"):
+            return
+        try:
+            while os.read(number, 65536):
+                pass
+        except (BlockingIOError, ConnectionResetError):
+            pass
+
+    @precondition(lambda self: self.descriptors)
+    @rule(index=st.integers(0, 15))
+    def closeDescriptor(self, index: int) -> None:
+        """
+        Close a shared descriptor: both sides lose its registration, and its
+        peer hangs up.
+        """
+        number, _ = self.descriptors.pop(index % len(self.descriptors))
+        os.close(number)
+
+    # The epoll calls.
+
+    def _control(self, method: str, index: int, spec: Any, *mask: Any) -> None:
+        ours, theirs = self._pair(index)
+        results = []
+        for side, target in enumerate((ours, theirs)):
+
+            def call(target: Any = target, side: int = side) -> Any:
+                return getattr(target, method)(
+                    self._descriptorArgument(side, spec), *mask
+                )
+
+            results.append(outcome(call))
+        self._agree("{}({}, {})".format(method, spec, mask), *results)
+
+    descriptorSpecs = st.tuples(
+        st.sampled_from(["fd", "fd", "fd", "object", "epoll", "bad", "badObject"]),
+        st.integers(0, 15),
+    )
+
+    usualSpecs = st.tuples(st.sampled_from(["fd", "fd", "object"]), st.integers(0, 15))
+
+    @precondition(lambda self: self.pairs)
+    @rule(index=st.integers(0, 15), spec=usualSpecs, mask=usualMasks)
+    def register(self, index: int, spec: Any, mask: int) -> None:
+        """
+        C{register(fd, mask)} of a shared descriptor succeeds or fails
+        alike.
+        """
+        self._control("register", index, spec, mask)
+
+    @precondition(lambda self: self.pairs)
+    @rule(index=st.integers(0, 15), spec=descriptorSpecs, mask=masks)
+    def registerAnything(self, index: int, spec: Any, mask: Any) -> None:
+        """
+        C{register(fd, mask)} of anything, valid or not, succeeds or fails
+        alike.
+        """
+        self._control("register", index, spec, mask)
+
+    @precondition(lambda self: self.pairs)
+    @rule(index=st.integers(0, 15), spec=descriptorSpecs)
+    def registerDefault(self, index: int, spec: Any) -> None:
+        """
+        C{register(fd)} with the default mask succeeds or fails alike.
+        """
+        self._control("register", index, spec)
+
+    @precondition(lambda self: self.pairs)
+    @rule(index=st.integers(0, 15), spec=usualSpecs, mask=usualMasks)
+    def modify(self, index: int, spec: Any, mask: int) -> None:
+        """
+        C{modify(fd, mask)} of a shared descriptor succeeds or fails alike.
+        """
+        self._control("modify", index, spec, mask)
+
+    @precondition(lambda self: self.pairs)
+    @rule(index=st.integers(0, 15), spec=descriptorSpecs, mask=masks)
+    def modifyAnything(self, index: int, spec: Any, mask: Any) -> None:
+        """
+        C{modify(fd, mask)} of anything succeeds or fails alike.
+        """
+        self._control("modify", index, spec, mask)
+
+    @precondition(lambda self: self.pairs)
+    @rule(index=st.integers(0, 15), spec=descriptorSpecs)
+    def unregister(self, index: int, spec: Any) -> None:
+        """
+        C{unregister(fd)} succeeds or fails alike.
+        """
+        self._control("unregister", index, spec)
+
+    def _poll(self, index: int, timeout: Any, maxevents: Any) -> None:
+        ours, theirs = self._pair(index)
+        results = []
+        for side, target in enumerate((ours, theirs)):
+            kind, value = outcome(lambda: target.poll(timeout, maxevents))
+            results.append((kind, self._translate(side, value)))
+        self._agree("poll({!r}, {!r})".format(timeout, maxevents), *results)
+
+    @precondition(lambda self: self.pairs)
+    @rule(index=st.integers(0, 15), maxevents=st.sampled_from([-1, 1, 2, 1000]))
+    def poll(self, index: int, maxevents: int) -> None:
+        """
+        C{poll(0, maxevents)} returns the same events in the same order.
+        """
+        self._poll(index, 0, maxevents)
+
+    @precondition(lambda self: self.pairs)
+    @rule(index=st.integers(0, 15), timeout=timeouts, maxevents=maxeventses)
+    def pollAnything(self, index: int, timeout: Any, maxevents: Any) -> None:
+        """
+        C{poll(timeout, maxevents)} with any arguments returns the same
+        events, in the same order, or fails alike.
+        """
+        self._poll(index, timeout, maxevents)
+
+    @invariant()
+    def closedAgrees(self) -> None:
+        """
+        Both sides agree on which objects are closed.
+        """
+        for ours, theirs in self.pairs:
+            assert ours.closed == theirs.closed
+
+
+def _isOpen(number: int) -> bool:
+    """
+    @return: whether C{number} is an open descriptor.
+    """
+    try:
+        os.fstat(number)
+    except OSError:
+        return False
+    return True
+
+
+class TestBindingMachine(BindingMachine.TestCase):  # type: ignore[name-defined]
+    """
+    Any sequence of C{epoll()}, C{fromfd}, C{register}, C{modify},
+    C{unregister}, C{poll} and C{close} calls, on descriptors that become
+    ready, full and closed, has the same results and raises the same
+    exceptions on L{epollreactor.epoll} as on C{select.epoll}.
+    """
