@@ -9,8 +9,11 @@ The world
 The machine opens socket pairs, pipes (both ends) and a regular file, all
 non-blocking, and wraps every descriptor in a L{Channel}: an
 C{abstract.FileDescriptor} whose C{doRead}, C{doWrite} and C{connectionLost}
-only record that they were called.  Channels never read or write, so a
-descriptor stays ready until the machine itself drains, fills or closes it.
+record that they were called.  Channels never read or write, so a
+descriptor stays ready until the machine itself drains, fills or closes it;
+like a transport, C{doRead} reports end-of-file (C{ConnectionDone}) when a
+read would see it (hang-up and nothing buffered, found with C{FIONREAD}), and
+C{connectionLost} stops reading and writing.
 Readiness is therefore never modelled: just before an iteration the machine
 asks C{poll(2)} what every live descriptor is ready for.  C{poll(2)} and
 C{epoll_wait(2)} call the same kernel C{poll} method of the file, with the
@@ -31,9 +34,12 @@ L{ReactorModel} follows the design written in C{epollreactor/_reactor.py}'s
 module docstring: tables keyed by number with one owner each; C{ADD}/C{DEL}
 at once; mask changes applied just before C{epoll_wait(2)}; an optimistic
 C{doWrite} for a reader that starts writing while the kernel is not watching
-it for C{EPOLLOUT}; eviction, with a warning, of an owner whose number a new
-object is added under; C{connectionLost} for an owner whose pending mask
-change the kernel refuses (its file is gone).  Under it, L{KernelModel} is
+it for C{EPOLLOUT}, once per iteration; eviction, with a warning, of an
+owner whose number a new object is added under; C{connectionLost} for an
+owner whose pending mask change the kernel refuses (its file is gone); after
+any stale entry, a check of every registration before the next wait
+(C{_preen}); a hang-up for a reader dispatched as C{doRead} (Twisted issue
+7932); an object polled continuously stays so.  Under it, L{KernelModel} is
 the interest list the kernel should hold, keyed by number (the machine never
 keeps a second reference to a file, so closing a number drops its
 registration, epoll(7) Q6).
@@ -49,8 +55,10 @@ Invariants, after every step:
  - An iteration calls exactly the expected C{doRead}/C{doWrite}/
    C{connectionLost}; independently of the model, nothing reaches a channel
    that was not registered for it, nothing but the optimistic C{doWrite}
-   reaches a channel whose descriptor is closed, and no channel gets a method
-   twice (C{doWrite} three times).
+   reaches a channel whose descriptor is closed (a regular file's channel
+   excepted: the continuous poller cannot know), and no channel gets a
+   method twice in one iteration (C{doWrite}: an optimistic one and one for
+   EPOLLOUT).
  - C{remove*} never raises; each eviction logs one warning; nothing logs a
    failure.
 
@@ -58,12 +66,16 @@ The differential machine runs the same rules, without closing or C{dup2}ing
 behind the reactor's back, on our reactor and Twisted's side by side, one
 L{Channel} per reactor on each shared descriptor.  Both must raise the same
 exception types, report the same readers and writers, and dispatch the same
-calls in each iteration except for our optimistic writes: the calls stock
-Twisted makes are a subset of ours, and what only we call is a C{doWrite} of
-a channel that started writing while it was registered for reading.  (Stock
-Twisted asks for C{EPOLLOUT} at once and calls C{doWrite} only when the
-socket is writable; we call C{doWrite} once at the end of the iteration
-whatever the socket says.)
+calls in each iteration but for two documented differences: the set of calls
+stock Twisted makes is a subset of ours, and what only we call is either
+
+ - a C{doWrite} of a channel that started writing while it was registered
+   for reading (stock Twisted asks for C{EPOLLOUT} at once and calls
+   C{doWrite} only when the socket is writable; we call it once at the end
+   of the iteration whatever the socket says), or
+ - a C{doRead} of a reader whose hang-up came without C{EPOLLIN} (a pipe
+   whose writer closed: stock Twisted calls C{connectionLost} at once; we
+   read, the read sees end-of-file, and then C{connectionLost}).
 """
 
 import array
