@@ -29,7 +29,7 @@ from epollreactor._libc import EVENT, epoll_event, libcName
 from epollreactor._reactor import EPollReactor
 from epollreactor._selector import EpollSelector
 
-__all__ = ["main", "facts", "reactorSelfTest", "selectorSelfTest"]
+__all__ = ["main", "facts", "reactorSelfTest", "selectorSelfTest", "DoctorError"]
 
 #: How long each self-test may take, in seconds.
 SELF_TEST_TIMEOUT = 0.5
@@ -149,25 +149,40 @@ class _SocketEnd:
         self.reactor: Any = None
 
     def fileno(self) -> int:
+        """
+        @return: the socket's descriptor.
+        """
         return self.sock.fileno()
 
     def logPrefix(self) -> str:
+        """
+        @return: what Twisted's log says this end is.
+        """
         return "epollreactor doctor"
 
     def doWrite(self) -> None:
+        """
+        Send what is left of the message; once all is sent, stop writing.
+        """
         sent = self.sock.send(self.toSend)
         self.toSend = self.toSend[sent:]
         if not self.toSend:
             self.reactor.removeWriter(self)
 
     def doRead(self) -> None:
+        """
+        Take what has arrived; once the whole message is here, stop reading
+        and call C{done}.
+        """
         self.received += self.sock.recv(65536)
         if len(self.received) >= self.expected:
             self.reactor.removeReader(self)
             self.done()
 
     def connectionLost(self, reason: object) -> None:
-        pass
+        """
+        Nothing to clean up: the self-test closes the sockets itself.
+        """
 
 
 def reactorSelfTest(timeout: float = SELF_TEST_TIMEOUT) -> None:
