@@ -640,6 +640,23 @@ class EpollSelectorTests(SelectorContractMixin, unittest.TestCase):
         """
         self.assertIs(isinstance(EpollSelector(), selectors.BaseSelector), True)
 
+    def test_modifyBadEvents(self) -> None:
+        """
+        C{modify} refuses events other than C{EVENT_READ} and C{EVENT_WRITE}
+        with L{ValueError}, as C{register} does, and leaves the key as it
+        was.  (CPython 3.11's selector passes them to the key unchecked.)
+        """
+        s = EpollSelector()
+        self.addCleanup(s.close)
+        rd, wr = socket.socketpair()
+        self.addCleanup(rd.close)
+        self.addCleanup(wr.close)
+        key = s.register(rd, selectors.EVENT_READ, "data")
+        for events in (0, 999999):
+            with self.assertRaises(ValueError):
+                s.modify(rd, events)
+        self.assertEqual(s.get_key(rd), key)
+
     def test_timeoutTooLarge(self) -> None:
         """
         A timeout beyond what C{epoll_wait(2)} takes in milliseconds raises
