@@ -398,17 +398,19 @@ if platform.python_implementation() == "PyPy":
     else:
         _pointerAsAddress = True
         _ctl = _pointers["epoll_ctl"]
-        # Buffers for epoll_ctl's event, each a memoryview (which refuses a
-        # write of another size, and keeps the bytearray from being resized
-        # away from its address) with its address.  A call takes one and
-        # puts it back, so threads never share one; there are as many as
-        # calls ever ran at once.
-        _eventSlots: "list[tuple[memoryview, int]]" = []
+        # Buffers for epoll_ctl's event, each a bytearray with its address.
+        # A call takes one and puts it back, so threads never share one;
+        # there are as many as calls ever ran at once.  The event is copied
+        # in by slice assignment, which never moves the bytes when the sizes
+        # match (and they are checked): 20 ns on PyPy, where the same copy
+        # into a memoryview takes 160 ns.
+        _eventSlots: "list[tuple[bytearray, int]]" = []
+        _EVENT_SIZE = EVENT.size
 
-        def _newEventSlot() -> "tuple[memoryview, int]":
-            storage = bytearray(EVENT.size)
-            array = (ctypes.c_char * EVENT.size).from_buffer(storage)
-            return memoryview(storage), ctypes.addressof(array)
+        def _newEventSlot() -> "tuple[bytearray, int]":
+            storage = bytearray(_EVENT_SIZE)
+            array = (ctypes.c_char * _EVENT_SIZE).from_buffer(storage)
+            return storage, ctypes.addressof(array)
 
         def _pypyEpollCtl(
             epfd: int, op: int, fd: int, event: Optional[bytes]
@@ -417,15 +419,19 @@ if platform.python_implementation() == "PyPy":
             C{epoll_ctl(2)} through PyPy's function pointer; the same contract
             as the ctypes one: C{event} is L{EVENT}-packed bytes, or None for
             NULL.
+
+            @raise ValueError: when C{event} is not L{EVENT}'s size.
             """
             if event is None:
                 return _ctl(epfd, op, fd, 0)
+            if len(event) != _EVENT_SIZE:
+                raise ValueError("an epoll_event is {} bytes".format(_EVENT_SIZE))
             try:
                 slot = _eventSlots.pop()
             except IndexError:
                 slot = _newEventSlot()
             try:
-                slot[0][:] = event
+                slot[0][0:_EVENT_SIZE] = event
                 return _ctl(epfd, op, fd, slot[1])
             finally:
                 _eventSlots.append(slot)
