@@ -157,6 +157,12 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
 
     @ivar _poller: the L{epollreactor.epoll} instance that watches
         descriptors.
+    @ivar _numbers: maps C{id()} of each object in C{_selectables} to the
+        number it was last registered under, so that an object whose
+        C{fileno()} no longer names it (closed: -1) is found without a scan.
+    @ivar _aliased: set once an object was registered under a second number
+        while still holding the first; from then on an object that
+        C{_numbers} does not find is looked for by a scan.
     @ivar _selectables: maps each registered descriptor number to the
         C{FileDescriptor} registered under it.
     @ivar _reads: the descriptor numbers whose owners want C{doRead}.
@@ -192,6 +198,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
     _POLL_OUT = EPOLLOUT
 
     _forked = False
+    _aliased = False
     _preenWanted = False
     _rebuildWanted = False
     _repairPending = False
@@ -206,6 +213,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         self._reads: Set[int] = set()
         self._writes: Set[int] = set()
         self._selectables: Dict[int, Any] = {}
+        self._numbers: Dict[int, int] = {}
         self._continuousPolling = posixbase._ContinuousPolling(self)
         self._registered: Dict[int, int] = {}
         self._generations: Dict[int, int] = {}
@@ -275,6 +283,15 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         self._registered[fd] = mask
         self._generations[fd] = generation
         self._owners[generation] = xer
+        numbers = self._numbers
+        previous = numbers.get(id(xer))
+        if (
+            previous is not None
+            and previous != fd
+            and self._selectables.get(previous) is xer
+        ):
+            self._aliased = True
+        numbers[id(xer)] = fd
         self._selectables[fd] = xer
 
     def _forget(self, fd: int) -> None:
@@ -283,7 +300,9 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         """
         self._reads.discard(fd)
         self._writes.discard(fd)
-        self._selectables.pop(fd, None)
+        owner = self._selectables.pop(fd, None)
+        if owner is not None and self._numbers.get(id(owner)) == fd:
+            del self._numbers[id(owner)]
         generation = self._generations.pop(fd, None)
         if generation is not None:
             self._owners.pop(generation, None)
@@ -469,12 +488,20 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         fd = xer.fileno()
         if selectables.get(fd) is not xer:
             # fileno() is -1 (closed), or the number now names another
-            # object: find xer by identity, if we know it at all.
-            for fd, owner in selectables.items():  # noqa: B007 (fd is used below)
-                if owner is xer:
-                    break
-            else:
-                return
+            # object: find xer by identity, if we know it at all.  Every
+            # connection that closes comes here two or three times
+            # (connectionLost removes it, then stopReading and stopWriting
+            # try again), so a scan of every registration made closing 10,000
+            # connections quadratic (bench/README.md, "reverse map").
+            fd = self._numbers.get(id(xer), -1)
+            if selectables.get(fd) is not xer:
+                if not self._aliased:
+                    return
+                for fd, owner in selectables.items():  # noqa: B007 (used below)
+                    if owner is xer:
+                        break
+                else:
+                    return
         if fd not in primary:
             return
         primary.discard(fd)
