@@ -71,9 +71,9 @@ def selectEpoll() -> Callable[..., Any]:
 #    counts keep both within well under a minute together.  No deadline: one
 #    example is dozens of system calls on a machine shared with other work,
 #    and we assert no timings.
-#  - "fuzz": make fuzz, FUZZ_EXAMPLES examples (20,000 unless told), longer
-#    programs.  Failing examples are kept in .hypothesis/ (git-ignored) and
-#    replayed first on the next run.
+#  - "fuzz": make fuzz, FUZZ_EXAMPLES examples (20,000 unless told).
+#    Failing examples are kept in .hypothesis/ (git-ignored) and replayed
+#    first on the next run.
 #
 # Choose one with HYPOTHESIS_PROFILE=fuzz or pytest --hypothesis-profile=fuzz.
 import os as _os  # noqa: E402
@@ -84,7 +84,7 @@ from hypothesis import settings as _settings  # noqa: E402
 _settings.register_profile(
     "ci",
     max_examples=100,
-    stateful_step_count=30,
+    stateful_step_count=50,
     deadline=None,
     print_blob=True,
     suppress_health_check=[_HealthCheck.too_slow],
@@ -93,6 +93,5 @@ _settings.register_profile(
     "fuzz",
     _settings.get_profile("ci"),
     max_examples=int(_os.environ.get("FUZZ_EXAMPLES", "20000")),
-    stateful_step_count=50,
 )
 _settings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -23,7 +23,7 @@ import math
 import os
 import select
 import socket
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 from hypothesis import event, note
@@ -153,6 +153,10 @@ class BindingMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.pairs: List[Tuple[Any, Any]] = []
+        #: For each pair, per side, what each registered number stands for;
+        #: pairs made by fromfd() of a pair's duplicate share its instance,
+        #: and so its labels.
+        self.labels: List[Tuple[Dict[int, Any], Dict[int, Any]]] = []
         self.descriptors: List[Tuple[int, str]] = []
         assert not _isOpen(_NOT_OPEN)
 
@@ -189,18 +193,17 @@ class BindingMachine(RuleBasedStateMachine):
     def _pair(self, index: int) -> Tuple[Any, Any]:
         return self.pairs[index % len(self.pairs)]
 
-    def _translate(self, side: int, result: Any) -> Any:
+    def _translate(self, index: int, side: int, result: Any) -> Any:
         """
         Replace each side's epoll descriptors in C{poll()} results by the
-        index of the pair they belong to.
+        index of the pair they belong to, as recorded when they were
+        registered (numbers are reused, and a registration can outlive its
+        number while a duplicate keeps the file open, epoll(7) Q6).
         """
         if not isinstance(result, list):
             return result
-        epolls = {}
-        for index, pair in enumerate(self.pairs):
-            if not pair[side].closed:
-                epolls.setdefault(pair[side].fileno(), ("epoll", index))
-        return [(epolls.get(fd, fd), events) for fd, events in result]
+        labels = self.labels[index % len(self.pairs)][side]
+        return [(labels.get(fd, fd), events) for fd, events in result]
 
     def _descriptorArgument(self, side: int, spec: Tuple[str, int]) -> Any:
         """
@@ -231,6 +234,7 @@ class BindingMachine(RuleBasedStateMachine):
         Start with one pair and one socket pair.
         """
         self.pairs.append((epoll(), select.epoll()))
+        self.labels.append(({}, {}))
         self.openDescriptors("socketpair")
 
     @precondition(lambda self: len(self.pairs) < _MAX_PAIRS)
@@ -246,6 +250,7 @@ class BindingMachine(RuleBasedStateMachine):
         theirs = outcome(lambda: select.epoll(sizehint, flags))
         if ours[0] == "ok" and theirs[0] == "ok":
             self.pairs.append((ours[1], theirs[1]))
+            self.labels.append(({}, {}))
             return
         for result in (ours, theirs):
             if result[0] == "ok":
@@ -289,6 +294,9 @@ class BindingMachine(RuleBasedStateMachine):
         theirs = outcome(lambda: select.epoll.fromfd(arguments[1]))
         if ours[0] == "ok" and theirs[0] == "ok":
             self.pairs.append((ours[1], theirs[1]))
+            self.labels.append(
+                self.labels[index % len(self.labels)] if source == "epoll" else ({}, {})
+            )
             return
         for argument, result in zip(arguments, (ours, theirs)):
             if result[0] == "ok":
@@ -381,16 +389,23 @@ class BindingMachine(RuleBasedStateMachine):
     # The epoll calls.
 
     def _control(self, method: str, index: int, spec: Any, *mask: Any) -> None:
-        ours, theirs = self._pair(index)
+        pair = index % len(self.pairs)
         results = []
-        for side, target in enumerate((ours, theirs)):
-
-            def call(target: Any = target, side: int = side) -> Any:
-                return getattr(target, method)(
-                    self._descriptorArgument(side, spec), *mask
+        for side, target in enumerate(self.pairs[pair]):
+            argument = outcome(lambda: self._descriptorArgument(side, spec))
+            if argument[0] != "ok":
+                results.append(argument)
+                continue
+            result = outcome(lambda: getattr(target, method)(argument[1], *mask))
+            results.append(result)
+            if method == "register" and result[0] == "ok":
+                # What poll() will report this registration under.
+                number = getattr(argument[1], "value", argument[1])
+                self.labels[pair][side][number] = (
+                    ("epoll", spec[1] % len(self.pairs))
+                    if spec[0] == "epoll"
+                    else number
                 )
-
-            results.append(outcome(call))
         self._agree("{}({}, {})".format(method, spec, mask), *results)
 
     descriptorSpecs = st.tuples(
@@ -455,7 +470,7 @@ class BindingMachine(RuleBasedStateMachine):
         results = []
         for side, target in enumerate((ours, theirs)):
             kind, value = outcome(lambda: target.poll(timeout, maxevents))
-            results.append((kind, self._translate(side, value)))
+            results.append((kind, self._translate(index, side, value)))
         self._agree("poll({!r}, {!r})".format(timeout, maxevents), *results)
 
     @precondition(lambda self: self.pairs)

@@ -91,7 +91,7 @@ from collections import Counter
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import pytest
-from hypothesis import note
+from hypothesis import event, note
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from hypothesis.stateful import (
@@ -435,6 +435,8 @@ class ReactorModel:
         self.evictions = 0
         self.preenWanted = False
         self.eof: Dict[int, bool] = {}
+        #: What happened, for Hypothesis's statistics.
+        self.happenings: Set[str] = set()
 
     def readers(self) -> Set[str]:
         """
@@ -493,6 +495,7 @@ class ReactorModel:
             # The previous owner was closed behind our back: others may have
             # been too, so every registration is checked before the next wait.
             self.evictions += 1
+            self.happenings.add("eviction")
             self._forget(number)
             self.preenWanted = True
         if number in self.applied:
@@ -549,6 +552,7 @@ class ReactorModel:
                 # file (EPERM) behind our back.
                 assert failure in (errno.EBADF, errno.ENOENT, errno.EPERM), failure
                 self.preenWanted = True
+                self.happenings.add("stale DEL: " + errno.errorcode[failure])
             del self.applied[number]
         self._forget(number)
 
@@ -597,6 +601,7 @@ class ReactorModel:
             if channel.number != number or self.kernel.control(
                 "MOD", number, self.applied[number]
             ):
+                self.happenings.add("lost when revalidated")
                 self._lost(number, calls)
 
     def iterate(
@@ -634,6 +639,7 @@ class ReactorModel:
                 and not self.applied[number] & EPOLLOUT
             ):
                 optimistic.add(channel.name)
+                self.happenings.add("optimistic doWrite")
                 self._dispatch(channel, number, EPOLLOUT, calls)
         # Deferred mask changes.
         for number in sorted(self.applied):
@@ -644,8 +650,10 @@ class ReactorModel:
                 continue
             failure = self.kernel.control("MOD", number, want)
             if failure == errno.ENOENT and self.owner[number].number == number:
+                self.happenings.add("deferred MOD: ENOENT, then ADD")
                 failure = self.kernel.control("ADD", number, want)
             if failure:
+                self.happenings.add("deferred MOD refused: " + errno.errorcode[failure])
                 self._lost(number, calls)
                 self.preenWanted = True
             else:
@@ -667,6 +675,7 @@ class ReactorModel:
                 # Twisted issue 7932: a hang-up is read until end-of-file.
                 if not event & EPOLLIN:
                     hangups.add(channel.name)
+                    self.happenings.add("hang-up without EPOLLIN read")
                 event |= EPOLLIN
             if number not in self.writes:
                 event &= ~EPOLLOUT
@@ -693,6 +702,7 @@ class ReactorModel:
             if not atEnd and event & EPOLLOUT:
                 calls.append((channel.name, "doWrite"))
             if atEnd:
+                self.happenings.add("end-of-file")
                 self._lose(channel, calls)
 
     def _dispatchPolled(self, channel: Channel, event: int, calls: List[Call]) -> None:
@@ -702,6 +712,7 @@ class ReactorModel:
         if channel.number == -1:
             self._lose(channel, calls)
         elif event == EPOLLIN:
+            self.happenings.add("continuous polling")
             calls.append((channel.name, "doRead"))
             if self.eof.get(channel.number, False):
                 self._lose(channel, calls)
@@ -791,6 +802,14 @@ def _note(text: str) -> None:
     """
     if currently_in_test_context():
         note(text)
+
+
+def _event(text: str) -> None:
+    """
+    L{event} when Hypothesis runs us; nothing when a regression test does.
+    """
+    if currently_in_test_context():
+        event(text)
 
 
 def _outcome(call: Any, *args: Any) -> Tuple[Optional[type], Any]:
@@ -1137,6 +1156,7 @@ class ReactorMachine(RuleBasedStateMachine):
             ready, self.world.endOfFile()
         )
         _note("ready {} expect {}".format(ready, sorted(expected)))
+        _event("iteration calls: {}".format(min(len(expected), 4)))
         got = self.ours.iterate()
         assert sorted(got) == sorted(expected), (sorted(got), sorted(expected))
         # Independently of the model: what a channel may receive at all.
@@ -1199,6 +1219,15 @@ class ReactorMachine(RuleBasedStateMachine):
                 stockView,
                 wanted,
             )
+
+    @invariant()
+    def statistics(self) -> None:
+        """
+        Tell Hypothesis's statistics what the model saw happen.
+        """
+        for happening in sorted(self.model.happenings):
+            _event(happening)
+        self.model.happenings.clear()
 
     @invariant()
     def logged(self) -> None:
