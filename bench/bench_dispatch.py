@@ -10,6 +10,11 @@ every C{doPoll(0)}.  Two cases:
    (C{removeWriter}) as a transport does once its buffer is flushed, without
    sending anything: the reactor's share of one echoed message.
 
+A third case, C{close}, registers 5,000 socket pairs, then removes each as
+a closing connection does (C{removeReader} and C{removeWriter}, then again
+from C{FileDescriptor.connectionLost}'s C{stopReading}/C{stopWriting}) and
+closes it: the cost of one closing connection among many.
+
 The best of several repeats is kept, which a busy machine disturbs far less
 than the echo benchmark (bench/README.md).
 
@@ -102,12 +107,43 @@ def measure(
     return best / (polls * events) * 1e9
 
 
+def measureClose(factory: Callable[[], Any], registered: int) -> float:
+    """
+    @return: the time to remove one closed descriptor among C{registered},
+        in microseconds.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 2 * registered + 100 <= hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    reactor = factory()
+    pairs = []
+    for _ in range(registered):
+        a, b = socket.socketpair()
+        readable = Readable(a, reactor)
+        reactor.addReader(readable)
+        pairs.append((readable, a, b))
+    start = time.perf_counter()
+    for readable, a, b in pairs:
+        # _disconnectSelectable, then FileDescriptor.connectionLost's
+        # stopReading and stopWriting, then the socket is closed.
+        reactor.removeReader(readable)
+        reactor.removeWriter(readable)
+        reactor.removeReader(readable)
+        reactor.removeWriter(readable)
+        a.close()
+        b.close()
+    return (time.perf_counter() - start) / registered * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=50)
     parser.add_argument("--polls", type=int, default=4000)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--only", default="")
+    parser.add_argument("--close", type=int, default=5000)
     arguments = parser.parse_args()
     reactors = makeReactors()
     names = [n for n in arguments.only.split(",") if n] or list(reactors)
@@ -116,7 +152,15 @@ def main() -> None:
             ns = measure(
                 reactors[name], kind, arguments.events, arguments.polls, arguments.repeats
             )
-            print("{:4s} {:6s} {:7.0f} ns per read event".format(case, name, ns))
+            print("{:5s} {:6s} {:7.0f} ns per read event".format(case, name, ns))
+    if arguments.close:
+        for name in names:
+            us = measureClose(reactors[name], arguments.close)
+            print(
+                "close {:6s} {:7.1f} us per closed descriptor among {:,}".format(
+                    name, us, arguments.close
+                )
+            )
 
 
 if __name__ == "__main__":
