@@ -835,6 +835,13 @@ class ReactorMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
+        # The continuous poller's LoopingCall imports twisted.internet.reactor,
+        # which installs the default reactor the first time: its epoll and
+        # waker descriptors would take numbers the model thinks closed, in
+        # the middle of an example.  Have that happen now, before the world
+        # opens anything.
+        from twisted.internet import reactor  # noqa: F401
+
         self.directory = tempfile.mkdtemp(prefix="statemachine-")
         self.world = World(self.directory)
         self.model = ReactorModel(self.world)
