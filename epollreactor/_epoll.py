@@ -557,17 +557,17 @@ class epoll:
 
         @return: the number of events to ask for, at least 1.
         """
-        maxevents = _asCInt(maxevents)
-        if maxevents == -1:
+        converted = _asCInt(maxevents)
+        if converted == -1:
             return _DEFAULT_MAXEVENTS
-        if maxevents < 1:
+        if converted < 1:
             if self._epfd < 0:
                 raise _closedError()
             timeoutToMilliseconds(timeout)
             raise ValueError(
-                "maxevents must be greater than 0, got {}".format(maxevents)
+                "maxevents must be greater than 0, got {}".format(converted)
             )
-        return maxevents
+        return converted
 
     def poll(
         self, timeout: Optional[float] = None, maxevents: int = -1
