@@ -504,11 +504,16 @@ def writeMarkdown(
 
 
 def writeChart(
-    path: str, samples: Dict[str, Dict[str, List[float]]], machine: Dict[str, str]
+    path: str,
+    samples: Dict[str, Dict[str, List[float]]],
+    cpuSamples: Dict[str, Dict[str, List[float]]],
+    machine: Dict[str, str],
 ) -> None:
     """
-    One panel per scenario, one bar per peer (the median, with the spread of
-    the rounds as error bars), each labelled with its ratio to stock epoll.
+    One column per scenario, one bar per peer: the median rate on top (with
+    the spread of the rounds as error bars), the median server CPU time per
+    unit below; each bar labelled with its ratio to stock epoll (for CPU
+    time, stock's over the peer's, so that higher is better in both rows).
     """
     import matplotlib
 
@@ -516,39 +521,55 @@ def writeChart(
     import matplotlib.pyplot as plt
 
     scenarios = [s for s in SCENARIOS if s in samples]
-    fig, axes = plt.subplots(1, len(scenarios), figsize=(5 * len(scenarios), 4.5))
-    if len(scenarios) == 1:
-        axes = [axes]
-    for ax, scenario in zip(axes, scenarios):
-        row = samples[scenario]
-        peers = [p for p in PEERS if p in row]
-        medians = [statistics.median(row[p]) for p in peers]
-        low = [m - min(row[p]) for m, p in zip(medians, peers)]
-        high = [max(row[p]) - m for m, p in zip(medians, peers)]
-        colours = [
-            "tab:red" if p == "ours" else "tab:blue" if p == "epoll" else "tab:gray"
-            for p in peers
-        ]
-        bars = ax.bar(peers, medians, yerr=[low, high], color=colours, capsize=3)
-        stock = row.get("epoll")
-        if stock:
-            stockMedian = statistics.median(stock)
-            for bar, value in zip(bars, medians):
-                ax.annotate(
-                    "{:.2f}x".format(value / stockMedian),
-                    (bar.get_x() + bar.get_width() / 2, value),
-                    ha="center",
-                    va="bottom",
-                    fontsize=8,
-                    xytext=(0, 3),
-                    textcoords="offset points",
-                )
-        ax.set_title(SCENARIOS[scenario][0], fontsize=10)
-        ax.set_ylabel(SCENARIOS[scenario][1])
-        ax.tick_params(axis="x", labelrotation=30)
+    fig, axes = plt.subplots(
+        2, len(scenarios), figsize=(5 * len(scenarios), 8), squeeze=False
+    )
+    for column, scenario in enumerate(scenarios):
+        for row, (table, inverse) in enumerate(((samples, False), (cpuSamples, True))):
+            ax = axes[row][column]
+            values = {
+                p: [v for v in table.get(scenario, {}).get(p, []) if v == v]
+                for p in PEERS
+            }
+            peers = [p for p in PEERS if values[p]]
+            if not peers:
+                ax.set_visible(False)
+                continue
+            medians = [statistics.median(values[p]) for p in peers]
+            low = [m - min(values[p]) for m, p in zip(medians, peers)]
+            high = [max(values[p]) - m for m, p in zip(medians, peers)]
+            colours = [
+                "tab:red" if p == "ours" else "tab:blue" if p == "epoll" else "tab:gray"
+                for p in peers
+            ]
+            bars = ax.bar(peers, medians, yerr=[low, high], color=colours, capsize=3)
+            if "epoll" in peers:
+                stock = medians[peers.index("epoll")]
+                for bar, value in zip(bars, medians):
+                    ratio = stock / value if inverse else value / stock
+                    ax.annotate(
+                        "{:.2f}x".format(ratio),
+                        (bar.get_x() + bar.get_width() / 2, value),
+                        ha="center",
+                        va="bottom",
+                        fontsize=8,
+                        xytext=(0, 3),
+                        textcoords="offset points",
+                    )
+            if inverse:
+                ax.set_ylabel("server CPU us per {}".format(
+                    "connection" if scenario == "churn" else "round trip"))
+                if scenario == "idle" and "poll" in peers:
+                    # poll's CPU time is ten times everyone else's.
+                    ax.set_yscale("log")
+            else:
+                ax.set_title(SCENARIOS[scenario][0], fontsize=10)
+                ax.set_ylabel(SCENARIOS[scenario][1])
+            ax.tick_params(axis="x", labelrotation=30)
     fig.suptitle(
-        "Twisted echo server per reactor ({python}, {cores} cores), ratio to "
-        "stock epoll".format(**machine),
+        "Twisted echo server per reactor ({python}, {cores} cores, {date}); "
+        "top: rate, bottom: server CPU time per unit; labels: ratio to stock "
+        "epoll, higher is better".format(**machine),
         fontsize=10,
     )
     fig.tight_layout()
@@ -659,7 +680,9 @@ def main() -> None:
             indent=1,
         )
     try:
-        writeChart(os.path.join(arguments.output, "latest.png"), samples, machine)
+        writeChart(
+            os.path.join(arguments.output, "latest.png"), samples, cpuSamples, machine
+        )
     except ImportError:
         log("matplotlib is missing: no chart")
     with open(markdown) as f:
