@@ -199,6 +199,10 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
 
     _forked = False
     _aliased = False
+    #: Set once anything was handed to C{_continuousPolling}; until then no
+    #: object can be there, and the checks for it are skipped (one or two
+    #: calls per connection opened or closed, bench/README.md, churn).
+    _pollsContinuously = False
     _preenWanted = False
     _rebuildWanted = False
     _repairPending = False
@@ -249,8 +253,11 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         """
         if self._forked:
             self._rebuild()
+        # _epfd, not fileno(): one frame less per connection opened or
+        # closed (bench/README.md, churn); the reactor never uses a closed
+        # poller (_rebuild replaces it before closing it).
         if epoll_ctl(
-            self._poller.fileno(), operation, fd, _packEvent(mask, fd, generation)
+            self._poller._epfd, operation, fd, _packEvent(mask, fd, generation)
         ):
             return getErrno()
         return 0
@@ -263,7 +270,12 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         @raise OSError: the kernel's error (EBADF for a closed descriptor,
             EPERM for a regular file).
         """
-        generation = self._newGeneration()
+        generation = self._nextGeneration
+        if generation in self._owners or generation + 1 >= _GENERATION_LIMIT:
+            generation = self._newGeneration()
+        else:
+            # The common case, without a call: the next one is free.
+            self._nextGeneration = generation + 1
         if fd in self._registered:
             # We already have a registration under this number (its owner was
             # evicted); give it the new generation.  ENOENT: the kernel
@@ -384,7 +396,9 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
                 else "file descriptor {} is out of range".format(fd)
             )
         polling = self._continuousPolling
-        if polling.isReading(xer) or polling.isWriting(xer):
+        if self._pollsContinuously and (
+            polling.isReading(xer) or polling.isWriting(xer)
+        ):
             # Its descriptor was a regular file when it was first added (fact
             # 5) and has since been replaced by one epoll can watch (dup2
             # behind our back): keep it where it is, or it would be listed and
@@ -426,6 +440,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             if e.errno == errno.EPERM:
                 # epoll(7) doesn't support regular files; poll them
                 # continuously (fact 5).
+                self._pollsContinuously = True
                 self._continuousPolling.addReader(reader)
             else:
                 raise
@@ -462,6 +477,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             )
         except OSError as e:
             if e.errno == errno.EPERM:
+                self._pollsContinuously = True
                 self._continuousPolling.addWriter(writer)
             else:
                 raise
@@ -522,7 +538,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         if self._forked:
             self._rebuild()
         if fd in self._registered:
-            if epoll_ctl(self._poller.fileno(), EPOLL_CTL_DEL, fd, None):
+            if epoll_ctl(self._poller._epfd, EPOLL_CTL_DEL, fd, None):
                 failure = getErrno()
                 if failure not in _STALE_ERRNOS:
                     raise OSError(failure, os.strerror(failure))
@@ -560,7 +576,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
                 reader, self._reads, self._writes, self._selectables, EPOLLIN, EPOLLOUT
             )
             return
-        if self._continuousPolling.isReading(reader):
+        if self._pollsContinuously and self._continuousPolling.isReading(reader):
             self._continuousPolling.removeReader(reader)
             return
         if self._aliased:
@@ -600,7 +616,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
                 writer, self._writes, self._reads, self._selectables, EPOLLOUT, EPOLLIN
             )
             return
-        if self._continuousPolling.isWriting(writer):
+        if self._pollsContinuously and self._continuousPolling.isWriting(writer):
             self._continuousPolling.removeWriter(writer)
             return
         if self._aliased:
