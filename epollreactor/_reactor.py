@@ -203,6 +203,9 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
     #: object can be there, and the checks for it are skipped (one or two
     #: calls per connection opened or closed, bench/README.md, churn).
     _pollsContinuously = False
+    #: C{(stack, base, dispatch)}: the last L{_dispatcher} built, kept while
+    #: the thread's context stack and log context are the same objects.
+    _cachedDispatch: Optional[Tuple[Any, Any, Callable[[Any, int, int], None]]] = None
     _preenWanted = False
     _rebuildWanted = False
     _repairPending = False
@@ -769,12 +772,21 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
                 callWithLogger(selectable, drdw, selectable, fd, event)
 
             return dispatchWithLogger
-        base = context.get(_ILogContext)
+        # What context.get(ILogContext) finds, without its three calls.
+        base: Any = None
+        for layer in reversed(stack):
+            if _ILogContext in layer:
+                base = layer[_ILogContext]
+                break
+        cached = self._cachedDispatch
+        if cached is not None and cached[0] is stack and cached[1] is base:
+            # Building the function costs about as much as dispatching a few
+            # events; an iteration with only a few (connection churn) should
+            # not pay it again (bench/README.md, churn).
+            return cached[2]
         push = stack.append
         pop = stack.pop
         reads = self._reads
-        disconnect: Callable[..., object] = self._disconnectSelectable
-        logError: Callable[..., object] = log.err
 
         def dispatch(selectable: Any, fd: int, event: int) -> None:
             try:
@@ -783,7 +795,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
                 raise
             except BaseException:
                 prefix = _BUGGY_LOG_PREFIX
-                logError(system=prefix)
+                log.err(system=prefix)
             logContext = base.copy()
             logContext["system"] = prefix
             push({_ILogContext: logContext})
@@ -810,16 +822,18 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
                                 inRead = False
                     except BaseException:
                         why = sys.exc_info()[1]
-                        logError()
+                        log.err()
                 if why:
+                    disconnect: Callable[..., object] = self._disconnectSelectable
                     disconnect(selectable, why, inRead)
             except KeyboardInterrupt:
                 raise
             except BaseException:
-                logError(system=prefix)
+                log.err(system=prefix)
             finally:
                 pop()
 
+        self._cachedDispatch = (stack, base, dispatch)
         return dispatch
 
     def _suspectStale(self) -> None:
