@@ -1,0 +1,203 @@
+"""
+What a selectable observes of L{EPollReactor}'s event dispatch, which builds
+the log context of C{log.callWithLogger} itself instead of calling it (Twisted
+issue 2534; bench/README.md, "lean dispatch"): the same C{system} in what it
+logs, the same logging and disconnection when it raises, on real socket
+pairs, compared with Twisted's stock reactor where that has one.
+"""
+
+import socket
+from typing import Any, Dict, Iterator, List, Optional
+
+import pytest
+from twisted.internet import abstract
+from twisted.internet import epollreactor as stock
+from twisted.python import context, log
+from twisted.python.failure import Failure
+
+from epollreactor import EPollReactor
+
+REACTORS = [EPollReactor, stock.EPollReactor]
+
+
+class Logging(abstract.FileDescriptor):
+    """
+    One end of a socket pair that logs from C{doRead}, reads what is there,
+    and raises from C{doRead} when told to.
+
+    @ivar prefix: what C{logPrefix} returns; an exception instance is raised
+        instead.
+    @ivar fail: an exception for C{doRead} to raise, if any.
+    @ivar lost: the reasons passed to C{connectionLost}.
+    """
+
+    def __init__(self, sock: socket.socket, reactor: Any, prefix: Any) -> None:
+        abstract.FileDescriptor.__init__(self, reactor)
+        self.socket = sock
+        self.prefix = prefix
+        self.fail: Optional[BaseException] = None
+        self.lost: List[Failure] = []
+
+    def fileno(self) -> int:
+        """
+        @return: the socket's descriptor.
+        """
+        return self.socket.fileno()
+
+    def logPrefix(self) -> str:
+        """
+        @return: L{prefix}, or raise it.
+        """
+        if isinstance(self.prefix, BaseException):
+            raise self.prefix
+        return str(self.prefix)
+
+    def doRead(self) -> None:
+        """
+        Log, drain the socket, then raise L{fail} if set.
+        """
+        log.msg("reading")
+        self.socket.recv(65536)
+        if self.fail is not None:
+            raise self.fail
+
+    def connectionLost(self, reason: Failure) -> None:
+        """
+        Record C{reason}.
+        """
+        self.lost.append(reason)
+        self.reactor.removeReader(self)
+        self.reactor.removeWriter(self)
+
+
+@pytest.fixture
+def events() -> Iterator[List[Dict[str, Any]]]:
+    """
+    Every legacy log event emitted during the test.
+    """
+    seen: List[Dict[str, Any]] = []
+    log.addObserver(seen.append)
+    yield seen
+    log.removeObserver(seen.append)
+
+
+def dispatchOne(reactorType: Any, prefix: Any, fail: Optional[BaseException]) -> Any:
+    """
+    Make one end of a socket pair readable, register it with a new reactor of
+    C{reactorType} and run iterations until C{doRead} has run.
+
+    @return: the L{Logging} selectable.
+    """
+    reactor = reactorType()
+    a, b = socket.socketpair()
+    try:
+        selectable = Logging(a, reactor, prefix)
+        selectable.fail = fail
+        reactor.addReader(selectable)
+        b.send(b"x")
+        for _ in range(100):
+            reactor.doIteration(0.01)
+            if selectable.lost or _drained(a):
+                break
+        reactor.removeAll()
+        return selectable
+    finally:
+        a.close()
+        b.close()
+        reactor._poller.close()
+
+
+def _drained(sock: socket.socket) -> bool:
+    """
+    @return: whether C{sock} has nothing left to read.
+    """
+    try:
+        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return True
+    return False
+
+
+def systems(events: List[Dict[str, Any]], text: str) -> List[Any]:
+    """
+    @return: the C{system} of every event whose message is C{text}.
+    """
+    return [e.get("system") for e in events if e.get("message") == (text,)]
+
+
+@pytest.mark.parametrize("reactorType", REACTORS)
+def test_systemIsLogPrefix(reactorType: Any, events: List[Dict[str, Any]]) -> None:
+    """
+    What C{doRead} logs carries the selectable's C{logPrefix()} as
+    C{system}, and the log context is back to what it was afterwards.
+    """
+    before = context.get(log.ILogContext)
+    dispatchOne(reactorType, "prefix-one", None)
+    assert systems(events, "reading") == ["prefix-one"]
+    assert context.get(log.ILogContext) == before
+
+
+@pytest.mark.parametrize("reactorType", REACTORS)
+def test_failureLoggedAndDisconnects(
+    reactorType: Any, events: List[Dict[str, Any]]
+) -> None:
+    """
+    An exception from C{doRead} is logged with the selectable's prefix and
+    disconnects it with that exception as the reason.
+    """
+    selectable = dispatchOne(reactorType, "prefix-two", RuntimeError("boom"))
+    errors = [e for e in events if e.get("isError")]
+    assert [e.get("system") for e in errors] == ["prefix-two"]
+    assert [r.type for r in selectable.lost] == [RuntimeError]
+
+
+@pytest.mark.parametrize("reactorType", REACTORS)
+def test_buggyLogPrefix(reactorType: Any, events: List[Dict[str, Any]]) -> None:
+    """
+    A C{logPrefix} that raises is logged as an error and the event is
+    still dispatched, under the system C{"(buggy logPrefix method)"}.
+    """
+    dispatchOne(reactorType, ValueError("no prefix"), None)
+    assert systems(events, "reading") == ["(buggy logPrefix method)"]
+    assert any(
+        e.get("isError") and e["failure"].type is ValueError for e in events
+    )
+
+
+def test_logContextChangesBetweenIterations(events: List[Dict[str, Any]]) -> None:
+    """
+    The reactor keeps its dispatcher between iterations, but a change of the
+    log context (as C{log.callWithContext} around an iteration makes) is
+    seen by the next one.
+    """
+    reactor = EPollReactor()
+    a, b = socket.socketpair()
+    try:
+        selectable = Logging(a, reactor, "prefix-three")
+        reactor.addReader(selectable)
+        b.send(b"x")
+        reactor.doIteration(0.01)
+        b.send(b"y")
+        log.callWithContext({"extra": "outer"}, reactor.doIteration, 0.01)
+        reading = [e for e in events if e.get("message") == ("reading",)]
+        assert [e.get("extra") for e in reading] == [None, "outer"]
+        assert [e.get("system") for e in reading] == ["prefix-three"] * 2
+    finally:
+        reactor.removeAll()
+        a.close()
+        b.close()
+        reactor._poller.close()
+
+
+def test_otherContextTracker(events: List[Dict[str, Any]]) -> None:
+    """
+    Under a context tracker of another kind than Twisted's own, the reactor
+    dispatches through C{log.callWithLogger}, which uses it.
+    """
+    original = context.theContextTracker
+    context.installContextTracker(context.ContextTracker())
+    try:
+        dispatchOne(EPollReactor, "prefix-four", None)
+    finally:
+        context.installContextTracker(original)
+    assert systems(events, "reading") == ["prefix-four"]
