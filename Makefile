@@ -86,3 +86,9 @@ bench: $(BENCH_STAMP)
 	PEERS=$(PEERS) SCENARIOS=$(SCENARIOS) \
 		$(VPY) bench/run.py --rounds $(ROUNDS) --seconds $(SECONDS)
 	@if [ -f bench/bench_binding.py ]; then $(VPY) bench/bench_binding.py; fi
+
+# The binding micro-benchmark alone (bench/README.md): epollreactor.epoll
+# against select.epoll, call for call; about ten seconds.
+.PHONY: bench-binding
+bench-binding: $(STAMP)
+	$(VPY) bench/bench_binding.py

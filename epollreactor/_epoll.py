@@ -32,6 +32,7 @@ import math
 import os
 import platform
 from operator import index as _index
+from struct import error as _StructError
 from time import monotonic
 from typing import Any, List, Optional, Tuple, Type, TypeVar
 
@@ -160,6 +161,16 @@ def asFileDescriptor(fileobj: FileDescriptorLike) -> int:
             "file descriptor cannot be a negative integer ({})".format(fd)
         )
     return fd
+
+
+def _convertControl(fd: Any, eventmask: Any) -> Tuple[int, int]:
+    """
+    Convert C{register}'s and C{modify}'s arguments the slow way, raising
+    what CPython's argument parser raises, in its order.
+
+    @return: the descriptor number and the event mask, in range.
+    """
+    return asFileDescriptor(fd), _asEventMask(eventmask)
 
 
 def timeoutToMilliseconds(timeout: Any) -> int:
@@ -423,14 +434,18 @@ class epoll:
             an integer.
         @raise OverflowError: when C{fd} does not fit in a C int.
         """
-        if fd.__class__ is not int or not 0 <= fd <= _INT_MAX:
-            fd = asFileDescriptor(fd)
-        if eventmask.__class__ is not int or not 0 <= eventmask <= _UNSIGNED_INT_MASK:
-            eventmask = _asEventMask(eventmask)
+        if fd.__class__ is not int or fd < 0 or eventmask.__class__ is not int:
+            fd, eventmask = _convertControl(fd, eventmask)
+        try:
+            # Packing checks the ranges: "I" wants 0 <= eventmask < 2**32,
+            # "i" wants fd to fit a C int.
+            event = _packFdEvent(eventmask, fd)
+        except _StructError:
+            fd, eventmask = _convertControl(fd, eventmask)
+            event = _packFdEvent(eventmask, fd)
         epfd = self._epfd
         if epfd < 0:
             raise _closedError()
-        event = _packFdEvent(eventmask, fd)
         if epoll_ctl_bare(epfd, EPOLL_CTL_ADD, fd, event):
             self._controlFailed(epfd, EPOLL_CTL_ADD, fd, event)
 
@@ -446,14 +461,18 @@ class epoll:
             an integer.
         @raise OverflowError: when C{fd} does not fit in a C int.
         """
-        if fd.__class__ is not int or not 0 <= fd <= _INT_MAX:
-            fd = asFileDescriptor(fd)
-        if eventmask.__class__ is not int or not 0 <= eventmask <= _UNSIGNED_INT_MASK:
-            eventmask = _asEventMask(eventmask)
+        if fd.__class__ is not int or fd < 0 or eventmask.__class__ is not int:
+            fd, eventmask = _convertControl(fd, eventmask)
+        try:
+            # Packing checks the ranges: "I" wants 0 <= eventmask < 2**32,
+            # "i" wants fd to fit a C int.
+            event = _packFdEvent(eventmask, fd)
+        except _StructError:
+            fd, eventmask = _convertControl(fd, eventmask)
+            event = _packFdEvent(eventmask, fd)
         epfd = self._epfd
         if epfd < 0:
             raise _closedError()
-        event = _packFdEvent(eventmask, fd)
         if epoll_ctl_bare(epfd, EPOLL_CTL_MOD, fd, event):
             self._controlFailed(epfd, EPOLL_CTL_MOD, fd, event)
 
