@@ -23,6 +23,7 @@ from tests.twistedsuites.compare import (
     GLOBAL_SUITES,
     OURS,
     REACTORS,
+    REPORT_LIMIT,
     STOCK,
     Comparison,
     normaliseId,
@@ -67,7 +68,9 @@ def compareAndReport(
     with capsys.disabled():
         print("\n" + comparison.report())
     problems = comparison.problems(ALLOWED_WITHOUT_STOCK)
-    assert not problems, "{} problems:\n{}".format(len(problems), "\n".join(problems))
+    assert not problems, "{} problems, the first ones:\n{}".format(
+        len(problems), "\n".join(problems[:REPORT_LIMIT])
+    )
 
 
 @pytest.mark.requiresSelectEpoll

@@ -84,6 +84,9 @@ GLOBAL_SUITES = [
 #: More regressions than this are not rerun: they all count.
 RERUN_LIMIT = 200
 
+#: The report lists at most this many tests of each kind.
+REPORT_LIMIT = 50
+
 Outcomes = Dict[str, Tuple[str, str]]
 
 
@@ -407,8 +410,14 @@ class Comparison:
         ):
             if found:
                 lines.append("  {}: {}".format(label, len(found)))
-                for testId, outcome, detail in found:
+                for testId, outcome, detail in found[:REPORT_LIMIT]:
                     lines.append("    {} [{}] {}".format(testId, outcome, detail))
+                if len(found) > REPORT_LIMIT:
+                    lines.append(
+                        "    ... and {} more: see the logs".format(
+                            len(found) - REPORT_LIMIT
+                        )
+                    )
         return "\n".join(lines)
 
     def problems(self, allowed: Iterable[str] = ()) -> List[str]:
