@@ -69,6 +69,9 @@ def pollEmpty(implementation: type) -> Runner:
     ep = implementation()
 
     def run(n: int) -> None:
+        """
+        Run the scenario C{n} times.
+        """
         poll = ep.poll
         for _ in range(n):
             poll(0)
@@ -88,6 +91,9 @@ def pollReady(implementation: type, pairs: List[Tuple[socket.socket, socket.sock
     assert len(check) == len(pairs), len(check)
 
     def run(n: int) -> None:
+        """
+        Run the scenario C{n} times.
+        """
         poll = ep.poll
         for _ in range(n):
             poll(0)
@@ -104,6 +110,9 @@ def registerUnregister(implementation: type, sock: socket.socket) -> Runner:
     mask = epollreactor.EPOLLIN
 
     def run(n: int) -> None:
+        """
+        Run the scenario C{n} times.
+        """
         register = ep.register
         unregister = ep.unregister
         for _ in range(n):
@@ -125,6 +134,9 @@ def modify(implementation: type, sock: socket.socket) -> Runner:
     second = epollreactor.EPOLLIN | epollreactor.EPOLLOUT
 
     def run(n: int) -> None:
+        """
+        Run the scenario C{n} times.
+        """
         modify = ep.modify
         for _ in range(n):
             modify(fd, first)
@@ -153,6 +165,9 @@ def bareWait(implementation: type) -> Runner:
     pointer = _libc.EventBuffer(1023).pointer
 
     def run(n: int) -> None:
+        """
+        Run the scenario C{n} times.
+        """
         wait = _libc.epoll_wait_bare
         for _ in range(n):
             wait(epfd, pointer, 1023, 0)
@@ -180,6 +195,9 @@ def bareModify(implementation: type, sock: socket.socket) -> Runner:
     operation = _libc.EPOLL_CTL_MOD
 
     def run(n: int) -> None:
+        """
+        Run the scenario C{n} times.
+        """
         ctl = _libc.epoll_ctl_bare
         for _ in range(n):
             ctl(epfd, operation, fd, first)

@@ -106,6 +106,9 @@ _BUFFER_IN_USE = _BufferInUse()
 
 
 def _closedError() -> ValueError:
+    """
+    @return: what every method of a closed object but C{close} raises.
+    """
     return ValueError("I/O operation on closed epoll object")
 
 
@@ -336,6 +339,9 @@ class epoll:
         return cls._create(_asCInt(fd))
 
     def __del__(self) -> None:
+        """
+        Close the descriptor if the object still holds it.
+        """
         # No descriptor may outlive its object (issue 2: "no descriptor
         # leaks"); CPython's dealloc closes it too.
         epfd = getattr(self, "_epfd", -1)
@@ -347,6 +353,9 @@ class epoll:
                 pass
 
     def __reduce__(self) -> Any:
+        """
+        @raise TypeError: always, as for C{select.epoll}.
+        """
         # A copy would share, and later close, the same descriptor.
         raise TypeError("cannot pickle {!r} object".format(type(self).__name__))
 

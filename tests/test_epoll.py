@@ -115,9 +115,15 @@ class FileNo:
     """
 
     def __init__(self, number: Any) -> None:
+        """
+        @param number: what C{fileno()} will return.
+        """
         self.number = number
 
     def fileno(self) -> Any:
+        """
+        @return: L{number}.
+        """
         return self.number
 
 
@@ -128,9 +134,15 @@ class Index:
     """
 
     def __init__(self, value: int) -> None:
+        """
+        @param value: what C{__index__} will return.
+        """
         self.value = value
 
     def __index__(self) -> int:
+        """
+        @return: the value.
+        """
         return self.value
 
 
@@ -151,6 +163,9 @@ def asArgument(request: pytest.FixtureRequest) -> Callable[[Any], Any]:
     """
 
     def convert(thing: Any) -> Any:
+        """
+        @param thing: a descriptor number or an object with C{fileno()}.
+        """
         number = thing if isinstance(thing, int) else thing.fileno()
         return number if request.param == "number" else FileNo(number)
 
@@ -163,13 +178,25 @@ class Closer:
     """
 
     def __init__(self) -> None:
+        """
+        Start with nothing to close.
+        """
         self.things: List[Any] = []
 
     def add(self, thing: Any) -> Any:
+        """
+        Close C{thing} (a descriptor number, or anything with C{close()}) at
+        the end.
+
+        @return: C{thing}.
+        """
         self.things.append(thing)
         return thing
 
     def closeAll(self) -> None:
+        """
+        Close everything added, ignoring what is closed already.
+        """
         for thing in reversed(self.things):
             try:
                 if isinstance(thing, int):
@@ -239,6 +266,9 @@ def isEpollDescriptor(fd: int) -> bool:
 
 
 def sortedEvents(events: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    """
+    @return: C{events} in a canonical order, for comparing event sets.
+    """
     return sorted(events)
 
 
@@ -368,7 +398,13 @@ def test_subclass(epoll: Any) -> None:
     try:
 
         class Sub(epoll):  # type: ignore[misc,valid-type]
+            """
+            A subclass with an C{__init__} of its own.
+            """
             def __init__(self, hint: int) -> None:
+                """
+                Record the argument.
+                """
                 initialised.append(hint)
 
     except TypeError as e:
@@ -868,7 +904,13 @@ def test_filenoRaising(epoll: Any) -> None:
     """
 
     class Broken:
+        """
+        An object whose C{fileno()} raises.
+        """
         def fileno(self) -> int:
+            """
+            @raise ZeroDivisionError: always.
+            """
             raise ZeroDivisionError()
 
     with epoll() as ep:
@@ -1067,6 +1109,9 @@ def writeLater(sock: socket.socket, signals: int = 0) -> threading.Thread:
     assert main is not None
 
     def run() -> None:
+        """
+        Signal, pause, then write.
+        """
         for _ in range(signals):
             signal.pthread_kill(main, signal.SIGUSR1)
             threading.Event().wait(0.001)
@@ -1337,9 +1382,16 @@ class _RestoreLimit:
     """
 
     def __init__(self, soft: int, hard: int) -> None:
+        """
+        @param soft: the soft limit to restore.
+        @param hard: the hard limit to restore.
+        """
         self.soft, self.hard = soft, hard
 
     def close(self) -> None:
+        """
+        Restore the limit.
+        """
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.soft, self.hard))
 
 
@@ -1377,6 +1429,9 @@ def test_pollMaxeventsLarge(
             ep.register(fd, EPOLLOUT)
 
         def check(events: List[Tuple[int, int]], count: int) -> None:
+            """
+            C{events} are C{count} distinct expected events.
+            """
             assert len(events) == count
             assert len(set(events)) == count
             assert set(events) <= set(expected)
@@ -1521,11 +1576,17 @@ class SignalCounter:
     """
 
     def __init__(self) -> None:
+        """
+        Nothing counted, nothing to raise or run.
+        """
         self.count = 0
         self.raiseOnce: Optional[BaseException] = None
         self.runOnce: Optional[Callable[[], None]] = None
 
     def __call__(self, signum: int, frame: Any) -> None:
+        """
+        Count, then run or raise what was asked for, once.
+        """
         self.count += 1
         if self.runOnce is not None:
             run, self.runOnce = self.runOnce, None
@@ -1556,20 +1617,32 @@ class Pester:
     """
 
     def __init__(self) -> None:
+        """
+        Ready to start; signals go to the main thread.
+        """
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self.run)
         self.main = threading.main_thread().ident
 
     def run(self) -> None:
+        """
+        Signal the main thread every millisecond until stopped.
+        """
         assert self.main is not None
         while not self.stopped.wait(0.001):
             signal.pthread_kill(self.main, signal.SIGUSR1)
 
     def __enter__(self) -> "Pester":
+        """
+        Start signalling.
+        """
         self.thread.start()
         return self
 
     def __exit__(self, *excinfo: object) -> None:
+        """
+        Stop signalling, and wait for the thread.
+        """
         self.stopped.set()
         self.thread.join()
 
@@ -1653,6 +1726,9 @@ def test_eintrHandlerPollsTheSameObject(
         ep.register(left, EPOLLIN)
 
         def pollFromHandler() -> None:
+            """
+            Make C{left} readable and poll the object from the handler.
+            """
             right.send(b"x")
             seen.append(ep.poll(0))
 
@@ -1701,6 +1777,9 @@ def test_concurrentPollsOfOneObject(epoll: Any, closer: Closer) -> None:
             ep.register(left, EPOLLOUT)
 
         def hammer(maxevents: int) -> None:
+            """
+            Poll many times, recording any incomplete or garbled result.
+            """
             for _ in range(300):
                 events = ep.poll(0, maxevents)
                 if maxevents >= 40:
@@ -1850,6 +1929,9 @@ class Descriptors:
     """
 
     def __init__(self, closer: Closer, directory: pathlib.Path) -> None:
+        """
+        Open the descriptors; C{closer} closes them after the test.
+        """
         a, b = socketPair(closer)
         self.a, self.b = a.fileno(), b.fileno()
         self.r, self.w = pipe(closer)
@@ -1911,6 +1993,9 @@ class AgreementMachine(RuleBasedStateMachine):
     descriptors = Bundle("descriptors")
 
     def __init__(self) -> None:
+        """
+        One object of each implementation, nothing open yet.
+        """
         super().__init__()
         self.ours = epollreactor.epoll()
         self.theirs = SELECT_EPOLL()
@@ -1928,6 +2013,9 @@ class AgreementMachine(RuleBasedStateMachine):
 
     @rule(target=descriptors, kind=st.sampled_from(["socket", "pipe"]))
     def openPair(self, kind: str) -> Any:
+        """
+        Open a socket pair or a pipe; its first end joins the bundle.
+        """
         if kind == "socket":
             left, right = socket.socketpair()
             left.setblocking(False)
@@ -1950,6 +2038,9 @@ class AgreementMachine(RuleBasedStateMachine):
         ),
     )
     def register(self, fd: int, mask: set) -> None:
+        """
+        Register on both; same outcome.
+        """
         self.both(lambda ep: ep.register(fd, sum(mask)))
 
     @rule(
@@ -1959,14 +2050,23 @@ class AgreementMachine(RuleBasedStateMachine):
         ),
     )
     def modify(self, fd: int, mask: set) -> None:
+        """
+        Modify on both; same outcome.
+        """
         self.both(lambda ep: ep.modify(fd, sum(mask)))
 
     @rule(fd=descriptors)
     def unregister(self, fd: int) -> None:
+        """
+        Unregister on both; same outcome.
+        """
         self.both(lambda ep: ep.unregister(fd))
 
     @rule(fd=descriptors)
     def write(self, fd: int) -> None:
+        """
+        Make C{fd} readable by writing to its peer.
+        """
         peer = self.peers.get(fd)
         try:
             if isinstance(peer, int):
@@ -1978,6 +2078,9 @@ class AgreementMachine(RuleBasedStateMachine):
 
     @rule(fd=descriptors)
     def drain(self, fd: int) -> None:
+        """
+        Read C{fd} empty.
+        """
         try:
             while os.read(fd, 65536):
                 pass
@@ -1986,6 +2089,9 @@ class AgreementMachine(RuleBasedStateMachine):
 
     @rule(fd=consumes(descriptors))
     def close(self, fd: int) -> None:
+        """
+        Close C{fd}, which drops its registrations on both.
+        """
         self.peers.pop(fd, None)
         for thing in list(self.open):
             if (thing if isinstance(thing, int) else thing.fileno()) == fd:
@@ -1997,6 +2103,9 @@ class AgreementMachine(RuleBasedStateMachine):
 
     @rule(maxevents=st.sampled_from([-1, 1, 2, 3, 100]))
     def poll(self, maxevents: int) -> None:
+        """
+        Poll both without waiting; same events.
+        """
         ours = outcome(lambda: self.ours.poll(0, maxevents))
         theirs = outcome(lambda: self.theirs.poll(0, maxevents))
         if ours[0] == "ok" and theirs[0] == "ok":
@@ -2008,11 +2117,17 @@ class AgreementMachine(RuleBasedStateMachine):
 
     @invariant()
     def sameRegistrationsReady(self) -> None:
+        """
+        After every step, both report the same ready events.
+        """
         ours = sorted(self.ours.poll(0))
         theirs = sorted(self.theirs.poll(0))
         assert ours == theirs
 
     def teardown(self) -> None:
+        """
+        Close both objects and every descriptor.
+        """
         self.ours.close()
         self.theirs.close()
         for thing in self.open:
