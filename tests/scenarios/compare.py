@@ -1,6 +1,7 @@
 """
-Run every scenario of L{tests.scenarios.stale} against Twisted's stock
-C{EPollReactor} and ours, and print a table of the outcomes.
+Run every scenario of L{tests.scenarios.stale}, and every fault program of
+L{tests.faults}, against Twisted's stock C{EPollReactor} and ours, and
+print a table of the outcomes.
 
 Run it with C{.venv/bin/python -m tests.scenarios.compare}.
 """
@@ -11,6 +12,7 @@ from typing import Any, List, Tuple
 from twisted.internet.epollreactor import EPollReactor as StockReactor
 
 from epollreactor import EPollReactor
+from tests.faults.drive import FAULTS
 from tests.scenarios.stale import SCENARIOS, run
 
 
@@ -22,6 +24,10 @@ def compare() -> List[Tuple[str, str, Tuple[bool, str], Tuple[bool, str]]]:
     rows = []
     for name, reference, scenario in SCENARIOS:
         rows.append((name, reference, run(StockReactor, scenario), run(EPollReactor, scenario)))
+    for name, fault in FAULTS:
+        stock = fault(True)  # type: ignore[operator]
+        ours = fault(False)  # type: ignore[operator]
+        rows.append((name, "fault", stock[:2], ours[:2]))
     return rows
 
 
