@@ -150,7 +150,11 @@ def main() -> None:
     for case, kind in (("read", Readable), ("echo", Echoing)):
         for name in names:
             ns = measure(
-                reactors[name], kind, arguments.events, arguments.polls, arguments.repeats
+                reactors[name],
+                kind,
+                arguments.events,
+                arguments.polls,
+                arguments.repeats,
             )
             print("{:5s} {:6s} {:7.0f} ns per read event".format(case, name, ns))
     if arguments.close:

@@ -3,7 +3,7 @@ The reactor benchmark suite: echo ping-pong, the same beside 10,000 idle
 connections, and connection churn, each on every peer reactor, alternating
 peers within each round; then C{epoll_ctl} calls per echoed message counted
 with strace.  Writes C{bench/results/latest.md}, C{latest.json} and
-C{latest.png}.  bench/README.md explains the setup and the numbers.
+C{latest.png} (C{latest-pypy.*} on PyPy).  bench/README.md explains the setup and the numbers.
 
     python bench/run.py [--rounds N] [--seconds S] [--peers a,b] [--scenarios x,y]
 
@@ -181,10 +181,14 @@ def runClient(
     measure the server's CPU time over the counted window: C{cpu} in the
     result is its CPU time per unit, in microseconds.
     """
-    command = [LOADGEN, arguments[0], str(port)] + arguments[1:] + [
-        str(seconds),
-        str(WARMUP),
-    ]
+    command = (
+        [LOADGEN, arguments[0], str(port)]
+        + arguments[1:]
+        + [
+            str(seconds),
+            str(WARMUP),
+        ]
+    )
     if arguments[0] == "echo":
         command.append(str(idle))
     client = subprocess.Popen(
@@ -207,9 +211,7 @@ def runClient(
             client.wait()
     if status != 0:
         raise RuntimeError("load client failed ({}): {}".format(status, command))
-    result = {
-        key: float(value) for key, value in re.findall(r"(\w+)=([\d.]+)", output)
-    }
+    result = {key: float(value) for key, value in re.findall(r"(\w+)=([\d.]+)", output)}
     if startCpu is not None and endCpu is not None and result.get("count"):
         result["cpu"] = (endCpu - startCpu) / result["count"] * 1e6
     return result
@@ -260,9 +262,7 @@ def countEpollCtl(peer: str, seconds: float) -> Optional[Dict[str, float]]:
             [strace, "-f", "-c", "-o", summary, "-e", "trace=epoll_ctl,sendto"],
         )
         try:
-            result = runClient(
-                server.port, SCENARIOS["echo"][2], seconds, 0, clientCpu
-            )
+            result = runClient(server.port, SCENARIOS["echo"][2], seconds, 0, clientCpu)
         finally:
             server.stop()
         with open(summary) as f:
@@ -336,16 +336,17 @@ def goals(
     """
     lines = ["| goal | by rate | by server CPU time per unit |", "|---|---|---|"]
 
-    def speed(table: Dict[str, Dict[str, float]], peer: str, scenario: str,
-              inverse: bool) -> Optional[float]:
+    def speed(
+        table: Dict[str, Dict[str, float]], peer: str, scenario: str, inverse: bool
+    ) -> Optional[float]:
         value = table.get(scenario, {}).get(peer)
         if not value or value != value:
             return None
         return 1 / value if inverse else value
 
-    def both(peer: str, scenario: str, other: str, otherScenario: str) -> List[
-        Optional[float]
-    ]:
+    def both(
+        peer: str, scenario: str, other: str, otherScenario: str
+    ) -> List[Optional[float]]:
         results: List[Optional[float]] = []
         for table, inverse in ((medians, False), (cpuMedians, True)):
             a = speed(table, peer, scenario, inverse)
@@ -353,8 +354,7 @@ def goals(
             results.append(None if a is None or b is None else a / b)
         return results
 
-    def row(goal: str, ratios: List[Optional[float]], target: float,
-            unit: str) -> None:
+    def row(goal: str, ratios: List[Optional[float]], target: float, unit: str) -> None:
         cells = []
         for value in ratios:
             if value is None:
@@ -370,11 +370,19 @@ def goals(
         lines.append("| {} | {} |".format(goal, " | ".join(cells)))
 
     row("echo >= 1.3x stock", both("ours", "echo", "epoll", "echo"), 1.3, "x")
-    row("echo ahead of selectreactor", both("ours", "echo", "select", "echo"),
-        1.0000001, "x")
+    row(
+        "echo ahead of selectreactor",
+        both("ours", "echo", "select", "echo"),
+        1.0000001,
+        "x",
+    )
     row("10k idle >= 1.3x stock", both("ours", "idle", "epoll", "idle"), 1.3, "x")
-    row("10k idle within 10% of ours without them",
-        both("ours", "idle", "ours", "echo"), 0.9, "%")
+    row(
+        "10k idle within 10% of ours without them",
+        both("ours", "idle", "ours", "echo"),
+        0.9,
+        "%",
+    )
     row("churn >= 1.0x stock", both("ours", "churn", "epoll", "churn"), 1.0, "x")
     counted = strace.get("ours")
     if counted:
@@ -463,8 +471,9 @@ def writeMarkdown(
             "echo scenario, one run of {} s):".format(settings["seconds"])
         )
         lines.append("")
-        lines.append("| reactor | messages | epoll_ctl | epoll_ctl/message | "
-                     "sendto/message |")
+        lines.append(
+            "| reactor | messages | epoll_ctl | epoll_ctl/message | sendto/message |"
+        )
         lines.append("|---|---|---|---|---|")
         for peer, counted in strace.items():
             lines.append(
@@ -557,8 +566,11 @@ def writeChart(
                         textcoords="offset points",
                     )
             if inverse:
-                ax.set_ylabel("server CPU us per {}".format(
-                    "connection" if scenario == "churn" else "round trip"))
+                ax.set_ylabel(
+                    "server CPU us per {}".format(
+                        "connection" if scenario == "churn" else "round trip"
+                    )
+                )
                 if scenario == "idle" and "poll" in peers:
                     # poll's CPU time is ten times everyone else's.
                     ax.set_yscale("log")
@@ -582,7 +594,9 @@ def main() -> None:
     Run the suite and write the results.
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS") or 3))
+    parser.add_argument(
+        "--rounds", type=int, default=int(os.environ.get("ROUNDS") or 3)
+    )
     parser.add_argument(
         "--seconds", type=float, default=float(os.environ.get("SECONDS") or 2)
     )
@@ -618,9 +632,9 @@ def main() -> None:
     }
     samples: Dict[str, Dict[str, List[float]]] = {s: {} for s in scenarios}
     cpuSamples: Dict[str, Dict[str, List[float]]] = {s: {} for s in scenarios}
-    total = sum(
-        1 for s in scenarios for p in peers if applicable(p, s)
-    ) * arguments.rounds
+    total = (
+        sum(1 for s in scenarios for p in peers if applicable(p, s)) * arguments.rounds
+    )
     done = 0
     started = time.monotonic()
     for round in range(arguments.rounds):
@@ -665,9 +679,15 @@ def main() -> None:
                         )
                     )
     os.makedirs(arguments.output, exist_ok=True)
-    markdown = os.path.join(arguments.output, "latest.md")
+    # CPython's results are latest.*; another interpreter's carry its name
+    # (latest-pypy.*), so that PYTHON=pypy3 make bench keeps both.
+    implementation = platform.python_implementation()
+    stem = (
+        "latest" if implementation == "CPython" else "latest-" + implementation.lower()
+    )
+    markdown = os.path.join(arguments.output, stem + ".md")
     writeMarkdown(markdown, machine, settings, samples, cpuSamples, strace)
-    with open(os.path.join(arguments.output, "latest.json"), "w") as f:
+    with open(os.path.join(arguments.output, stem + ".json"), "w") as f:
         json.dump(
             {
                 "machine": machine,
@@ -681,7 +701,7 @@ def main() -> None:
         )
     try:
         writeChart(
-            os.path.join(arguments.output, "latest.png"), samples, cpuSamples, machine
+            os.path.join(arguments.output, stem + ".png"), samples, cpuSamples, machine
         )
     except ImportError:
         log("matplotlib is missing: no chart")

@@ -24,9 +24,7 @@ except ImportError:
 
 REACTORS = [
     pytest.param(EPollReactor, id="ours"),
-    pytest.param(
-        StockEPollReactor, id="stock", marks=pytest.mark.requiresSelectEpoll
-    ),
+    pytest.param(StockEPollReactor, id="stock", marks=pytest.mark.requiresSelectEpoll),
 ]
 
 
@@ -169,9 +167,7 @@ def test_buggyLogPrefix(reactorType: Any, events: List[Dict[str, Any]]) -> None:
     """
     dispatchOne(reactorType, ValueError("no prefix"), None)
     assert systems(events, "reading") == ["(buggy logPrefix method)"]
-    assert any(
-        e.get("isError") and e["failure"].type is ValueError for e in events
-    )
+    assert any(e.get("isError") and e["failure"].type is ValueError for e in events)
 
 
 def test_logContextChangesBetweenIterations(events: List[Dict[str, Any]]) -> None:
