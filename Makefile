@@ -75,11 +75,13 @@ ROUNDS ?= 3
 SECONDS ?= 2
 BENCH_STAMP := $(VENV)/.installed-bench
 
-# uvloop and matplotlib may have no wheel for this interpreter (PyPy): the
-# suite then runs without that peer or without the chart.
+# uvloop and matplotlib have no wheels for PyPy, and pip would try to build
+# them from source: there the suite runs without the uvloop peer and without
+# the chart.
 $(BENCH_STAMP): $(STAMP)
-	$(VPY) -m pip install -q -e '.[bench]' --config-settings editable_mode=compat \
-		|| $(VPY) -m pip install -q matplotlib || true
+	@if $(VPY) -c 'import platform, sys; sys.exit(platform.python_implementation() != "CPython")'; \
+	then $(VPY) -m pip install -q -e '.[bench]' --config-settings editable_mode=compat; \
+	else echo "not CPython: benchmarking without uvloop and matplotlib"; fi
 	@touch $@
 
 bench: $(BENCH_STAMP)
