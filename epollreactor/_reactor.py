@@ -63,6 +63,16 @@ What this means for us
    connection gets one C{doWrite}, and only what could not be written waits
    for EPOLLOUT (fact 8; asyncio's transports do the same).
  - Regular files go to C{_continuousPolling} (fact 5).
+ - One stale entry found (EBADF, ENOENT or EPERM from C{EPOLL_CTL_DEL}, an
+   eviction, a refused C{EPOLL_CTL_MOD}) means application code closes
+   descriptors behind our back, so before the next wait every registration
+   is checked, as selectreactor's C{_preenDescriptors} does; owners whose
+   descriptor is gone lose their connection (facts 1, 2).
+ - An event whose generation no one holds is dropped; if the same one comes
+   in a later wait too, it is a ghost that C{EPOLL_CTL_DEL} cannot name, and
+   the epoll instance is rebuilt from our tables (fact 1).
+ - EPOLLHUP for a reader is handled as readable: C{doRead} sees the
+   buffered input and then end-of-file (fact 4).
  - A reactor used in a forked child rebuilds its epoll instance from its
    tables on first use (fact 6).
 """
@@ -232,6 +242,22 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         self._strays: Set[int] = set()
         _liveReactors.add(self)
         posixbase.PosixReactorBase.__init__(self)
+
+    def __del__(self) -> None:
+        """
+        Close the waker's pipe when the reactor is collected.  Twisted never
+        closes it, so every stock reactor dropped leaves two descriptors
+        open (C{tests/faults/leaks.py}); our epoll instance closes itself.
+        The waker's C{connectionLost} does nothing the second time, so a
+        reactor whose owner closed the waker already is safe.
+        """
+        waker = self.__dict__.get("waker")
+        if waker is not None:
+            try:
+                waker.connectionLost(None)
+            except Exception:
+                # Interpreter shutdown may have taken os away already.
+                pass
 
     # Registration.
 
