@@ -32,7 +32,7 @@ def _echoes(reactor: Any, sockets: List[socket.socket], message: bytes) -> bool:
     for s in sockets:
         s.setblocking(False)
         s.sendall(message)
-    got = {s: b"" for s in sockets}
+    got = dict.fromkeys(sockets, b"")
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         reactor.iterate(0.01)
