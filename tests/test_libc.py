@@ -392,3 +392,60 @@ def test_importErrorWithoutEpoll() -> None:
         "Linux libc has them, and faking the loader is the kind of mock our "
         "tests avoid"
     )
+
+
+def test_epollCtlFromManyThreads() -> None:
+    """
+    Threads calling L{_libc.epoll_ctl} at once each get their own event
+    registered, with its own events bits and tag.  (On PyPy the packed event
+    is copied into a preallocated buffer whose address is passed; the buffers
+    come from a pool so that no two calls in flight share one.)
+    """
+    import threading
+
+    epfd = _libc.epoll_create1(_libc.EPOLL_CLOEXEC)
+    assert epfd >= 0
+    pairs = [socket.socketpair() for _ in range(8)]
+    failures: list[tuple[int, int]] = []
+
+    def run(index: int, sock: socket.socket) -> None:
+        fd = sock.fileno()
+        operation = _libc.EPOLL_CTL_ADD
+        for round in range(300):
+            mask = _libc.EPOLLIN if round % 2 else _libc.EPOLLOUT
+            event = _libc.EVENT.pack(mask, fd, index * 1000 + round)
+            if _libc.epoll_ctl(epfd, operation, fd, event):
+                failures.append((fd, _libc.getErrno()))
+            operation = _libc.EPOLL_CTL_MOD
+
+    threads = [
+        threading.Thread(target=run, args=(index, left))
+        for index, (left, _) in enumerate(pairs)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        # proc(5): "tfd: <fd> events: <hex mask> data: <hex epoll_data>".
+        registered = {}
+        with open("/proc/self/fdinfo/{}".format(epfd)) as info:
+            for line in info:
+                fields = line.split()
+                if fields and fields[0] == "tfd:":
+                    # The kernel adds EPOLLERR and EPOLLHUP to every mask.
+                    registered[int(fields[1])] = (
+                        int(fields[3], 16) & (_libc.EPOLLIN | _libc.EPOLLOUT),
+                        int(fields[5], 16),
+                    )
+        # The last round (299) asked for EPOLLIN, with tag index*1000+299.
+        assert registered == {
+            left.fileno(): (_libc.EPOLLIN, (index * 1000 + 299) << 32 | left.fileno())
+            for index, (left, _) in enumerate(pairs)
+        }
+    finally:
+        os.close(epfd)
+        for left, right in pairs:
+            left.close()
+            right.close()
