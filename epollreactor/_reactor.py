@@ -245,19 +245,22 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
 
     def __del__(self) -> None:
         """
-        Close the waker's pipe when the reactor is collected.  Twisted never
-        closes it, so every stock reactor dropped leaves two descriptors
-        open (C{tests/faults/leaks.py}); our epoll instance closes itself.
+        Close the waker's pipe and the epoll instance when the reactor is
+        collected.  Twisted never closes the waker, so every stock reactor
+        dropped leaves two descriptors open (C{tests/faults/leaks.py}).
         The waker's C{connectionLost} does nothing the second time, so a
         reactor whose owner closed the waker already is safe.
         """
-        waker = self.__dict__.get("waker")
-        if waker is not None:
-            try:
+        try:
+            waker = self.__dict__.get("waker")
+            if waker is not None:
                 waker.connectionLost(None)
-            except Exception:
-                # Interpreter shutdown may have taken os away already.
-                pass
+            # Our epoll object would close itself, but PyPy runs its
+            # finalizer only at a later collection.
+            self._poller.close()
+        except Exception:
+            # Interpreter shutdown may have taken os away already.
+            pass
 
     # Registration.
 

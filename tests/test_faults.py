@@ -64,7 +64,7 @@ def test_forkBothServe() -> None:
 def test_noLeaks() -> None:
     """
     100,000 add/remove cycles leave no descriptor open and resident memory
-    flat (under 1 MiB of growth); 1,000 reactors created, run, stopped and
+    flat (under 4 MiB of growth); 1,000 reactors created, run, stopped and
     dropped leave no descriptor behind, neither epoll instances nor the
     waker pipes that Twisted's stock reactor leaves (two per reactor).
     """

@@ -338,7 +338,9 @@ def leaks(stock: bool, cycles: int = 100000, reactors: int = 1000) -> Verdict:
     results["stderr"] = out.stderr[-1500:]
     ok = (
         results.get("fdsAfterCycles") == 0
-        and results.get("rssGrowthKiB", 1 << 30) < 1024
+        # 4 MiB over 100,000 cycles is 40 bytes a cycle, less than any
+        # object a cycle could leave behind; PyPy's JIT grows by 1-2 MiB.
+        and results.get("rssGrowthKiB", 1 << 30) < 4096
         and results.get("epollLeft") == 0
         and results.get("otherLeft") == 0
     )
