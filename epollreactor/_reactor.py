@@ -917,6 +917,10 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
                 self._lostDescriptor(fd, e)
                 continue
             if current != fd:
+                # The number may still name the owner's file, registered:
+                # take it out, or its events would come back as strays.  If
+                # the number names another file now, this fails harmlessly.
+                epoll_ctl(epfd, EPOLL_CTL_DEL, fd, None)
                 self._lostDescriptor(
                     fd,
                     error.ConnectionFdescWentAway(

@@ -418,6 +418,32 @@ def test_revalidationCatchesMinusOne(
     assert gone.lost.check(error.ConnectionFdescWentAway)
 
 
+def test_revalidationUnregistersOwnerThatSaysMinusOne(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    A registered object whose C{fileno()} says -1 while its descriptor is
+    in fact still open loses its connection when the reactor revalidates,
+    and its kernel registration goes too, so its events stop at once.
+    """
+    first, _ = _pair(descriptors, Watcher)
+    liar, peer = _pair(descriptors, SocketLike)
+    reactor.addReader(first)
+    reactor.addReader(liar)
+    _closeBehindBack(first, descriptors)
+    assert isinstance(liar, SocketLike)
+    liar.closed = True  # fileno() says -1; the descriptor stays open
+    os.write(peer, b"x")
+    reactor.removeReader(first)
+    old = reactor._poller
+    iterate(reactor, 1)
+    assert liar.lost is not None
+    assert liar.lost.check(error.ConnectionFdescWentAway)
+    assert reactor._poller.poll(0) == []
+    iterate(reactor, 3)
+    assert reactor._poller is old
+
+
 def test_ghostEventsRebuildTheInstance(
     reactor: EPollReactor, descriptors: List[int]
 ) -> None:
