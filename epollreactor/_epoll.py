@@ -541,6 +541,21 @@ class epoll:
                     return 0
                 milliseconds = _ceil(remaining * 1000.0)
 
+    def _reserve(self, maxevents: int) -> EventBuffer:
+        """
+        Grow the object's own buffer, if need be, to hold C{maxevents}
+        events, without a system call (unlike C{_wait(maxevents, 0)}, which
+        also consumes edge-triggered and one-shot events).  For callers that
+        call C{epoll_wait} into C{self._buffer} themselves.
+
+        @param maxevents: at least 1.
+        @return: the buffer, now C{self._buffer}.
+        """
+        buffer: EventBuffer = self._buffer
+        if maxevents > buffer.capacity:
+            buffer = self._buffer = EventBuffer(max(maxevents, _DEFAULT_MAXEVENTS))
+        return buffer
+
     def _wait(self, maxevents: int, milliseconds: int) -> int:
         """
         Wait into the object's own buffer, first growing it to hold
