@@ -823,14 +823,14 @@ def _outcome(call: Any, *args: Any) -> Tuple[Optional[type], Any]:
         return type(e), None
 
 
-class ReactorMachine(RuleBasedStateMachine):
+class ReactorRules(RuleBasedStateMachine):
     """
-    Our reactor against L{ReactorModel} and the kernel's view; subclasses
-    add Twisted's stock reactor.
+    The rules and invariants both machines share: our reactor against
+    L{ReactorModel} and the kernel's view, and Twisted's stock reactor
+    alongside when C{differential} is set.
     """
 
-    #: Whether to run Twisted's stock reactor alongside ours; the rules that
-    #: close or replace descriptors behind the reactor's back are then off.
+    #: Whether to run Twisted's stock reactor alongside ours.
     differential = False
 
     def __init__(self) -> None:
@@ -1026,45 +1026,6 @@ class ReactorMachine(RuleBasedStateMachine):
                 self._setNumber(name, -1)
         self.world.close(number)
 
-    @precondition(lambda self: not self.differential and self.channels)
-    @rule(index=st.integers(0, 255))
-    def closeBehindBack(self, index: int) -> None:
-        """
-        Close a channel's descriptor without telling the reactor or the
-        channel.
-        """
-        openFile = self._fileOf(index)
-        if openFile is not None:
-            assert openFile.number is not None
-            _note("close {}".format(openFile))
-            self.world.close(openFile.number)
-
-    @precondition(
-        lambda self: (
-            not self.differential
-            and self.channels
-            and len(self.world.files) < _MAX_OPEN
-        )
-    )
-    @rule(index=st.integers(0, 255), kind=st.sampled_from(_KINDS))
-    def dup2Onto(self, index: int, kind: str) -> None:
-        """
-        Open a new descriptor and C{dup2} it onto a number in use, without
-        telling the reactor; the moved file gets a new channel, which shares
-        the number with the channels already on it.
-        """
-        target = self._fileOf(index)
-        if target is None:
-            return
-        number = target.number
-        assert number is not None
-        opened = self.world.open(kind)
-        _note("dup2 {} onto {}".format(opened[0], target))
-        self.world.dup2(opened[0], number)
-        for openFile in opened:
-            assert openFile.number is not None
-            self._newChannel(openFile.number)
-
     # Rules: the reactor.
 
     def _add(self, index: int, event: int) -> None:
@@ -1248,10 +1209,50 @@ class ReactorMachine(RuleBasedStateMachine):
         )
 
 
-class DifferentialMachine(ReactorMachine):
+class ReactorMachine(ReactorRules):
     """
-    L{ReactorMachine} without closing behind the reactor's back, on our
-    reactor and Twisted's stock one side by side.
+    L{ReactorRules} on our reactor alone, with two more rules: closing a
+    descriptor, and C{dup2}ing a new one onto its number, behind the
+    reactor's back.
+    """
+
+    @rule(index=st.integers(0, 255))
+    def closeBehindBack(self, index: int) -> None:
+        """
+        Close a channel's descriptor without telling the reactor or the
+        channel.
+        """
+        openFile = self._fileOf(index)
+        if openFile is not None:
+            assert openFile.number is not None
+            _note("close {}".format(openFile))
+            self.world.close(openFile.number)
+
+    @precondition(lambda self: len(self.world.files) < _MAX_OPEN)
+    @rule(index=st.integers(0, 255), kind=st.sampled_from(_KINDS))
+    def dup2Onto(self, index: int, kind: str) -> None:
+        """
+        Open a new descriptor and C{dup2} it onto a number in use, without
+        telling the reactor; the moved file gets a new channel, which shares
+        the number with the channels already on it.
+        """
+        target = self._fileOf(index)
+        if target is None:
+            return
+        number = target.number
+        assert number is not None
+        opened = self.world.open(kind)
+        _note("dup2 {} onto {}".format(opened[0], target))
+        self.world.dup2(opened[0], number)
+        for openFile in opened:
+            assert openFile.number is not None
+            self._newChannel(openFile.number)
+
+
+class DifferentialMachine(ReactorRules):
+    """
+    L{ReactorRules} on our reactor and Twisted's stock one side by side,
+    without closing behind the reactor's back.
     """
 
     differential = True
