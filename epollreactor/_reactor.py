@@ -447,6 +447,50 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         self._registerNew(xer, fd, event)
         primary.add(fd)
 
+    def _addInterest(
+        self, xer: Any, primary: Set[int], other: Set[int], event: int, antievent: int
+    ) -> None:
+        """
+        What L{addReader} and L{addWriter} share: a fast path for an object
+        registered already, which asks for one more interest as a transport
+        does on every write (bench_dispatch.py, "echo"), and L{_add} for
+        everything else, with regular files (EPERM) polled continuously
+        (fact 5).
+
+        @param primary: C{_reads} or C{_writes}: the set C{event} stands for.
+        @param other: the other of the two.
+        @param event: C{EPOLLIN} or C{EPOLLOUT}.
+        @param antievent: the other of the two.
+        """
+        try:
+            fd = xer.fileno()
+            registered = self._selectables.get(fd) is xer
+        except Exception:
+            registered = False
+        if registered:
+            if fd not in primary:
+                primary.add(fd)
+                self._changed.add(fd)
+                if (
+                    event == EPOLLOUT
+                    and not self._registered.get(fd, 0) & EPOLLOUT
+                    and isinstance(xer, abstract.FileDescriptor)
+                ):
+                    self._writeAttempts.append((fd, xer))
+            return
+        try:
+            self._add(xer, primary, other, self._selectables, event, antievent)
+        except OSError as e:
+            if e.errno != errno.EPERM:
+                raise
+            # epoll(7) doesn't support regular files; poll them
+            # continuously (fact 5).
+            self._pollsContinuously = True
+            if event == EPOLLIN:
+                self._continuousPolling.addReader(xer)
+            else:
+                self._continuousPolling.addWriter(xer)
+
     def addReader(self, reader: IReadDescriptor) -> None:
         """
         Add a C{FileDescriptor} for notification of data available to read.
@@ -454,33 +498,10 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         @raise OSError: when the kernel refuses the descriptor (EBADF for a
             closed one); regular files (EPERM) are polled continuously
             instead.
+        @raise TypeError: when it has no C{fileno()}, or that is not an int.
+        @raise ValueError: when C{fileno()} is negative or out of range.
         """
-        # The fast path: an object registered already asks for one more
-        # interest, as a transport does on every write (bench_dispatch.py,
-        # "echo").  Anything else takes the full road below.
-        try:
-            fd = reader.fileno()  # type: ignore[misc]
-            registered = self._selectables.get(fd) is reader
-        except Exception:
-            registered = False
-        if registered:
-            reads = self._reads
-            if fd not in reads:
-                reads.add(fd)
-                self._changed.add(fd)
-            return
-        try:
-            self._add(
-                reader, self._reads, self._writes, self._selectables, EPOLLIN, EPOLLOUT
-            )
-        except OSError as e:
-            if e.errno == errno.EPERM:
-                # epoll(7) doesn't support regular files; poll them
-                # continuously (fact 5).
-                self._pollsContinuously = True
-                self._continuousPolling.addReader(reader)
-            else:
-                raise
+        self._addInterest(reader, self._reads, self._writes, EPOLLIN, EPOLLOUT)
 
     def addWriter(self, writer: IWriteDescriptor) -> None:
         """
@@ -489,35 +510,10 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         @raise OSError: when the kernel refuses the descriptor (EBADF for a
             closed one); regular files (EPERM) are polled continuously
             instead.
+        @raise TypeError: when it has no C{fileno()}, or that is not an int.
+        @raise ValueError: when C{fileno()} is negative or out of range.
         """
-        # The fast path: an object registered already asks for one more
-        # interest, as a transport does on every write (bench_dispatch.py,
-        # "echo").  Anything else takes the full road below.
-        try:
-            fd = writer.fileno()  # type: ignore[misc]
-            registered = self._selectables.get(fd) is writer
-        except Exception:
-            registered = False
-        if registered:
-            writes = self._writes
-            if fd not in writes:
-                writes.add(fd)
-                self._changed.add(fd)
-                if not self._registered.get(fd, 0) & EPOLLOUT and isinstance(
-                    writer, abstract.FileDescriptor
-                ):
-                    self._writeAttempts.append((fd, writer))
-            return
-        try:
-            self._add(
-                writer, self._writes, self._reads, self._selectables, EPOLLOUT, EPOLLIN
-            )
-        except OSError as e:
-            if e.errno == errno.EPERM:
-                self._pollsContinuously = True
-                self._continuousPolling.addWriter(writer)
-            else:
-                raise
+        self._addInterest(writer, self._writes, self._reads, EPOLLOUT, EPOLLIN)
 
     def _remove(
         self,
@@ -584,85 +580,63 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             del self._registered[fd]
         self._forget(fd)
 
+    def _removeInterest(
+        self, xer: Any, primary: Set[int], other: Set[int], event: int, antievent: int
+    ) -> None:
+        """
+        What L{removeReader} and L{removeWriter} share: a fast path for the
+        object registered under its number giving up one interest, as a
+        transport does after every flush (bench_dispatch.py, "echo"); then,
+        for an object registered under a number its C{fileno()} no longer
+        names, L{_remove}; then continuous polling.  An object epoll watches
+        is never polled continuously as well (see L{_add}), so that check can
+        wait.  Never raises because the descriptor was closed already.
+        """
+        try:
+            fd = xer.fileno()
+            registered = self._selectables.get(fd) is xer
+        except Exception:
+            registered = False
+        if registered:
+            if fd in primary:
+                primary.discard(fd)
+                if fd in other:
+                    self._changed.add(fd)
+                else:
+                    self._unregister(fd)
+            return
+        if id(xer) in self._numbers:
+            # Registered, under a number its fileno() no longer names.
+            self._remove(xer, primary, other, self._selectables, event, antievent)
+            return
+        if self._pollsContinuously:
+            polling = self._continuousPolling
+            if event == EPOLLIN:
+                if polling.isReading(xer):
+                    polling.removeReader(xer)
+                    return
+            elif polling.isWriting(xer):
+                polling.removeWriter(xer)
+                return
+        if self._aliased:
+            self._remove(xer, primary, other, self._selectables, event, antievent)
+        # Otherwise it is in no table: a closing connection's second and
+        # third removal (connectionLost's stopReading and stopWriting) end
+        # here at the cost of one lookup (bench_dispatch.py, "close").
+
     def removeReader(self, reader: IReadDescriptor) -> None:
         """
         Remove a C{FileDescriptor} from notification of data available to
         read.  Never raises because its descriptor was closed already.
         """
-        # The fast path: the object registered under its number gives up
-        # one interest, as a transport does after every flush
-        # (bench_dispatch.py, "echo").  An object epoll watches is never
-        # polled continuously as well (see _add), so that check can wait.
-        try:
-            fd = reader.fileno()  # type: ignore[misc]
-            registered = self._selectables.get(fd) is reader
-        except Exception:
-            registered = False
-        if registered:
-            reads = self._reads
-            if fd in reads:
-                reads.discard(fd)
-                if fd in self._writes:
-                    self._changed.add(fd)
-                else:
-                    self._unregister(fd)
-            return
-        if id(reader) in self._numbers:
-            # Registered, under a number its fileno() no longer names.
-            self._remove(
-                reader, self._reads, self._writes, self._selectables, EPOLLIN, EPOLLOUT
-            )
-            return
-        if self._pollsContinuously and self._continuousPolling.isReading(reader):
-            self._continuousPolling.removeReader(reader)
-            return
-        if self._aliased:
-            self._remove(
-                reader, self._reads, self._writes, self._selectables, EPOLLIN, EPOLLOUT
-            )
-        # Otherwise it is in no table: a closing connection's second and
-        # third removal (connectionLost's stopReading and stopWriting) end
-        # here at the cost of one lookup (bench_dispatch.py, "close").
+        self._removeInterest(reader, self._reads, self._writes, EPOLLIN, EPOLLOUT)
 
     def removeWriter(self, writer: IWriteDescriptor) -> None:
         """
         Remove a C{FileDescriptor} from notification of data available to
         write.  Never raises because its descriptor was closed already.
         """
-        # The fast path: the object registered under its number gives up
-        # one interest, as a transport does after every flush
-        # (bench_dispatch.py, "echo").  An object epoll watches is never
-        # polled continuously as well (see _add), so that check can wait.
-        try:
-            fd = writer.fileno()  # type: ignore[misc]
-            registered = self._selectables.get(fd) is writer
-        except Exception:
-            registered = False
-        if registered:
-            writes = self._writes
-            if fd in writes:
-                writes.discard(fd)
-                if fd in self._reads:
-                    self._changed.add(fd)
-                else:
-                    self._unregister(fd)
-            return
-        if id(writer) in self._numbers:
-            # Registered, under a number its fileno() no longer names.
-            self._remove(
-                writer, self._writes, self._reads, self._selectables, EPOLLOUT, EPOLLIN
-            )
-            return
-        if self._pollsContinuously and self._continuousPolling.isWriting(writer):
-            self._continuousPolling.removeWriter(writer)
-            return
-        if self._aliased:
-            self._remove(
-                writer, self._writes, self._reads, self._selectables, EPOLLOUT, EPOLLIN
-            )
-        # Otherwise it is in no table: a closing connection's second and
-        # third removal (connectionLost's stopReading and stopWriting) end
-        # here at the cost of one lookup (bench_dispatch.py, "close").
+        self._removeInterest(writer, self._writes, self._reads, EPOLLOUT, EPOLLIN)
 
     def removeAll(self) -> List[Any]:
         """
