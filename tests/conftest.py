@@ -20,8 +20,9 @@ or take C{select.epoll} from the L{selectEpoll} fixture.  Everything else
 must pass there.
 """
 
+import os
 import select
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, List
 
 import pytest
 
@@ -95,3 +96,39 @@ _settings.register_profile(
     max_examples=int(_os.environ.get("FUZZ_EXAMPLES", "20000")),
 )
 _settings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def reactor() -> Iterator[Any]:
+    """
+    A new L{epollreactor.EPollReactor}, never run; afterwards whatever the
+    test left registered is removed, its waker closed, its delayed calls
+    cancelled and its epoll instance closed, as Twisted's C{ReactorBuilder}
+    cleans up.
+    """
+    from epollreactor import EPollReactor
+
+    reactor = EPollReactor()
+    yield reactor
+    reactor.removeAll()
+    for reader in list(reactor._internalReaders):
+        reactor.removeReader(reader)
+        reader.connectionLost(None)
+    for call in reactor.getDelayedCalls():
+        call.cancel()
+    reactor._poller.close()
+
+
+@pytest.fixture
+def descriptors() -> Iterator[List[int]]:
+    """
+    A list the test appends descriptor numbers to; all closed afterwards
+    (those the test closed itself are skipped).
+    """
+    numbers: List[int] = []
+    yield numbers
+    for number in numbers:
+        try:
+            os.close(number)
+        except OSError:
+            pass

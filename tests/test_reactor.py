@@ -107,23 +107,6 @@ def kernelInterest(reactor: EPollReactor) -> Dict[int, int]:
 
 
 @pytest.fixture
-def reactor() -> Iterator[EPollReactor]:
-    """
-    A new reactor, never run; afterwards its descriptors, its waker and its
-    epoll instance are closed, as Twisted's C{ReactorBuilder} cleans up.
-    """
-    reactor = EPollReactor()
-    yield reactor
-    reactor.removeAll()
-    for reader in list(reactor._internalReaders):
-        reactor.removeReader(reader)
-        reader.connectionLost(None)
-    for call in reactor.getDelayedCalls():
-        call.cancel()
-    reactor._poller.close()
-
-
-@pytest.fixture
 def pair() -> Iterator[List[socket.socket]]:
     """
     A connected pair of UNIX stream sockets, closed afterwards.

@@ -9,43 +9,10 @@ Each test names the machine that found it and the shrunk program.
 import os
 import socket
 import tempfile
-from typing import Iterator, List
-
-import pytest
+from typing import List
 
 from epollreactor import EPollReactor
 from tests.test_statemachine_reactor import Call, Channel, kernelRegistrations
-
-
-@pytest.fixture
-def reactor() -> Iterator[EPollReactor]:
-    """
-    A new reactor, never run, with its waker and epoll descriptor closed
-    after the test.
-    """
-    reactor = EPollReactor()
-    yield reactor
-    reactor.removeAll()
-    for reader in list(reactor._internalReaders):
-        reactor.removeReader(reader)
-        reader.connectionLost(None)
-    for call in reactor.getDelayedCalls():
-        call.cancel()
-    reactor._poller.close()
-
-
-@pytest.fixture
-def descriptors() -> Iterator[List[int]]:
-    """
-    A list the test appends descriptor numbers to; all closed afterwards.
-    """
-    numbers: List[int] = []
-    yield numbers
-    for number in numbers:
-        try:
-            os.close(number)
-        except OSError:
-            pass
 
 
 def socketPair(descriptors: List[int]) -> List[int]:

@@ -35,26 +35,6 @@ from tests.scenarios.stale import (
 
 
 @pytest.fixture
-def reactor() -> Iterator[EPollReactor]:
-    """
-    A new reactor, never run as the global one, closed after the test.
-    """
-    reactor = EPollReactor()
-    yield reactor
-    dispose(reactor)
-
-
-@pytest.fixture
-def descriptors() -> Iterator[List[int]]:
-    """
-    A list the test appends descriptor numbers to; all closed afterwards.
-    """
-    fds: List[int] = []
-    yield fds
-    closeAll(*fds)
-
-
-@pytest.fixture
 def warnings() -> Iterator[List[str]]:
     """
     The text of every warning logged through C{twisted.logger} during the
