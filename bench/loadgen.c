@@ -108,6 +108,16 @@ static void openIdle(int ep, int idle) {
     }
 }
 
+/* A connection in progress became writable: fail on an error, else send
+   the first message and from then on wait only to read. */
+static void connected(int ep, int fd, unsigned events, const char *message,
+                      int size) {
+    if (events & (EPOLLERR | EPOLLHUP)) die("connect failed");
+    if (send(fd, message, size, MSG_NOSIGNAL) != size) die("send");
+    got[fd] = 0;
+    watch(ep, EPOLL_CTL_MOD, fd, EPOLLIN);
+}
+
 static int echo(int port, int connections, int size, double seconds,
                 double warmup, int idle) {
     int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -131,11 +141,7 @@ static int echo(int port, int connections, int size, double seconds,
         for (int i = 0; i < n; i++) {
             int fd = events[i].data.fd;
             if (got[fd] < 0) {
-                /* Connected: send the first message, then only read. */
-                if (events[i].events & (EPOLLERR | EPOLLHUP)) die("connect failed");
-                if (send(fd, message, size, MSG_NOSIGNAL) != size) die("send");
-                got[fd] = 0;
-                watch(ep, EPOLL_CTL_MOD, fd, EPOLLIN);
+                connected(ep, fd, events[i].events, message, size);
                 continue;
             }
             ssize_t r = recv(fd, buffer, 65536, 0);
@@ -188,10 +194,7 @@ static int churn(int port, int concurrency, int size, double seconds,
         for (int i = 0; i < n; i++) {
             int fd = events[i].data.fd;
             if (got[fd] < 0) {
-                if (events[i].events & (EPOLLERR | EPOLLHUP)) die("churn connect failed");
-                if (send(fd, message, size, MSG_NOSIGNAL) != size) die("send");
-                got[fd] = 0;
-                watch(ep, EPOLL_CTL_MOD, fd, EPOLLIN);
+                connected(ep, fd, events[i].events, message, size);
                 continue;
             }
             ssize_t r = recv(fd, buffer, 65536, 0);

@@ -1999,6 +1999,12 @@ def test_parityOfEveryPublicName() -> None:
     assert theirs - ours == set()
 
 
+#: Event masks the lockstep machine registers and modifies with.
+_MASK_BITS = st.sets(
+    st.sampled_from([EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP, EPOLLET, EPOLLONESHOT])
+)
+
+
 class AgreementMachine(RuleBasedStateMachine):
     """
     Drives L{epollreactor.epoll} and C{select.epoll} in lockstep through
@@ -2050,9 +2056,7 @@ class AgreementMachine(RuleBasedStateMachine):
 
     @rule(
         fd=descriptors,
-        mask=st.sets(
-            st.sampled_from([EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP, EPOLLET, EPOLLONESHOT])
-        ),
+        mask=_MASK_BITS,
     )
     def register(self, fd: int, mask: set) -> None:
         """
@@ -2062,9 +2066,7 @@ class AgreementMachine(RuleBasedStateMachine):
 
     @rule(
         fd=descriptors,
-        mask=st.sets(
-            st.sampled_from([EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP, EPOLLET, EPOLLONESHOT])
-        ),
+        mask=_MASK_BITS,
     )
     def modify(self, fd: int, mask: set) -> None:
         """
