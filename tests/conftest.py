@@ -26,6 +26,8 @@ from typing import Any, Callable, Iterator, List
 
 import pytest
 
+from tests.contract import IMPLEMENTATIONS, Closer, FileNo
+
 #: Whether this interpreter's C{select} module has C{epoll}.
 HAVE_SELECT_EPOLL = hasattr(select, "epoll")
 
@@ -132,3 +134,42 @@ def descriptors() -> Iterator[List[int]]:
             os.close(number)
         except OSError:
             pass
+
+
+# The select.epoll contract's tests (tests/test_epoll*.py).
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def epoll(request: pytest.FixtureRequest) -> Any:
+    """
+    The implementation under test: L{epollreactor.epoll}, or C{select.epoll}
+    to pin down what CPython does.
+    """
+    return request.param
+
+
+@pytest.fixture(params=["number", "fileno()"])
+def asArgument(request: pytest.FixtureRequest) -> Callable[[Any], Any]:
+    """
+    How a descriptor is handed to C{register}, C{modify} and C{unregister}:
+    as its number, or as an object with a C{fileno()} method.
+    """
+
+    def convert(thing: Any) -> Any:
+        """
+        @param thing: a descriptor number or an object with C{fileno()}.
+        """
+        number = thing if isinstance(thing, int) else thing.fileno()
+        return number if request.param == "number" else FileNo(number)
+
+    return convert
+
+
+@pytest.fixture
+def closer() -> Iterator[Closer]:
+    """
+    A L{Closer} that runs when the test ends.
+    """
+    c = Closer()
+    yield c
+    c.closeAll()

@@ -21,6 +21,7 @@ import pytest
 
 import epollreactor
 from epollreactor import _libc
+from tests.kernel import interestList
 
 #: The package's source tree.
 PACKAGE = pathlib.Path(epollreactor.__file__).parent
@@ -428,17 +429,14 @@ def test_epollCtlFromManyThreads() -> None:
         for thread in threads:
             thread.join()
         assert failures == []
-        # proc(5): "tfd: <fd> events: <hex mask> data: <hex epoll_data>".
-        registered = {}
-        with open("/proc/self/fdinfo/{}".format(epfd)) as info:
-            for line in info:
-                fields = line.split()
-                if fields and fields[0] == "tfd:":
-                    # The kernel adds EPOLLERR and EPOLLHUP to every mask.
-                    registered[int(fields[1])] = (
-                        int(fields[3], 16) & (_libc.EPOLLIN | _libc.EPOLLOUT),
-                        int(fields[5], 16),
-                    )
+        # The kernel adds EPOLLERR and EPOLLHUP to every mask.
+        registered = {
+            number: (
+                registration.events & (_libc.EPOLLIN | _libc.EPOLLOUT),
+                registration.data,
+            )
+            for number, registration in interestList(epfd).items()
+        }
         # The last round (299) asked for EPOLLIN, with tag index*1000+299.
         assert registered == {
             left.fileno(): (_libc.EPOLLIN, (index * 1000 + 299) << 32 | left.fileno())

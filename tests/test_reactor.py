@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 
 import epollreactor
 from epollreactor import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPollReactor
+from tests.kernel import interestList
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
@@ -90,20 +91,16 @@ class Descriptor:
 
 def kernelInterest(reactor: EPollReactor) -> Dict[int, int]:
     """
-    Read the kernel's interest list of the reactor's epoll instance from
-    C{/proc/self/fdinfo/<epfd>}, whose C{tfd:} lines give each watched
-    descriptor and its event mask in hex (proc(5)).
+    Read the kernel's interest list of the reactor's epoll instance
+    (L{tests.kernel.interestList}).
 
     @return: maps each watched descriptor to its mask of C{EPOLLIN} and
         C{EPOLLOUT} (the kernel adds EPOLLERR and EPOLLHUP to every one).
     """
-    interest = {}
-    with open("/proc/self/fdinfo/{}".format(reactor._poller.fileno())) as info:
-        for line in info:
-            fields = line.split()
-            if fields and fields[0] == "tfd:":
-                interest[int(fields[1])] = int(fields[3], 16) & (EPOLLIN | EPOLLOUT)
-    return interest
+    return {
+        number: registration.events & (EPOLLIN | EPOLLOUT)
+        for number, registration in interestList(reactor._poller.fileno()).items()
+    }
 
 
 @pytest.fixture

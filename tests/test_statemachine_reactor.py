@@ -107,6 +107,8 @@ from twisted.logger import globalLogPublisher
 
 from epollreactor import EPollReactor
 from epollreactor._libc import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT
+from tests.contract import outcome
+from tests.kernel import interestList
 
 _DISCONNECTED = EPOLLERR | EPOLLHUP
 _KINDS = ("socketpair", "pipe", "regular")
@@ -119,36 +121,16 @@ Call = Tuple[str, str]
 
 def kernelRegistrations(epfd: int) -> Dict[int, Tuple[int, int]]:
     """
-    Read the interest list of an epoll instance as the kernel holds it.
-
-    C{/proc/<pid>/fdinfo/<epoll fd>} has one line per registration (proc(5))::
-
-        tfd:        4 events:       19 data:                4  pos:0 ino:772d8 sdev:9
-
-    C{events} is the mask in hex, to which the kernel always adds EPOLLERR
-    and EPOLLHUP (epoll_ctl(2)), and C{ino} the target file's inode in hex.
+    Read the interest list of an epoll instance as the kernel holds it
+    (L{tests.kernel.interestList}).
 
     @return: maps each registered descriptor number to its mask (without
         EPOLLERR and EPOLLHUP) and its file's inode.
     """
-    registrations = {}
-    with open("/proc/self/fdinfo/{}".format(epfd)) as fdinfo:
-        for line in fdinfo:
-            if not line.startswith("tfd:"):
-                continue
-            fields = line.split()
-            values = {}
-            for index, field in enumerate(fields):
-                if field.endswith(":") and index + 1 < len(fields):
-                    values[field[:-1]] = fields[index + 1]
-                elif ":" in field:
-                    key, _, value = field.partition(":")
-                    values[key] = value
-            registrations[int(values["tfd"])] = (
-                int(values["events"], 16) & ~_DISCONNECTED,
-                int(values["ino"], 16),
-            )
-    return registrations
+    return {
+        number: (registration.events & ~_DISCONNECTED, registration.inode)
+        for number, registration in interestList(epfd).items()
+    }
 
 
 def atEndOfFile(number: int) -> bool:
@@ -812,17 +794,6 @@ def _event(text: str) -> None:
         event(text)
 
 
-def _outcome(call: Any, *args: Any) -> Tuple[Optional[type], Any]:
-    """
-    @return: the type of what C{call(*args)} raised (or C{None}) and what it
-        returned.
-    """
-    try:
-        return None, call(*args)
-    except Exception as e:
-        return type(e), None
-
-
 class ReactorRules(RuleBasedStateMachine):
     """
     The rules and invariants both machines share: our reactor against
@@ -1033,9 +1004,8 @@ class ReactorRules(RuleBasedStateMachine):
         method = "addReader" if event == EPOLLIN else "addWriter"
         expected = self.model.add(self.ours.channels[name], event)
         for reactor in self.reactors:
-            raised, _ = _outcome(
-                getattr(reactor.reactor, method), reactor.channels[name]
-            )
+            result = outcome(getattr(reactor.reactor, method), reactor.channels[name])
+            raised = None if result[0] == "ok" else result[0]
             assert raised is expected, (reactor.reactor, method, name, raised)
 
     @precondition(lambda self: self.channels)

@@ -1,0 +1,150 @@
+"""
+What the tests of the C{select.epoll} contract share: the implementations
+under test, the argument shapes C{select.epoll} accepts besides plain ints,
+a closer for what a test opens, and L{outcome}, the one way tests describe
+what a call did so that two implementations can be compared.
+"""
+
+import os
+import platform
+import select
+import socket
+from typing import Any, Callable, List, Tuple
+
+import pytest
+
+import epollreactor
+
+HAVE_SELECT_EPOLL = hasattr(select, "epoll")
+SELECT_EPOLL: Any = getattr(select, "epoll", None)
+
+#: The reference is CPython's select.epoll; PyPy's is its own rewrite, with
+#: its own messages and corner cases.
+skipUnlessCPython = pytest.mark.skipif(
+    platform.python_implementation() != "CPython",
+    reason="the contract is CPython's select.epoll; {}'s differs in messages and "
+    "corner cases".format(platform.python_implementation()),
+)
+
+
+#: Both implementations; select.epoll only where it exists.
+IMPLEMENTATIONS = [
+    pytest.param(epollreactor.epoll, id="ours"),
+    pytest.param(
+        SELECT_EPOLL,
+        id="select",
+        marks=[pytest.mark.requiresSelectEpoll, skipUnlessCPython],
+    ),
+]
+
+
+CLOSED_MESSAGE = "I/O operation on closed epoll object"
+
+
+class FileNo:
+    """
+    An object with only a C{fileno()} method, as C{register} accepts.
+
+    @ivar number: what C{fileno()} returns.
+    """
+
+    def __init__(self, number: Any) -> None:
+        """
+        @param number: what C{fileno()} will return.
+        """
+        self.number = number
+
+    def fileno(self) -> Any:
+        """
+        @return: L{number}.
+        """
+        return self.number
+
+
+class Index:
+    """
+    An object that is an integer only through C{__index__}, which CPython's
+    C int converters accept.
+    """
+
+    def __init__(self, value: int) -> None:
+        """
+        @param value: what C{__index__} will return.
+        """
+        self.value = value
+
+    def __index__(self) -> int:
+        """
+        @return: the value.
+        """
+        return self.value
+
+
+class Closer:
+    """
+    Closes what a test opened, last opened first.
+    """
+
+    def __init__(self) -> None:
+        """
+        Start with nothing to close.
+        """
+        self.things: List[Any] = []
+
+    def add(self, thing: Any) -> Any:
+        """
+        Close C{thing} (a descriptor number, or anything with C{close()}) at
+        the end.
+
+        @return: C{thing}.
+        """
+        self.things.append(thing)
+        return thing
+
+    def closeAll(self) -> None:
+        """
+        Close everything added, ignoring what is closed already.
+        """
+        for thing in reversed(self.things):
+            try:
+                if isinstance(thing, int):
+                    os.close(thing)
+                else:
+                    thing.close()
+            except OSError:
+                pass
+
+
+def socketPair(closer: Closer) -> Tuple[socket.socket, socket.socket]:
+    """
+    @return: a connected pair of UNIX stream sockets, closed after the test.
+    """
+    left, right = socket.socketpair()
+    closer.add(left)
+    closer.add(right)
+    return left, right
+
+
+def pipe(closer: Closer) -> Tuple[int, int]:
+    """
+    @return: the read and write ends of a pipe, closed after the test.
+    """
+    r, w = os.pipe()
+    closer.add(r)
+    closer.add(w)
+    return r, w
+
+
+def outcome(call: Callable[..., Any], *args: Any) -> Tuple[Any, ...]:
+    """
+    Run C{call(*args)} and describe what happened, in terms comparable
+    between implementations: the first two items are what must agree
+    everywhere (the result, or the exception type and errno), the third
+    the message, which agrees only where CPython's is stable across versions.
+
+    @return: C{("ok", result)}, or C{(exception type, errno, message)}.
+    """
+    try:
+        return ("ok", call(*args))
+    except Exception as e:
+        return (type(e), getattr(e, "errno", None), str(e))
