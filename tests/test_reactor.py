@@ -571,12 +571,18 @@ def test_doPollEINTRReturnsQuietly(
     assert reader.reads == 0
 
 
+@pytest.mark.parametrize("writing", [False, True], ids=["reading", "both"])
 def test_removedEarlierInIterationNotDispatched(
-    reactor: EPollReactor, pair: List[socket.socket]
+    reactor: EPollReactor, pair: List[socket.socket], writing: bool
 ) -> None:
     """
     When two ready descriptors come back from one C{epoll_wait(2)} and the
-    first one dispatched removes the other, the other's event is dropped.
+    first one dispatched takes away the other's read interest, the other
+    gets no C{doRead}.  A reader that wanted nothing else is unregistered
+    and its event dropped; one that is also writing (and writable) stays
+    registered and still gets C{doWrite}, but not C{doRead}: every event is
+    masked by the interest its owner has when it is dispatched, not when
+    the batch was read.
     """
     other = socket.socketpair()
     try:
@@ -584,16 +590,51 @@ def test_removedEarlierInIterationNotDispatched(
         second = Descriptor(other[0].fileno())
         first.onRead = lambda: reactor.removeReader(second)
         second.onRead = lambda: reactor.removeReader(first)
-        reactor.addReader(first)
-        reactor.addReader(second)
+        for descriptor in (first, second):
+            reactor.addReader(descriptor)
+            if writing:
+                reactor.addWriter(descriptor)
+        # Give the kernel both masks; nothing is readable yet.
+        reactor.doPoll(0)
+        first.writes = second.writes = 0
         pair[1].send(b"x")
         other[1].send(b"x")
         # Both are ready before the poll, so one epoll_wait reports both.
         reactor.doPoll(PATIENCE)
         assert first.reads + second.reads == 1
+        assert (first.writes, second.writes) == ((1, 1) if writing else (0, 0))
+        assert len(userReaders(reactor)) == 1
     finally:
         for s in other:
             s.close()
+
+
+def threadVoluntarySwitches() -> int:
+    """
+    @return: how many times the calling thread gave up the processor of its
+        own accord, as by sleeping in a system call (C{voluntary_ctxt_switches}
+        in C{/proc/thread-self/status}, proc(5)).
+    """
+    with open("/proc/thread-self/status") as status:
+        for line in status:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    raise AssertionError("no voluntary_ctxt_switches in /proc/thread-self/status")
+
+
+@pytest.mark.parametrize("timeout", [1e-9, 0.0004, 0.000999])
+def test_doPollRoundsShortTimeoutUp(reactor: EPollReactor, timeout: float) -> None:
+    """
+    A timeout shorter than C{epoll_wait(2)}'s millisecond is rounded up, not
+    down to 0: with nothing ready, C{doPoll} sleeps in the kernel (the thread
+    makes a voluntary context switch) instead of returning at once, so that
+    a timer due in less than a millisecond does not turn the main loop into
+    a busy poll until it is due.
+    """
+    reactor.doPoll(0)
+    before = threadVoluntarySwitches()
+    reactor.doPoll(timeout)
+    assert threadVoluntarySwitches() > before
 
 
 def test_removedAndReplacedInIterationNotDispatched(

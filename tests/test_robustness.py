@@ -350,6 +350,33 @@ def test_deferredModifyFailureLosesConnection(
     assert watcher not in reactor.getReaders() + reactor.getWriters()
 
 
+def test_numberMovedUnderItsOwnerKeepsTheOwnerWatched(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    A registered reader's number is C{dup2}'d over behind the reactor's
+    back (the kernel drops the old file's registration, epoll(7) Q6), and
+    its owner, whose C{fileno()} still names that number, then asks to
+    write too.  The reactor's queued mask change finds no registration
+    (ENOENT) and registers the number again for the same owner, which goes
+    on to read the file the number names now and to write, without losing
+    its connection.
+    """
+    watcher, _ = _pair(descriptors, Watcher)
+    reactor.addReader(watcher)
+    iterate(reactor, 1)
+    peer = reuse(watcher.fd)
+    descriptors.append(peer)
+    reactor.addWriter(watcher)
+    os.write(peer, b"x")
+    iterate(reactor, 1)
+    assert watcher.lost is None
+    assert watcher.data == b"x"
+    assert watcher.writes >= 1
+    assert watcher in reactor.getReaders()
+    assert watcher in reactor.getWriters()
+
+
 @pytest.mark.parametrize("reused", [False, True], ids=["closed", "reused"])
 def test_staleEntryRevalidatesOthers(
     reactor: EPollReactor, descriptors: List[int], reused: bool
