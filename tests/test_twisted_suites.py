@@ -34,6 +34,10 @@ from tests.twistedsuites.compare import (
 #: on an idle machine, and the machine is shared.
 TIMEOUT = 600.0
 
+#: Both sides run at once, and what regressed runs again alone: the
+#: per-test timeout (pyproject.toml) of a comparison covers both.
+SLOW = pytest.mark.timeout(2 * TIMEOUT + 60)
+
 #: Tests that fail on the stock reactor too for reasons of this machine, not
 #: of the reactor, and are therefore allowed to fail on ours where there is
 #: no stock run to compare with.
@@ -74,6 +78,7 @@ def compareAndReport(
 
 
 @pytest.mark.requiresSelectEpoll
+@SLOW
 def test_reactorBuilderSuitesMatchStock(
     tmp_path: "os.PathLike[str]", capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -93,6 +98,7 @@ def test_reactorBuilderSuitesMatchStock(
 
 
 @pytest.mark.requiresSelectEpoll
+@SLOW
 def test_globalReactorSuitesMatchStock(
     tmp_path: "os.PathLike[str]", capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -119,6 +125,7 @@ def test_globalReactorSuitesMatchStock(
     [(BUILDER_SUITES, True), (GLOBAL_SUITES, False)],
     ids=["builder", "global"],
 )
+@SLOW
 def test_suitesPassWithoutStock(
     tests: Sequence[str],
     builder: bool,
@@ -188,6 +195,7 @@ def test_normaliseIdNamesEitherReactorAlike() -> None:
 
 
 @pytest.mark.requiresSelectEpoll
+@SLOW
 def test_comparisonCatchesABrokenReactor(
     tmp_path: "os.PathLike[str]", capsys: pytest.CaptureFixture[str]
 ) -> None:
