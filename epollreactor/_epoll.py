@@ -443,20 +443,24 @@ class epoll:
             an integer.
         @raise OverflowError: when C{fd} does not fit in a C int.
         """
+        # The number goes into a name of its own: C{fd} keeps the caller's
+        # object, perhaps a temporary, alive (and its descriptor open) until
+        # epoll_ctl(2) has returned, as select.epoll keeps it.
+        number = fd
         if fd.__class__ is not int or fd < 0 or eventmask.__class__ is not int:
-            fd, eventmask = _convertControl(fd, eventmask)
+            number, eventmask = _convertControl(fd, eventmask)
         try:
             # Packing checks the ranges: "I" wants 0 <= eventmask < 2**32,
-            # "i" wants fd to fit a C int.
-            event = _packFdEvent(eventmask, fd)
+            # "i" wants the number to fit a C int.
+            event = _packFdEvent(eventmask, number)
         except _StructError:
-            fd, eventmask = _convertControl(fd, eventmask)
-            event = _packFdEvent(eventmask, fd)
+            number, eventmask = _convertControl(fd, eventmask)
+            event = _packFdEvent(eventmask, number)
         epfd = self._epfd
         if epfd < 0:
             raise _closedError()
-        if epoll_ctl_bare(epfd, EPOLL_CTL_ADD, fd, event):
-            self._controlFailed(epfd, EPOLL_CTL_ADD, fd, event)
+        if epoll_ctl_bare(epfd, EPOLL_CTL_ADD, number, event):
+            self._controlFailed(epfd, EPOLL_CTL_ADD, number, event)
 
     def modify(self, fd: FileDescriptorLike, eventmask: int) -> None:
         """
@@ -470,20 +474,24 @@ class epoll:
             an integer.
         @raise OverflowError: when C{fd} does not fit in a C int.
         """
+        # The number goes into a name of its own: C{fd} keeps the caller's
+        # object, perhaps a temporary, alive (and its descriptor open) until
+        # epoll_ctl(2) has returned, as select.epoll keeps it.
+        number = fd
         if fd.__class__ is not int or fd < 0 or eventmask.__class__ is not int:
-            fd, eventmask = _convertControl(fd, eventmask)
+            number, eventmask = _convertControl(fd, eventmask)
         try:
             # Packing checks the ranges: "I" wants 0 <= eventmask < 2**32,
-            # "i" wants fd to fit a C int.
-            event = _packFdEvent(eventmask, fd)
+            # "i" wants the number to fit a C int.
+            event = _packFdEvent(eventmask, number)
         except _StructError:
-            fd, eventmask = _convertControl(fd, eventmask)
-            event = _packFdEvent(eventmask, fd)
+            number, eventmask = _convertControl(fd, eventmask)
+            event = _packFdEvent(eventmask, number)
         epfd = self._epfd
         if epfd < 0:
             raise _closedError()
-        if epoll_ctl_bare(epfd, EPOLL_CTL_MOD, fd, event):
-            self._controlFailed(epfd, EPOLL_CTL_MOD, fd, event)
+        if epoll_ctl_bare(epfd, EPOLL_CTL_MOD, number, event):
+            self._controlFailed(epfd, EPOLL_CTL_MOD, number, event)
 
     def unregister(self, fd: FileDescriptorLike) -> None:
         """
@@ -496,15 +504,17 @@ class epoll:
         @raise TypeError: when C{fd} is not a descriptor.
         @raise OverflowError: when C{fd} does not fit in a C int.
         """
+        # C{fd} keeps the caller's object alive (see register).
+        number = fd
         if fd.__class__ is not int or not 0 <= fd <= _INT_MAX:
-            fd = asFileDescriptor(fd)
+            number = asFileDescriptor(fd)
         epfd = self._epfd
         if epfd < 0:
             raise _closedError()
         # A NULL event for EPOLL_CTL_DEL is fine since Linux 2.6.9
         # (epoll_ctl(2), BUGS).
-        if epoll_ctl_bare(epfd, EPOLL_CTL_DEL, fd, None):
-            self._controlFailed(epfd, EPOLL_CTL_DEL, fd, None)
+        if epoll_ctl_bare(epfd, EPOLL_CTL_DEL, number, None):
+            self._controlFailed(epfd, EPOLL_CTL_DEL, number, None)
 
     def _waitInto(
         self, buffer: EventBuffer, maxevents: int, milliseconds: int

@@ -9,8 +9,9 @@ import errno
 import os
 import pathlib
 import socket
+import warnings
 from decimal import Decimal
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, Iterator, List, Tuple
 
 import pytest
 
@@ -468,3 +469,79 @@ def test_duplicateOutlivesClose(epoll: Any, closer: Closer) -> None:
         with pytest.raises(OSError) as info:
             ep.unregister(fd)
         assert info.value.errno == errno.EBADF
+
+
+# ---------------------------------------------------------------------------
+# Temporaries: select.epoll keeps the object it is given alive for the whole
+# call; ep.register(socket.socket()) is the caller's only reference, and
+# dropping it once its number is taken would close the descriptor before
+# epoll_ctl(2) sees it.  (On PyPy objects are not freed when their last
+# reference goes, so these pass there either way.)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ignoreResourceWarnings() -> Iterator[None]:
+    """
+    The temporaries these tests drop are closed by their finalizers, which
+    warn (ResourceWarning): that is the point here, so the warning is
+    silenced.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        yield
+
+
+def temporaryPipeFile() -> Any:
+    """
+    @return: a file object over the read end of a new pipe, whose write end
+        is already closed: the object is the only owner of its descriptor.
+    """
+    readEnd, writeEnd = os.pipe()
+    os.close(writeEnd)
+    return os.fdopen(readEnd, "rb")
+
+
+@pytest.mark.usefixtures("ignoreResourceWarnings")
+@pytest.mark.parametrize(
+    "make", [socket.socket, temporaryPipeFile], ids=["socket", "pipe file"]
+)
+def test_registerTemporary(epoll: Any, make: Callable[[], Any]) -> None:
+    """
+    C{register} of a temporary socket or pipe file succeeds: the object, and
+    so its descriptor, lives until C{epoll_ctl(2)} has returned.  (It is
+    closed right after, which removes the registration.)
+    """
+    with epoll() as ep:
+        ep.register(make())
+
+
+@pytest.mark.usefixtures("ignoreResourceWarnings")
+def test_registerTemporaryRegularFile(epoll: Any, tmp_path: pathlib.Path) -> None:
+    """
+    C{register} of a temporary regular file raises L{PermissionError}
+    (EPERM: epoll cannot watch regular files), not EBADF from a descriptor
+    closed too early.
+    """
+    path = tmp_path / "regular"
+    path.write_bytes(b"")
+    with epoll() as ep, pytest.raises(PermissionError):
+        ep.register(open(path, "rb"))
+
+
+@pytest.mark.usefixtures("ignoreResourceWarnings")
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda ep: ep.modify(socket.socket(), EPOLLIN),
+        lambda ep: ep.unregister(socket.socket()),
+    ],
+    ids=["modify", "unregister"],
+)
+def test_modifyOrUnregisterTemporary(epoll: Any, call: Callable[[Any], None]) -> None:
+    """
+    C{modify} and C{unregister} of a temporary socket, never registered,
+    raise L{FileNotFoundError} (ENOENT), not EBADF.
+    """
+    with epoll() as ep, pytest.raises(FileNotFoundError):
+        call(ep)
