@@ -52,8 +52,7 @@ from epollreactor._libc import (
     epoll_ctl_bare,
     epoll_wait,
     epoll_wait_bare,
-    getErrno,
-    lastError,
+    repeatFailed,
 )
 
 __all__ = ["epoll", "FileDescriptorLike", "timeoutToMilliseconds", "asFileDescriptor"]
@@ -312,7 +311,9 @@ class epoll:
         if fd == -1:
             fd = epoll_create1(EPOLL_CLOEXEC)
             if fd < 0:
-                raise lastError()
+                fd, err = repeatFailed(epoll_create1, EPOLL_CLOEXEC)
+                if err:
+                    raise OSError(err, os.strerror(err))
         elif fd < 0:
             # CPython reports whatever errno happens to hold here; EBADF is
             # the truthful one, and the type is the same: OSError.
@@ -413,16 +414,20 @@ class epoll:
         """
         self.close()
 
-    def _controlFailed(self, epfd: int, operation: int, fd: int, event: Optional[bytes]) -> None:
+    def _controlFailed(
+        self, epfd: int, operation: int, fd: int, event: Optional[bytes]
+    ) -> None:
         """
         Learn why a bare C{epoll_ctl(2)} failed by repeating it with errno
-        capture (see L{epollreactor._libc.epoll_ctl_bare}), and raise it.  If
-        the repeat succeeds, so does the operation.
+        capture (see L{epollreactor._libc.epoll_ctl_bare} and
+        L{epollreactor._libc.repeatFailed}), and raise it.  If a repeat
+        succeeds, so does the operation.
 
         @raise OSError: the kernel's error, as its subclass.
         """
-        if epoll_ctl(epfd, operation, fd, event) < 0:
-            raise lastError()
+        err = repeatFailed(epoll_ctl, epfd, operation, fd, event)[1]
+        if err:
+            raise OSError(err, os.strerror(err))
 
     def register(
         self, fd: FileDescriptorLike, eventmask: int = _DEFAULT_EVENTMASK
@@ -527,6 +532,12 @@ class epoll:
         Between the interrupted call and the retry, Python runs the signal's
         handler (at the bytecode boundary after the call), and what it raises
         propagates out of here, as CPython's C{PyErr_CheckSignals} makes it.
+        The handler may also make a failing ctypes call of its own and so
+        replace the errno we would read; so a failed wait is told apart from
+        an interrupted one by repeating it with a zero timeout, which cannot
+        be interrupted (L{epollreactor._libc.repeatFailed}): if the repeat
+        fails, the failure is the call's own, and if it succeeds, its events
+        are the result (or, when there are none, the wait goes on).
 
         @param maxevents: at least 1, at most C{buffer.capacity}.
         @param milliseconds: -1 to wait forever, else at least 0.
@@ -543,8 +554,11 @@ class epoll:
             count = epoll_wait(self._epfd, pointer, maxevents, milliseconds)
             if count >= 0:
                 return count
-            if getErrno() != errno.EINTR:
-                raise lastError()
+            count, err = repeatFailed(epoll_wait, self._epfd, pointer, maxevents, 0)
+            if err:
+                raise OSError(err, os.strerror(err))
+            if count or not milliseconds:
+                return count
             if milliseconds > 0:
                 remaining = deadline - monotonic()
                 if remaining < 0:

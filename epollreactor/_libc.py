@@ -49,6 +49,7 @@ __all__ = [
     "epoll_wait_bare",
     "getErrno",
     "lastError",
+    "repeatFailed",
     "libcName",
 ]
 
@@ -443,16 +444,66 @@ if platform.python_implementation() == "PyPy":
 
 def lastError() -> OSError:
     """
-    Build the exception for the C library call that just failed.
+    Build the exception for the C library call that just failed, from the
+    errno it left.
 
     This is the one road by which every failed epoll call becomes an
     exception, so that the L{OSError} subclasses (L{FileNotFoundError},
     L{FileExistsError}, L{PermissionError}, ...) come out exactly as CPython's
-    C{select.epoll} raises them.  Call it immediately after the failing call,
-    before anything else can change errno.
+    C{select.epoll} raises them.  Call it right after L{repeatFailed} has
+    confirmed the errno, or right after a call that no signal handler can
+    follow.
 
     @return: C{OSError(errno, os.strerror(errno))}, which Python turns into
         the subclass for that errno.
     """
     err = getErrno()
     return OSError(err, os.strerror(err))
+
+
+def repeatFailed(call: _EpollCall, *arguments: Any) -> "tuple[int, int]":
+    """
+    Learn the outcome of a call that just failed, in a way no Python signal
+    handler can disturb.
+
+    ctypes keeps one errno copy per thread, and Python runs a signal's
+    handler at the first bytecode boundary after a call returns: before the
+    caller can read errno.  A handler that makes a failing ctypes call of its
+    own (another epoll, a reactor call on a closed descriptor that it
+    catches) leaves its errno in that copy, where C{select.epoll}, reading
+    errno in C, never sees it.  So the errno read after the call is not to be
+    trusted, and the call's own return value is: this repeats the call and
+    reads the errno after each repeat, until a repeat succeeds or two repeats
+    in a row report the same errno.
+
+     - Callers pass arguments for which the repeat cannot be interrupted:
+       C{epoll_ctl(2)} never fails with EINTR, and C{epoll_wait(2)} with a
+       zero timeout does not sleep, and only a sleeping wait fails with EINTR
+       (epoll_wait(2); C{ep_poll} in the kernel's fs/eventpoll.c).  So a
+       repeat that fails does so for a reason that persists, and
+       C{epoll_wait} after EINTR is told apart from C{epoll_wait} on a bad
+       descriptor by the repeat's return value alone.
+     - Every error these calls report for the same arguments (EBADF, EEXIST,
+       ENOENT, EPERM, EINVAL, ELOOP, ENOSPC) is reported again by a repeat; a
+       repeat that succeeds instead (ENOMEM gone, another thread changed the
+       set in between) is a valid outcome of the call.
+     - Two repeats must agree, so a handler that runs after one of them
+       cannot pass its own errno off as the call's: it would have to run
+       after both and fail with the same errno both times.
+
+    @param call: the function that failed (L{epoll_ctl}, L{epoll_wait} or
+        L{epoll_create1}, with errno capture).
+    @param arguments: its arguments, which the repeat must be allowed to
+        take effect with.
+    @return: C{(result, 0)} when a repeat succeeded, with that repeat's
+        result; C{(-1, errno)} when the failure persists.
+    """
+    seen = -1
+    while True:
+        result = call(*arguments)
+        if result >= 0:
+            return result, 0
+        err = getErrno()
+        if err == seen:
+            return -1, err
+        seen = err

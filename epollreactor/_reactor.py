@@ -108,8 +108,7 @@ from epollreactor._libc import (
     EVENT,
     epoll_ctl,
     epoll_wait,
-    getErrno,
-    lastError,
+    repeatFailed,
 )
 
 __all__ = ["EPollReactor", "install"]
@@ -293,10 +292,11 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         # _epfd, not fileno(): one frame less per connection opened or
         # closed (bench/README.md, churn); the reactor never uses a closed
         # poller (_rebuild replaces it before closing it).
-        if epoll_ctl(
-            self._poller._epfd, operation, fd, _packEvent(mask, fd, generation)
-        ):
-            return getErrno()
+        epfd = self._poller._epfd
+        event = _packEvent(mask, fd, generation)
+        if epoll_ctl(epfd, operation, fd, event):
+            # The errno a signal handler cannot replace (repeatFailed).
+            return repeatFailed(epoll_ctl, epfd, operation, fd, event)[1]
         return 0
 
     def _registerNew(self, xer: Any, fd: int, mask: int) -> None:
@@ -571,8 +571,10 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         if self._forked:
             self._rebuild()
         if fd in self._registered:
-            if epoll_ctl(self._poller._epfd, EPOLL_CTL_DEL, fd, None):
-                failure = getErrno()
+            epfd = self._poller._epfd
+            if epoll_ctl(epfd, EPOLL_CTL_DEL, fd, None) and (
+                failure := repeatFailed(epoll_ctl, epfd, EPOLL_CTL_DEL, fd, None)[1]
+            ):
                 if failure not in _STALE_ERRNOS:
                     raise OSError(failure, os.strerror(failure))
                 # Closed or renamed behind our back: others may be too.
@@ -908,10 +910,10 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
                         "the reactor".format(fd)
                     ),
                 )
-            elif epoll_ctl(
-                epfd, EPOLL_CTL_MOD, fd, _packEvent(mask, fd, generations[fd])
-            ):
-                self._lostDescriptor(fd, lastError())
+            else:
+                self._controlOrLose(
+                    epfd, EPOLL_CTL_MOD, fd, _packEvent(mask, fd, generations[fd])
+                )
 
     def _stray(self, generation: int) -> None:
         """
@@ -950,10 +952,20 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         old.close()
         epfd = self._poller.fileno()
         for fd, mask in list(self._registered.items()):
-            if epoll_ctl(
+            self._controlOrLose(
                 epfd, EPOLL_CTL_ADD, fd, _packEvent(mask, fd, self._generations[fd])
-            ):
-                self._lostDescriptor(fd, lastError())
+            )
+
+    def _controlOrLose(self, epfd: int, operation: int, fd: int, event: bytes) -> None:
+        """
+        Run C{epoll_ctl(2)} for a registration our tables hold; when the
+        kernel refuses it (EBADF: closed behind our back), its owner loses
+        its connection.
+        """
+        if epoll_ctl(epfd, operation, fd, event):
+            failure = repeatFailed(epoll_ctl, epfd, operation, fd, event)[1]
+            if failure:
+                self._lostDescriptor(fd, OSError(failure, os.strerror(failure)))
 
     def doPoll(self, timeout: Optional[float]) -> None:
         """
@@ -988,16 +1000,23 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         if maxEvents > buffer.capacity:
             # Grow without an epoll_wait whose events would be dropped.
             buffer = poller._reserve(maxEvents)
-        count = epoll_wait(poller.fileno(), buffer.pointer, maxEvents, milliseconds)
-        if count <= 0:
-            if count < 0:
-                failure = getErrno()
-                if failure != errno.EINTR:
-                    # epoll_wait(2) fails otherwise only on a bug of ours.
-                    raise OSError(failure, os.strerror(failure))
-                # Interrupted by a signal: return, so the main loop runs what
-                # the handler scheduled.
+        epfd = poller.fileno()
+        count = epoll_wait(epfd, buffer.pointer, maxEvents, milliseconds)
+        if count < 0:
+            # Interrupted by a signal (EINTR), or a bug of ours: errno cannot
+            # tell, since the signal's handler has run since and may have
+            # replaced it.  A repeat with a zero timeout cannot be
+            # interrupted, so its failure is the call's own (repeatFailed).
+            count, failure = repeatFailed(
+                epoll_wait, epfd, buffer.pointer, maxEvents, 0
+            )
+            if failure:
+                raise OSError(failure, os.strerror(failure))
+            if not count:
+                # Interrupted: return, so the main loop runs what the handler
+                # scheduled.
                 return
+        elif not count:
             if self._writeAttempts:
                 self._attemptWrites()
             return
