@@ -59,9 +59,10 @@ What this means for us
    applied just before C{epoll_wait(2)}, so a write interest added and taken
    away within one iteration costs nothing (fact 8).
  - When a protocol writes to a connection that is registered for reading, we
-   do not ask for EPOLLOUT at once: at the end of the iteration the
-   connection gets one C{doWrite}, and only what could not be written waits
-   for EPOLLOUT (fact 8; asyncio's transports do the same).
+   do not ask for EPOLLOUT at once: the connection gets one C{doWrite} after
+   the events of the next C{epoll_wait(2)} were dispatched, and only what
+   could not be written then waits for EPOLLOUT (fact 8; "Writing early"
+   below says why after the next wait and not sooner).
  - Each event reaches its selectable in the log context that
    C{log.callWithLogger} would give it (C{"system"} is its C{logPrefix()}),
    but built by us from the thread's context stack, once per iteration
@@ -80,6 +81,47 @@ What this means for us
    buffered input and then end-of-file (fact 4).
  - A reactor used in a forked child rebuilds its epoll instance from its
    tables on first use (fact 6).
+
+Writing early
+=============
+
+TCP sends what one C{send()} hands it as full segments and, unless the
+length is a multiple of the segment size, one short segment at the end.
+Nagle's algorithm (RFC 896, in Linux's Minshall form: C{tcp_nagle_check})
+holds a short segment back while an earlier short segment is not yet
+acknowledged, and the receiver delays its ACK (up to 40 ms on Linux) while
+it has nothing to send back, which is the case while it waits for the rest
+of a message.  So two short segments of one message in flight at once make
+the second wait for the delayed ACK: the tail-segment wait.  Each
+C{send()} call can leave one short segment behind; what decides whether
+they pile up within one message is how many calls a message is cut into
+and when.
+
+Twisted's reactor calls C{doWrite} only after an C{epoll_wait(2)} reported
+EPOLLOUT, and in the same event calls C{doRead} first when input is there
+too, so a reply goes out together with all the input that had arrived by
+then.  Our first design called C{doWrite} at the end of the iteration that
+read: a 200,000-byte echo was answered in four calls of 64 KiB, 64 KiB,
+64 KiB and 3 KiB, each sent while the rest of the message was still
+coming, each leaving a short segment (65,536 is one loopback segment of
+65,483 bytes and 53 more), and the last one waited 40 ms for the delayed ACK
+in most runs (bench/README.md, "bulk").  Setting C{TCP_NODELAY} hides that,
+but an application did not ask for it and Twisted does not set it.
+
+So the C{doWrite} we give without EPOLLOUT comes where Twisted's would, or
+a little later in the same iteration: after the next C{epoll_wait(2)} (with
+a zero timeout, so it costs no latency) and after all of that wait's events
+were dispatched, the connection's own C{doRead} included.  A write is never
+sent before the kernel was asked whether more input for the same reply is
+there, and each C{send()} carries at least everything the protocol had
+written by the time Twisted's reactor would have sent it.  So we make no
+more C{send()} calls per message than Twisted's reactor, none earlier, and
+(without its two C{epoll_ctl(2)} calls around each) cut a message into no
+more short segments: the wait above cannot come from us where it does not
+come from Twisted with the same application.  C{tests/test_earlywrite.py} pins it in system calls:
+between the C{recv} that starts a reply and the C{send} of it there is
+always an C{epoll_wait}, at every message size, while a 64-byte echo still
+costs one C{send} and no C{epoll_ctl(2)}.
 """
 
 import errno
@@ -129,6 +171,8 @@ _ILogContext = log.ILogContext
 _NO_FILEDESC = posixbase._NO_FILEDESC
 _DISCONNECTED = EPOLLHUP | EPOLLERR
 _BUGGY_LOG_PREFIX = "(buggy logPrefix method)"
+#: The write attempts of an iteration that has none; never written to.
+_NOTHING_DUE: Dict[int, Any] = {}
 
 
 def _logContextStack() -> Optional[List[Dict[Any, Any]]]:
@@ -143,6 +187,7 @@ def _logContextStack() -> Optional[List[Dict[Any, Any]]]:
         return None
     stack: List[Dict[Any, Any]] = tracker.currentContext().contexts
     return stack
+
 
 #: Reactors alive in this process, so that a fork can mark them.
 _liveReactors: "weakref.WeakSet[EPollReactor]" = weakref.WeakSet()
@@ -241,7 +286,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         self._owners: Dict[int, Any] = {}
         self._nextGeneration = 1
         self._changed: Set[int] = set()
-        self._writeAttempts: List[Tuple[int, Any]] = []
+        self._writeAttempts: Dict[int, Any] = {}
         self._maxEvents = 256
         self._strays: Set[int] = set()
         _liveReactors.add(self)
@@ -418,7 +463,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
                     and not self._registered.get(fd, 0) & EPOLLOUT
                     and isinstance(xer, abstract.FileDescriptor)
                 ):
-                    self._writeAttempts.append((fd, xer))
+                    self._writeAttempts[fd] = xer
             return
         if fd.__class__ is not int:
             if not isinstance(fd, int):
@@ -476,7 +521,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
                     and not self._registered.get(fd, 0) & EPOLLOUT
                     and isinstance(xer, abstract.FileDescriptor)
                 ):
-                    self._writeAttempts.append((fd, xer))
+                    self._writeAttempts[fd] = xer
             return
         try:
             self._add(xer, primary, other, self._selectables, event, antievent)
@@ -667,11 +712,16 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
 
     # The loop.
 
-    def _applyChanges(self) -> None:
+    def _applyChanges(self, due: Dict[int, Any]) -> None:
         """
         Give the kernel the masks our tables want for every descriptor whose
         wanted mask changed since the last C{epoll_wait(2)}; a change undone
-        within the iteration costs no system call.
+        within the iteration costs no system call.  A writer in C{due} gets
+        its C{doWrite} after this wait without EPOLLOUT, so if it is reading
+        EPOLLOUT is not asked for it yet (L{_attemptWrites} queues the
+        change if it is still writing then).
+
+        @param due: the write attempts this iteration will make, by number.
 
         A descriptor whose registration has vanished because it was closed
         behind our back loses its connection, with the kernel's error.
@@ -685,7 +735,12 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             have = registered.get(fd)
             if have is None:
                 continue
-            want = (EPOLLIN if fd in reads else 0) | (EPOLLOUT if fd in writes else 0)
+            # A reader owed a doWrite after this wait gets EPOLLOUT only if
+            # that leaves something unwritten; one that reads no more has no
+            # input to wait for, and asks for it now, as Twisted's does.
+            want = (EPOLLIN if fd in reads else 0) | (
+                EPOLLOUT if fd in writes and (fd not in due or fd not in reads) else 0
+            )
             if want == have or not want:
                 continue
             failure = self._control(EPOLL_CTL_MOD, fd, want, self._generations[fd])
@@ -718,39 +773,35 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             )
 
     def _attemptWrites(
-        self, dispatch: Optional[Callable[[Any, int, int], None]] = None
-    ) -> bool:
+        self, due: Dict[int, Any], dispatch: Callable[[Any, int, int], None]
+    ) -> None:
         """
-        Give each writer that asked to write while the kernel was not
-        watching it for EPOLLOUT one C{doWrite} now; what it cannot write
-        waits for EPOLLOUT, which L{_applyChanges} asks for.
+        Give each writer in C{due}, which asked to write before this
+        iteration's C{epoll_wait(2)} while the kernel was not watching it
+        for EPOLLOUT, one C{doWrite} now, after the events of that wait were
+        dispatched: the same point at which Twisted's reactor would call it
+        for EPOLLOUT.  What it cannot write waits for EPOLLOUT, which the
+        next L{_applyChanges} asks for.
 
-        @param dispatch: the iteration's L{_dispatcher}, if it has one.
-        @return: whether any writer was tried.
+        @param due: writer by descriptor number; a writer that stopped and
+            started writing again before the wait is listed once (found by
+            C{tests/test_statemachine_reactor.py}).
+        @param dispatch: the iteration's L{_dispatcher}.
         """
-        attempts = self._writeAttempts
-        if not attempts:
-            return False
-        self._writeAttempts = []
         writes = self._writes
         selectables = self._selectables
         registered = self._registered
-        if dispatch is None:
-            dispatch = self._dispatcher()
-        # A writer that stopped and started writing again within one
-        # iteration is listed twice; it gets one doWrite all the same (found
-        # by tests/test_statemachine_reactor.py).
-        tried: Set[int] = set()
-        for fd, writer in attempts:
+        changed = self._changed
+        for fd, writer in due.items():
             if (
                 fd in writes
-                and fd not in tried
                 and selectables.get(fd) is writer
                 and not registered.get(fd, 0) & EPOLLOUT
             ):
-                tried.add(fd)
                 dispatch(writer, fd, EPOLLOUT)
-        return True
+                if fd in writes and selectables.get(fd) is writer:
+                    # Not all written: ask for EPOLLOUT before the next wait.
+                    changed.add(fd)
 
     def _dispatcher(self) -> Callable[[Any, int, int], None]:
         """
@@ -977,12 +1028,19 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         """
         if self._repairPending:
             self._repair()
-        if self._writeAttempts and self._attemptWrites():
-            # Writes queued by timers or threads went out just now; what they
-            # set off must not wait for a full timeout.
+        due = self._writeAttempts
+        if due:
+            # Written after this wait's events, as Twisted's reactor writes
+            # after the wait that reports EPOLLOUT; it must not wait for the
+            # timeout.
+            self._writeAttempts = {}
             timeout = 0
+        else:
+            # Not the dict that collects this iteration's attempts for the
+            # next one.
+            due = _NOTHING_DUE
         if self._changed:
-            self._applyChanges()
+            self._applyChanges(due)
         if timeout is None:
             milliseconds = -1
         elif timeout <= 0:
@@ -1012,13 +1070,11 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             )
             if failure:
                 raise OSError(failure, os.strerror(failure))
-            if not count:
-                # Interrupted: return, so the main loop runs what the handler
-                # scheduled.
-                return
-        elif not count:
-            if self._writeAttempts:
-                self._attemptWrites()
+        if not count:
+            # No events (or interrupted, and the main loop is to run what
+            # the handler scheduled): the writes owed, and back.
+            if due:
+                self._attemptWrites(due, self._dispatcher())
             return
         if count == maxEvents:
             # The batch was full: take more next time.
@@ -1027,9 +1083,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         reads = self._reads
         writes = self._writes
         dispatch = self._dispatcher()
-        for event, fd, generation in _unpackEvents(
-            buffer.view[: count * _EVENT_SIZE]
-        ):
+        for event, fd, generation in _unpackEvents(buffer.view[: count * _EVENT_SIZE]):
             selectable = owners.get(generation)
             if selectable is None:
                 # A stale event for a registration replaced or removed since
@@ -1048,8 +1102,8 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
                 event &= ~EPOLLOUT
             if event:
                 dispatch(selectable, fd, event)
-        if self._writeAttempts:
-            self._attemptWrites(dispatch)
+        if due:
+            self._attemptWrites(due, dispatch)
 
     # Twisted names the parameter "delay"; it is always passed by position.
     doIteration = doPoll  # type: ignore[assignment]

@@ -135,4 +135,9 @@ def test_writerRestartedWithinOneIterationWritesOnce(
     reactor.doIteration(0)
 
     assert calls == [("c0", "doWrite")]
+    # Still writing: EPOLLOUT is asked for before the next wait, which then
+    # has nothing for it (the buffer is still full).
+    assert interest(reactor) == {number: 1}
+    reactor.doIteration(0)
+    assert calls == [("c0", "doWrite")]
     assert interest(reactor) == {number: 5}

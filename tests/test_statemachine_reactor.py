@@ -34,7 +34,7 @@ L{ReactorModel} follows the design written in C{epollreactor/_reactor.py}'s
 module docstring: tables keyed by number with one owner each; C{ADD}/C{DEL}
 at once; mask changes applied just before C{epoll_wait(2)}; an optimistic
 C{doWrite} for a reader that starts writing while the kernel is not watching
-it for C{EPOLLOUT}, once per iteration; eviction, with a warning, of an
+it for C{EPOLLOUT}, once, after the events of the next wait; eviction, with a warning, of an
 owner whose number a new object is added under; C{connectionLost} for an
 owner whose pending mask change the kernel refuses (its file is gone); after
 any stale entry, a check of every registration before the next wait
@@ -51,7 +51,8 @@ Invariants, after every step:
    (one C{tfd:} line per registration, with mask and inode), are exactly the
    model's, number, file and mask; right after an iteration every mask the
    kernel holds is the one the owner wants (the reactor defers C{MOD}, so
-   only then).
+   only then), but for a writer that just got its optimistic C{doWrite},
+   which gets C{EPOLLOUT} before the next wait.
  - An iteration calls exactly the expected C{doRead}/C{doWrite}/
    C{connectionLost}; independently of the model, nothing reaches a channel
    that was not registered for it, nothing but the optimistic C{doWrite}
@@ -71,8 +72,8 @@ stock Twisted makes is a subset of ours, and what only we call is either
 
  - a C{doWrite} of a channel that started writing while it was registered
    for reading (stock Twisted asks for C{EPOLLOUT} at once and calls
-   C{doWrite} only when the socket is writable; we call it once at the end
-   of the iteration whatever the socket says), or
+   C{doWrite} only when the socket is writable; we call it once after the
+   next wait's events, whatever the socket says), or
  - a C{doRead} of a reader whose hang-up came without C{EPOLLIN} (a pipe
    whose writer closed: stock Twisted calls C{connectionLost} at once; we
    read, the read sees end-of-file, and then C{connectionLost}).
@@ -610,24 +611,17 @@ class ReactorModel:
                 self._dispatchPolled(channel, EPOLLOUT, calls)
         if self.preenWanted:
             self._preen(calls)
-        # Writes asked for since the last iteration go out first.
-        optimistic = set()
+        # Writes asked for since the last iteration go out after the wait,
+        # without EPOLLOUT.
         attempts, self.attempts = self.attempts, []
-        for number, channel in attempts:
-            if (
-                number in self.writes
-                and channel.name not in optimistic
-                and self.owner.get(number) is channel
-                and not self.applied[number] & EPOLLOUT
-            ):
-                optimistic.add(channel.name)
-                self.happenings.add("optimistic doWrite")
-                self._dispatch(channel, number, EPOLLOUT, calls)
+        due = {number for number, _ in attempts}
         # Deferred mask changes.
         for number in sorted(self.applied):
             if number not in self.applied:
                 continue
             want = self.wanted(number)
+            if number in due and number in self.reads:
+                want &= ~EPOLLOUT
             if want == self.applied[number] or not want:
                 continue
             failure = self.kernel.control("MOD", number, want)
@@ -663,6 +657,17 @@ class ReactorModel:
                 event &= ~EPOLLOUT
             if event:
                 self._dispatch(channel, number, event, calls)
+        optimistic = set()
+        for number, channel in attempts:
+            if (
+                number in self.writes
+                and channel.name not in optimistic
+                and self.owner.get(number) is channel
+                and not self.applied[number] & EPOLLOUT
+            ):
+                optimistic.add(channel.name)
+                self.happenings.add("optimistic doWrite")
+                self._dispatch(channel, number, EPOLLOUT, calls)
         return calls, optimistic, hangups
 
     def _dispatch(
@@ -1118,9 +1123,15 @@ class ReactorRules(RuleBasedStateMachine):
                 for name, method in extra
             ), (sorted(extra), sorted(optimistic), sorted(hangups))
         # The reactor defers mask changes to the next epoll_wait(2), so only
-        # now must every mask the kernel holds be the one its owner wants.
+        # now must every mask the kernel holds be the one its owner wants;
+        # but a writer that got its optimistic doWrite after this wait gets
+        # EPOLLOUT only before the next one.
         for number, (mask, _) in self.ours.registrations().items():
-            assert mask == self.model.wanted(number), (number, mask)
+            want = self.model.wanted(number)
+            owner = self.model.owner.get(number)
+            if owner is not None and owner.name in optimistic:
+                want &= ~EPOLLOUT
+            assert mask == want, (number, mask)
 
     # Invariants.
 

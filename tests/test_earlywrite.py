@@ -1,0 +1,202 @@
+"""
+When L{epollreactor.EPollReactor} sends what a protocol wrote, counted in
+system calls on a real TCP connection over loopback: a write made while
+handling input goes out only after the next C{epoll_wait(2)} has had the
+chance to report more of that input, so input that arrives in several reads
+is answered in as few C{send()} calls as Twisted's own reactor makes, and a
+write costs no C{epoll_ctl(2)} when everything goes out at once.
+
+The first rule is what keeps Nagle's algorithm and the peer's delayed ACK
+from holding a message's last segment (the reactor's module docstring,
+"Writing early"); the second is what makes small request/response traffic
+cheaper than on Twisted's reactor.
+"""
+
+import socket
+from typing import Any, Iterator, List, Tuple
+
+import pytest
+from twisted.internet.protocol import Factory, Protocol
+
+from epollreactor import _reactor
+from epollreactor._reactor import EPollReactor
+
+#: Iterations a test may take before it gives up; each one is bounded by
+#: the loopback connection's progress, never by time.
+LIMIT = 10_000
+
+
+class Echo(Protocol):
+    """
+    Writes back whatever it receives.
+    """
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Echo C{data}.
+        """
+        self.transport.write(data)
+
+
+class CountingSocket:
+    """
+    The server connection's socket, which adds C{("recv", n)} and
+    C{("send", n)} to a shared trace around the real calls; everything
+    else goes to the real socket.
+    """
+
+    def __init__(self, real: socket.socket, trace: List[Tuple[str, int]]) -> None:
+        """
+        @param real: the socket Twisted's transport holds.
+        @param trace: where calls are recorded.
+        """
+        self._real = real
+        self._trace = trace
+
+    def recv(self, size: int) -> bytes:
+        """
+        C{recv(2)}, recorded with the number of bytes it returned.
+        """
+        data = self._real.recv(size)
+        self._trace.append(("recv", len(data)))
+        return data
+
+    def send(self, data: Any) -> int:
+        """
+        C{send(2)}, recorded with the number of bytes it took.
+        """
+        sent = self._real.send(data)
+        self._trace.append(("send", sent))
+        return sent
+
+    def __getattr__(self, name: str) -> Any:
+        """
+        @return: the real socket's attribute.
+        """
+        return getattr(self._real, name)
+
+
+@pytest.fixture
+def connection(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Tuple[socket.socket, List[Tuple[str, int]]]]:
+    """
+    An echo server on C{reactor} and a non-blocking client socket connected
+    to it, with the server connection's C{recv}/C{send} and the reactor's
+    C{epoll_wait}/C{epoll_ctl} calls recorded, in order, in one trace.
+
+    @return: the client socket and the trace.
+    """
+    trace: List[Tuple[str, int]] = []
+    servers: List[Protocol] = []
+
+    class Recorded(Echo):
+        def connectionMade(self) -> None:
+            servers.append(self)
+
+    port = reactor.listenTCP(0, Factory.forProtocol(Recorded), interface="127.0.0.1")
+    client = socket.create_connection(("127.0.0.1", port.getHost().port))
+    client.setblocking(False)
+    for _ in range(LIMIT):
+        if servers:
+            break
+        reactor.doIteration(0.01)
+    transport: Any = servers[0].transport
+    transport.socket = CountingSocket(transport.socket, trace)
+    realWait = _reactor.epoll_wait
+    realControl = _reactor.epoll_ctl
+
+    def wait(*arguments: Any) -> int:
+        count: int = realWait(*arguments)
+        trace.append(("epoll_wait", count))
+        return count
+
+    def control(*arguments: Any) -> int:
+        trace.append(("epoll_ctl", arguments[1]))
+        result: int = realControl(*arguments)
+        return result
+
+    monkeypatch.setattr(_reactor, "epoll_wait", wait)
+    monkeypatch.setattr(_reactor, "epoll_ctl", control)
+    yield client, trace
+    client.close()
+    transport.loseConnection()
+    port.stopListening()
+
+
+def exchange(reactor: EPollReactor, client: socket.socket, message: bytes) -> None:
+    """
+    Send C{message} from the client while the reactor runs, a little at a
+    time as the connection takes it, until all of it has been echoed back.
+    """
+    sent = received = 0
+    for _ in range(LIMIT):
+        if sent < len(message):
+            try:
+                sent += client.send(message[sent : sent + 262_144])
+            except BlockingIOError:
+                pass
+        reactor.doIteration(0.01)
+        try:
+            while True:
+                chunk = client.recv(1_048_576)
+                assert chunk, "the server closed the connection"
+                received += len(chunk)
+        except BlockingIOError:
+            pass
+        if received == len(message):
+            return
+    raise AssertionError("echoed {} of {} bytes".format(received, len(message)))
+
+
+@pytest.mark.parametrize("size", [64, 4096, 65536, 200_000, 1_000_000])
+def test_sendOnlyAfterAWait(
+    reactor: EPollReactor,
+    connection: Tuple[socket.socket, List[Tuple[str, int]]],
+    size: int,
+) -> None:
+    """
+    Between the C{recv} that starts a reply and the C{send} that takes it
+    out there is always an C{epoll_wait}: the reply goes out only after the
+    reactor has asked the kernel whether more input is there, and read it
+    into the same reply if it is, as Twisted's reactor does when EPOLLIN and
+    EPOLLOUT come together.  A reactor that sends at the end of the
+    iteration that read (what ours did before) sends each 64 KiB read on its
+    own, leaving a short segment behind every one, and the last segment of
+    the message then waits for the peer's delayed ACK.
+    """
+    client, trace = connection
+    exchange(reactor, client, b"x" * size)
+    unsent = 0
+    waitOwed = False
+    sends = 0
+    for call, value in trace:
+        if call == "recv" and value:
+            # The first input of a reply must see a wait before it goes out.
+            waitOwed = waitOwed or unsent == 0
+            unsent += value
+        elif call == "epoll_wait":
+            waitOwed = False
+        elif call == "send":
+            sends += 1
+            assert not waitOwed, trace
+            unsent -= value
+    assert unsent == 0
+    assert sum(value for call, value in trace if call == "send") == size
+    assert sends >= 1
+
+
+def test_pingPongCostsNoEpollCtl(
+    reactor: EPollReactor,
+    connection: Tuple[socket.socket, List[Tuple[str, int]]],
+) -> None:
+    """
+    Small request/response traffic keeps what the early write is for: each
+    64-byte message is echoed in one C{send} and costs no C{epoll_ctl}
+    (Twisted's reactor makes two per message: EPOLLOUT on, then off).
+    """
+    client, trace = connection
+    for _ in range(20):
+        exchange(reactor, client, b"p" * 64)
+    assert [call for call, _ in trace].count("send") == 20
+    assert [call for call, _ in trace].count("epoll_ctl") == 0
