@@ -17,9 +17,11 @@ What differs from C{select.epoll}, and why:
    a signal handler) polling the same object meanwhile gets a buffer of its
    own, as with CPython.
  - L{epoll.register}, L{epoll.modify}, L{epoll.unregister} and C{poll(0)}
-   call the C library without ctypes' errno capture and, on CPython, without
-   releasing the GIL (L{epollreactor._libc.epoll_ctl_bare}); a failed call is
-   repeated with errno capture to learn its error.
+   call the C library without ctypes' errno capture
+   (L{epollreactor._libc.epoll_ctl_bare}); a failed call is repeated with
+   errno capture to learn its error.  Like every call here, and like
+   C{select.epoll}'s, they release the GIL, so other threads are not kept
+   waiting while one thread makes many of them.
 
 The hot paths (L{epoll.poll}, L{epoll.register}, L{epoll.modify},
 L{epoll.unregister}) are written out in full rather than shared through

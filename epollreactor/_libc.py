@@ -300,26 +300,24 @@ epoll_ctl: _EpollCall = _libc.epoll_ctl
 epoll_wait: _EpollCall = _libc.epoll_wait
 
 # The same two calls once more, for the hot paths of epollreactor.epoll,
-# without the two costs ctypes adds per call that those paths can do
-# without (bench/bench_binding.py, CPython 3.11, x86-64):
+# with use_errno=False: ctypes then skips swapping errno with its
+# thread-local copy around the call.  On failure we learn errno by repeating
+# the call through the errno-capturing epoll_ctl or epoll_wait above: every
+# error these calls can report for the same arguments (EBADF, EEXIST,
+# ENOENT, EPERM, EINVAL, ELOOP, ENOSPC) is reported again by the repeat, and
+# a repeat that succeeds instead (ENOMEM gone, or another thread changed the
+# set in between) is a valid outcome of the call.
 #
-#  - use_errno=False: ctypes then skips swapping errno with its thread-local
-#    copy around the call.  On failure we learn errno by repeating the call
-#    through the errno-capturing epoll_ctl or epoll_wait above: every error
-#    these calls can report for the same arguments (EBADF, EEXIST, ENOENT,
-#    EPERM, EINVAL, ELOOP, ENOSPC) is reported again by the repeat, and a
-#    repeat that succeeds instead (ENOMEM gone, or another thread changed the
-#    set in between) is a valid outcome of the call.
-#  - PyDLL instead of CDLL: the call keeps the GIL instead of releasing and
-#    retaking it.  Only for calls that cannot block: epoll_ctl, and
-#    epoll_wait with a zero timeout; both take the epoll instance's mutex,
-#    which no one holds for long.
-#
-# Together they save about 50 ns of the about 400 ns a ctypes epoll_ctl costs.
-# PyDLL is a CPython C-API notion; elsewhere (PyPy) we keep to CDLL.
+# They release the GIL around the call, as select.epoll does, although
+# neither blocks (epoll_ctl, and epoll_wait with a zero timeout): keeping it
+# (ctypes.PyDLL) saved 13-20 ns of a 280-390 ns call, but a thread that
+# loops over such calls then keeps every other thread waiting for the
+# interpreter's 5 ms switch interval, where releasing lets a thread woken
+# from a blocking poll run within 0.04-2 ms, as with select.epoll
+# (bench/bench_gil.py, bench/README.md "Threads").
 _bareLibrary: ctypes.CDLL
 if platform.python_implementation() == "CPython":
-    _bareLibrary = ctypes.PyDLL(_libc._name, handle=_libc._handle, use_errno=False)
+    _bareLibrary = ctypes.CDLL(_libc._name, handle=_libc._handle, use_errno=False)
 else:
     # PyPy's CDLL built from a handle has no function lookup of its own
     # (AttributeError: __pypy_dll__), so load the library again by name: the
@@ -328,12 +326,11 @@ else:
 _bareLibrary.epoll_ctl.restype = ctypes.c_int
 _bareLibrary.epoll_wait.restype = ctypes.c_int
 
-#: L{epoll_ctl} without errno and, on CPython, without releasing the GIL; on
-#: failure, repeat the call through L{epoll_ctl} to learn the error.
+#: L{epoll_ctl} without errno; on failure, repeat the call through
+#: L{epoll_ctl} to learn the error.
 epoll_ctl_bare: _EpollCall = _bareLibrary.epoll_ctl
-#: L{epoll_wait} without errno and, on CPython, without releasing the GIL:
-#: only for a zero timeout.  On failure, repeat the call through
-#: L{epoll_wait} to learn the error.
+#: L{epoll_wait} without errno, for a zero timeout.  On failure, repeat the
+#: call through L{epoll_wait} to learn the error.
 epoll_wait_bare: _EpollCall = _bareLibrary.epoll_wait
 
 #: The errno of this thread's last ctypes call into the C library.

@@ -15,7 +15,8 @@ import struct
 import subprocess
 import sys
 import tempfile
-from typing import Dict, Iterator
+import threading
+from typing import Dict, Iterator, List
 
 import pytest
 
@@ -204,6 +205,40 @@ def test_bareCallsReturnMinusOneOnFailure() -> None:
     os.close(w)
     assert _libc.epoll_ctl_bare(r, _libc.EPOLL_CTL_ADD, w, None) == -1
     assert _libc.epoll_wait_bare(r, buffer.pointer, 1, 0) == -1
+
+
+def test_bareCallsReleaseTheGIL() -> None:
+    """
+    L{_libc.epoll_wait_bare} (and L{_libc.epoll_ctl_bare}, from the same
+    library object) release the GIL during the call, as C{select.epoll}
+    does: while one thread is inside it, another runs Python code, here the
+    write that ends the wait, which then reports that event.  A call that
+    kept the GIL would let the main thread run only after the wait had timed
+    out with no event.
+    """
+    epfd = _libc.epoll_create1(0)
+    r, w = os.pipe()
+    buffer = _libc.EventBuffer(1)
+    counts: List[int] = []
+    entering = threading.Event()
+    try:
+        event = _libc.EVENT.pack(_libc.EPOLLIN, r, 0)
+        assert _libc.epoll_ctl(epfd, _libc.EPOLL_CTL_ADD, r, event) == 0
+
+        def waiter() -> None:
+            entering.set()
+            counts.append(_libc.epoll_wait_bare(epfd, buffer.pointer, 1, 2000))
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        entering.wait(60)
+        os.write(w, b"x")
+        thread.join(60)
+        assert counts == [1]
+    finally:
+        os.close(epfd)
+        os.close(r)
+        os.close(w)
 
 
 @pytest.mark.parametrize(
