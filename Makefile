@@ -46,7 +46,8 @@ FUZZ_EXAMPLES ?= 20000
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VPY) -m pytest \
 		--hypothesis-profile=fuzz --hypothesis-show-statistics \
-		tests/test_statemachine_reactor.py tests/test_statemachine_epoll.py
+		tests/test_statemachine_reactor.py tests/test_statemachine_epoll.py \
+		tests/test_statemachine_registrations.py
 
 # Types and lint: mypy --strict over the package (configured in
 # pyproject.toml's [tool.mypy]), ruff over the whole tree ([tool.ruff]).

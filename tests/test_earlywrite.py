@@ -18,7 +18,7 @@ from typing import Any, Iterator, List, Tuple
 import pytest
 from twisted.internet.protocol import Factory, Protocol
 
-from epollreactor import _reactor
+from epollreactor import _reactor, _registrations
 from epollreactor._reactor import EPollReactor
 
 #: Iterations a test may take before it gives up; each one is bounded by
@@ -104,7 +104,7 @@ def connection(
     transport: Any = servers[0].transport
     transport.socket = CountingSocket(transport.socket, trace)
     realWait = _reactor.epoll_wait
-    realControl = _reactor.epoll_ctl
+    realControl = _registrations.epoll_ctl
 
     def wait(*arguments: Any) -> int:
         count: int = realWait(*arguments)
@@ -117,7 +117,7 @@ def connection(
         return result
 
     monkeypatch.setattr(_reactor, "epoll_wait", wait)
-    monkeypatch.setattr(_reactor, "epoll_ctl", control)
+    monkeypatch.setattr(_registrations, "epoll_ctl", control)
     yield client, trace
     client.close()
     transport.loseConnection()

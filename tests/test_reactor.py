@@ -397,37 +397,6 @@ def test_getReadersAndWriters(reactor: EPollReactor, pair: List[socket.socket]) 
     assert reactor.getWriters() == []
 
 
-def test_addAndRemovePrivate(reactor: EPollReactor, pair: List[socket.socket]) -> None:
-    """
-    C{_add} and C{_remove}, with Twisted's signature C{(xer, primary, other,
-    selectables, event, antievent)}, are what the public methods call: the
-    first adds interest in one event, the second takes it away.
-    """
-    x = Descriptor(pair[0].fileno())
-    reactor._add(
-        x, reactor._reads, reactor._writes, reactor._selectables, EPOLLIN, EPOLLOUT
-    )
-    reactor._add(
-        x, reactor._writes, reactor._reads, reactor._selectables, EPOLLOUT, EPOLLIN
-    )
-    assert x.fd in reactor._reads and x.fd in reactor._writes
-    reactor.doPoll(0)
-    assert kernelInterest(reactor)[x.fd] == EPOLLIN | EPOLLOUT
-    reactor._remove(
-        x, reactor._reads, reactor._writes, reactor._selectables, EPOLLIN, EPOLLOUT
-    )
-    reactor.doPoll(0)
-    assert kernelInterest(reactor)[x.fd] == EPOLLOUT
-    reactor._remove(
-        x, reactor._writes, reactor._reads, reactor._selectables, EPOLLOUT, EPOLLIN
-    )
-    assert x.fd not in reactor._selectables
-    assert x.fd not in kernelInterest(reactor)
-
-
-# Regular files: continuous polling.
-
-
 def test_regularFileReader(reactor: EPollReactor, regularFile: int) -> None:
     """
     A regular file added as a reader goes to C{_continuousPolling} (epoll

@@ -11,6 +11,7 @@ say why.
 """
 
 import errno
+import math
 import os
 import sys
 from typing import Any, Callable, Iterator, List, Tuple
@@ -20,7 +21,9 @@ from twisted.internet import error, protocol
 from twisted.internet.process import reapAllProcesses
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 
-from epollreactor import EPollReactor
+from epollreactor import EPOLLIN, EPOLLOUT, EPollReactor
+from epollreactor._registrations import PREEN_BATCH
+from tests.kernel import interestList
 from tests.scenarios.stale import (
     BAD_INPUT,
     SCENARIOS,
@@ -51,6 +54,18 @@ def warnings() -> Iterator[List[str]]:
     globalLogPublisher.removeObserver(observer)
 
 
+def _state(reactor: EPollReactor) -> Tuple[List[Any], List[Any], Any]:
+    """
+    @return: what C{reactor} watches, as its callers and the kernel see it:
+        its readers, its writers, and its epoll instance's interest list.
+    """
+    return (
+        reactor.getReaders(),
+        reactor.getWriters(),
+        interestList(reactor._poller.fileno()),
+    )
+
+
 class SocketLike(Watcher):
     """
     A L{Watcher} whose C{fileno()} turns to -1 once L{close} has run, as a
@@ -73,9 +88,9 @@ class SocketLike(Watcher):
         self.closed = True
 
 
-def _pair(descriptors: List[int], kind: Callable[[int, str], Watcher]) -> Tuple[
-    Watcher, int
-]:
+def _pair(
+    descriptors: List[int], kind: Callable[[int, str], Watcher]
+) -> Tuple[Watcher, int]:
     fd, peer = socketPair()
     descriptors += [fd, peer]
     return kind(fd, "watcher"), peer
@@ -263,11 +278,11 @@ def test_addClosedDescriptorRaisesEBADF(
     reactor.addReader(bystander)
     fd, other = socketPair()
     closeAll(fd, other)
-    before = (dict(reactor._selectables), dict(reactor._registered))
+    before = _state(reactor)
     with pytest.raises(OSError) as raised:
         getattr(reactor, add)(Watcher(fd, "closed"))
     assert raised.value.errno == errno.EBADF
-    assert (dict(reactor._selectables), dict(reactor._registered)) == before
+    assert _state(reactor) == before
     os.write(peer, b"x")
     iterate(reactor)
     assert bystander.data == b"x"
@@ -306,10 +321,10 @@ def test_badInputRaisesAndRegistersNothing(
     C{fileno()}, a negative or an absurdly large number raise C{TypeError},
     C{ValueError} or C{OSError}, and register nothing.
     """
-    before = (dict(reactor._selectables), dict(reactor._registered))
+    before = _state(reactor)
     with pytest.raises(expected):
         getattr(reactor, add)(obj)
-    assert (dict(reactor._selectables), dict(reactor._registered)) == before
+    assert _state(reactor) == before
     assert not reactor._changed
 
 
@@ -449,6 +464,176 @@ def test_revalidationUnregistersOwnerThatSaysMinusOne(
     assert reactor._poller.poll(0) == []
     iterate(reactor, 3)
     assert reactor._poller is old
+
+
+class CountingWatcher(Watcher):
+    """
+    A L{Watcher} that counts the calls of its C{fileno()}.
+    """
+
+    calls = 0
+
+    def fileno(self) -> int:
+        """
+        @return: the number, counted.
+        """
+        self.calls += 1
+        return self.fd
+
+
+@pytest.mark.parametrize("idle", [10, 300])
+def test_preenIsBoundedPerIteration(
+    reactor: EPollReactor, descriptors: List[int], idle: int
+) -> None:
+    """
+    After a stale entry is found, each iteration checks at most
+    L{PREEN_BATCH} registrations (one C{fileno()} each), and every owner
+    closed behind the reactor's back gets C{connectionLost} within
+    C{ceil(2 * N / PREEN_BATCH) + 1} iterations of N registrations, however
+    many idle ones there are.
+    """
+    watchers = [_pair(descriptors, CountingWatcher)[0] for _ in range(idle)]
+    for watcher in watchers:
+        reactor.addReader(watcher)
+    closed = watchers[:: max(1, idle // 4)]
+    for watcher in closed:
+        _closeBehindBack(watcher, descriptors)
+    registrations = len(reactor.getReaders())
+    bound = math.ceil(2 * registrations / PREEN_BATCH) + 1
+    # The stale entry that starts the preen.
+    reactor.removeReader(closed[0])
+    iterations = 0
+    while any(watcher.lost is None for watcher in closed[1:]):
+        for watcher in watchers:
+            watcher.calls = 0
+        reactor.doIteration(0)
+        iterations += 1
+        # Each checked one is asked once (one that loses its connection is
+        # asked again by the removals that follow).
+        assert sum(1 for watcher in watchers if watcher.calls) <= PREEN_BATCH
+        assert iterations <= bound, (iterations, bound)
+    assert all(watcher.lost is None for watcher in watchers if watcher not in closed)
+
+
+def test_preenDoesNotWaitForATimeout(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    An iteration that checks registrations for a preen does not wait, even
+    when asked to wait until an event arrives: the preen finishes, and the
+    owner closed behind the reactor's back hears of it, with no event.
+    """
+    watchers = [_pair(descriptors, Watcher)[0] for _ in range(3 * PREEN_BATCH)]
+    for watcher in watchers:
+        reactor.addReader(watcher)
+    last = watchers[-1]
+    _closeBehindBack(watchers[0], descriptors)
+    _closeBehindBack(last, descriptors)
+    reactor.removeReader(watchers[0])
+    for _ in range(math.ceil(2 * len(watchers) / PREEN_BATCH) + 1):
+        if last.lost is not None:
+            break
+        reactor.doIteration(None)
+    assert last.lost is not None
+
+
+def test_movedObjectIsRegisteredOnce(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    An object whose C{fileno()} changed since it was added (its socket was
+    swapped) and that is added again is moved, with the interest it had, to
+    its new number: it is listed once, the kernel watches only the new
+    number, and one C{removeReader} and C{removeWriter} take it away.
+    """
+    watcher, _ = _pair(descriptors, Watcher)
+    old = watcher.fd
+    reactor.addReader(watcher)
+    iterate(reactor, 1)
+    watcher.fd = _pair(descriptors, Watcher)[0].fd
+    reactor.addWriter(watcher)
+    iterate(reactor, 1)
+    assert reactor.getReaders().count(watcher) == 1
+    assert reactor.getWriters() == [watcher]
+    interest = interestList(reactor._poller.fileno())
+    assert old not in interest
+    assert interest[watcher.fd].events & (EPOLLIN | EPOLLOUT) == EPOLLIN | EPOLLOUT
+    reactor.removeReader(watcher)
+    reactor.removeWriter(watcher)
+    assert watcher not in reactor.getReaders() + reactor.getWriters()
+    assert watcher.fd not in interestList(reactor._poller.fileno())
+
+
+def test_removeAllListsAMovedObjectOnce(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    C{removeAll} returns an object moved to a new number once, and leaves
+    nothing of it registered.
+    """
+    watcher, _ = _pair(descriptors, Watcher)
+    reactor.addReader(watcher)
+    reactor.addWriter(watcher)
+    watcher.fd = _pair(descriptors, Watcher)[0].fd
+    reactor.addReader(watcher)
+    assert reactor.removeAll() == [watcher]
+    assert reactor.getReaders() == [reactor.waker]
+    assert reactor.getWriters() == []
+    assert set(interestList(reactor._poller.fileno())) == {reactor.waker.fileno()}
+
+
+def test_filenoReturningAListSaysSo(reactor: EPollReactor) -> None:
+    """
+    An object whose C{fileno()} returns a list gets the reactor's
+    C{TypeError}, which names what it returned, not a complaint about
+    hashing.
+    """
+    with pytest.raises(TypeError, match=r"fileno\(\) returned \[3\], not an int"):
+        reactor.addReader(_FilenoList())
+
+
+class _FilenoList:
+    """
+    An object whose C{fileno()} returns a list.
+    """
+
+    def fileno(self) -> List[int]:
+        """
+        @return: a list, which no descriptor is.
+        """
+        return [3]
+
+
+@pytest.mark.parametrize("found", ["deferred change", "preen"])
+def test_numberDup2dOverUnderSameOwnerStaysWatched(
+    reactor: EPollReactor, descriptors: List[int], found: str
+) -> None:
+    """
+    One policy for a number whose file was replaced behind the reactor's
+    back (C{dup2}) while its owner still reports it: the kernel dropped the
+    entry (fact 1), and the number is watched again for the file it names
+    now, whether a queued change of its mask or a preen finds it, so the
+    owner reads the new file and keeps its connection.
+    """
+    watcher, _ = _pair(descriptors, Watcher)
+    reactor.addReader(watcher)
+    iterate(reactor, 1)
+    peer = reuse(watcher.fd)
+    descriptors.append(peer)
+    if found == "deferred change":
+        reactor.addWriter(watcher)
+    else:
+        other, _ = _pair(descriptors, Watcher)
+        reactor.addReader(other)
+        _closeBehindBack(other, descriptors)
+        reactor.removeReader(other)
+    iterate(reactor, 1)
+    os.write(peer, b"x")
+    iterate(reactor, 1)
+    assert watcher.lost is None
+    assert watcher.data == b"x"
+    assert watcher in reactor.getReaders()
+    assert watcher.fd in interestList(reactor._poller.fileno())
 
 
 def test_ghostEventsRebuildTheInstance(

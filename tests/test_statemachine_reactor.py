@@ -581,9 +581,16 @@ class ReactorModel:
             channel = self.owner.get(number)
             if channel is None:
                 continue
-            if channel.number != number or self.kernel.control(
-                "MOD", number, self.applied[number]
-            ):
+            if channel.number != number:
+                failure = errno.EBADF
+            else:
+                failure = self.kernel.control("MOD", number, self.applied[number])
+                if failure == errno.ENOENT:
+                    # dup2'd over under its owner: watched again (one policy
+                    # with the deferred MOD below).
+                    self.happenings.add("revalidated: ENOENT, then ADD")
+                    failure = self.kernel.control("ADD", number, self.applied[number])
+            if failure:
                 self.happenings.add("lost when revalidated")
                 self._lost(number, calls)
 
