@@ -570,9 +570,10 @@ class epoll:
     def _reserve(self, maxevents: int) -> EventBuffer:
         """
         Grow the object's own buffer, if need be, to hold C{maxevents}
-        events, without a system call (unlike C{_wait(maxevents, 0)}, which
-        also consumes edge-triggered and one-shot events).  For callers that
-        call C{epoll_wait} into C{self._buffer} themselves.
+        events, without a system call (a wait would also consume
+        edge-triggered and one-shot events).  For callers that call
+        C{epoll_wait} into C{self._buffer} themselves (the reactor, the
+        selector).
 
         @param maxevents: at least 1.
         @return: the buffer, now C{self._buffer}.
@@ -581,22 +582,6 @@ class epoll:
         if maxevents > buffer.capacity:
             buffer = self._buffer = EventBuffer(max(maxevents, _DEFAULT_MAXEVENTS))
         return buffer
-
-    def _wait(self, maxevents: int, milliseconds: int) -> int:
-        """
-        Wait into the object's own buffer, first growing it to hold
-        C{maxevents} events; the events are then in C{self._buffer}.  For
-        callers that decode events themselves (the reactor, the selector).
-
-        @param maxevents: at least 1.
-        @param milliseconds: -1 to wait forever, else at least 0.
-        @return: how many events C{self._buffer} now holds.
-        @raise OSError: the kernel's error, as its subclass.
-        """
-        buffer = self._buffer
-        if maxevents > buffer.capacity:
-            buffer = self._buffer = EventBuffer(max(maxevents, _DEFAULT_MAXEVENTS))
-        return self._waitInto(buffer, maxevents, milliseconds)
 
     def _pollSlowly(self, milliseconds: int, maxevents: int) -> List[Tuple[int, int]]:
         """

@@ -330,7 +330,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             self._writes.discard(fd)
             registrations.evict(fd)
         mask = event
-        moved = registrations.numberOf(xer)
+        moved = registrations.numbers.get(id(xer))
         if moved is not None:
             # Its fileno() changed since it was added: move it, with the
             # interest it has, so that it is never registered twice.
@@ -449,7 +449,8 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         except Exception:
             registered = False
         if not registered:
-            fd = self._registrations.numberOf(xer)
+            # By identity: a closed descriptor's fileno() is -1.
+            fd = self._registrations.numbers.get(id(xer))
             if fd is None:
                 if self._pollsContinuously:
                     polling = self._continuousPolling

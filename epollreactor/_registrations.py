@@ -47,7 +47,7 @@ __all__ = ["PREEN_BATCH", "Registrations"]
 #: How many entries one iteration checks while a preen is under way: after
 #: a stale entry was found, every entry that existed then is checked within
 #: C{ceil(2 * len(entries) / PREEN_BATCH) + 1} iterations.
-PREEN_BATCH = 64
+PREEN_BATCH = 32
 
 #: Generations live in the upper 32 bits of C{epoll_data}.
 _GENERATION_LIMIT = 2**32
@@ -93,6 +93,9 @@ class Registrations:
         generation.
     @ivar byGeneration: maps each live generation to the owner of the entry
         it tags; an event whose generation is not here is stale.
+    @ivar numbers: maps C{id()} of each owner to the number it is
+        registered under, whatever its C{fileno()} says now; an owner holds
+        one number (the reactor moves one whose C{fileno()} changed).
     @ivar forked: set in a forked child until L{rebuild} has run.
     @ivar rebuildWanted: set when ghost events keep coming.
     @ivar repairPending: set while L{forked}, L{rebuildWanted} or a preen
@@ -114,9 +117,7 @@ class Registrations:
         self.masks: Dict[int, int] = {}
         self.generations: Dict[int, int] = {}
         self.byGeneration: Dict[int, Any] = {}
-        #: id() of each owner -> the number it is registered under; an owner
-        #: holds one number (the reactor moves one whose fileno() changed).
-        self._numbers: Dict[int, int] = {}
+        self.numbers: Dict[int, int] = {}
         self._nextGeneration = 1
         self._strays: Set[int] = set()
         #: The preen's snapshot of numbers, where it is in it, and how many
@@ -132,7 +133,7 @@ class Registrations:
         @return: the number C{owner} is registered under, found by identity
             whatever its C{fileno()} says now, or C{None}.
         """
-        return self._numbers.get(id(owner))
+        return self.numbers.get(id(owner))
 
     # Changing.
 
@@ -186,7 +187,7 @@ class Registrations:
         self.generations[fd] = generation
         self.byGeneration[generation] = owner
         self.owners[fd] = owner
-        self._numbers[id(owner)] = fd
+        self.numbers[id(owner)] = fd
 
     def modify(self, fd: int, mask: int, operation: int = EPOLL_CTL_MOD) -> int:
         """
@@ -229,7 +230,13 @@ class Registrations:
                     raise OSError(failure, os.strerror(failure))
                 stale = True
             del masks[fd]
-        self._drop(fd)
+        # _drop inlined: one frame less per connection closed.
+        owner = self.owners.pop(fd, None)
+        if owner is not None:
+            del self.numbers[id(owner)]
+        generation = self.generations.pop(fd, None)
+        if generation is not None:
+            del self.byGeneration[generation]
         return stale
 
     def forget(self, fd: int) -> Any:
@@ -262,7 +269,7 @@ class Registrations:
         """
         owner = self.owners.pop(fd, None)
         if owner is not None:
-            del self._numbers[id(owner)]
+            del self.numbers[id(owner)]
         generation = self.generations.pop(fd, None)
         if generation is not None:
             del self.byGeneration[generation]
