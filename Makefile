@@ -39,13 +39,14 @@ test-twisted-full: $(STAMP)
 # Hypothesis "fuzz" profile (tests/conftest.py), FUZZ_EXAMPLES examples of
 # each machine, with Hypothesis's statistics.  Failing examples are kept in
 # .hypothesis/ and replayed first next time; each one found becomes a test in
-# tests/test_regressions.py.
+# tests/test_regressions.py.  Each machine runs for minutes, so the per-test
+# timeout of make test is off.
 FUZZ_EXAMPLES ?= 20000
 
 .PHONY: fuzz
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VPY) -m pytest \
-		--hypothesis-profile=fuzz --hypothesis-show-statistics \
+		--hypothesis-profile=fuzz --hypothesis-show-statistics --timeout=0 \
 		tests/test_statemachine_reactor.py tests/test_statemachine_epoll.py \
 		tests/test_statemachine_registrations.py
 
