@@ -11,11 +11,18 @@ C{select} module has none.
 
 What differs from C{select.epoll}, and why:
 
- - The result buffer of L{epoll.poll} is allocated once per object and
-   reused, where CPython mallocs C{maxevents} events on every call.  While a
-   call uses it the object holds a placeholder instead, so a second thread (or
-   a signal handler) polling the same object meanwhile gets a buffer of its
-   own, as with CPython.
+ - The result buffer of L{epoll.poll} belongs to the object and is reused,
+   where CPython mallocs C{maxevents} events on every call.  A new object
+   has none (so it costs what C{select.epoll} costs); the first poll makes
+   one, which grows only when a call asks for more events than it holds,
+   so no call allocates, whatever its C{maxevents}.  Beyond a page, the
+   buffer is an anonymous mapping whose pages take memory only once the
+   kernel writes events into them: its memory grows with the events calls
+   actually return, and once calls have returned few for a while the pages
+   a burst touched are given back (L{EventBuffer.trim}).  While a call uses
+   the buffer the object holds a placeholder instead, so a second thread
+   (or a signal handler) polling the same object meanwhile gets a buffer of
+   its own, as with CPython.
  - L{epoll.register}, L{epoll.modify}, L{epoll.unregister} and C{poll(0)}
    call the C library without ctypes' errno capture
    (L{epollreactor._libc.epoll_ctl_bare}); a failed call is repeated with
@@ -81,9 +88,10 @@ _ZERO = 0
 #: in a C int; larger ones take the exact conversion.
 _FAST_SECONDS_MAX = _INT_MAX // 1000
 _FAST_FLOAT_SECONDS_MAX = float(_FAST_SECONDS_MAX)
-#: Largest buffer an object keeps between calls; a poll asking for more
-#: events gets a buffer for that call alone.
-_KEPT_CAPACITY = 1 << 16
+#: How many calls in a row must use at most an eighth of what a buffer's
+#: busiest call touched before the rest is given back.
+_TRIM_AFTER = 64
+_PAGE_EVENTS = EventBuffer.pageEvents
 
 _packFdEvent = FD_EVENT.pack
 _unpackFdEvent = FD_EVENT.unpack_from
@@ -91,19 +99,24 @@ _STRIDE = EventBuffer.stride
 _EVENT_SIZE = FD_EVENT.size
 _FD_WORD = EventBuffer.fdWord
 _ceil = math.ceil
+#: The kernel's EP_MAX_EVENTS: the most events epoll_wait(2) accepts.
+_MAX_EVENTS = _INT_MAX // _EVENT_SIZE
 
 
-class _BufferInUse:
+class _NoBuffer:
     """
-    Stands in for an L{epoll}'s buffer while a call uses it: its capacity of
-    0 sends a concurrent L{epoll.poll} to the slow path, which gives it a
-    buffer of its own.
+    Stands in for an L{epoll}'s buffer while it has none: its capacity of 0
+    sends L{epoll.poll} and C{_reserve} to the paths that make one.  Two
+    instances: L{_NO_BUFFER} before the first poll, and L{_BUFFER_IN_USE}
+    while a call uses the object's buffer, which makes a concurrent
+    L{epoll.poll} use a buffer of its own.
     """
 
     capacity = 0
 
 
-_BUFFER_IN_USE = _BufferInUse()
+_NO_BUFFER = _NoBuffer()
+_BUFFER_IN_USE = _NoBuffer()
 
 
 def _closedError() -> ValueError:
@@ -161,9 +174,7 @@ def asFileDescriptor(fileobj: FileDescriptorLike) -> int:
             raise TypeError("fileno() returned a non-integer")
         fd = _asCInt(int.__index__(fd))
     if fd < 0:
-        raise ValueError(
-            "file descriptor cannot be a negative integer ({})".format(fd)
-        )
+        raise ValueError("file descriptor cannot be a negative integer ({})".format(fd))
     return fd
 
 
@@ -321,10 +332,9 @@ class epoll:
             # the truthful one, and the type is the same: OSError.
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
         self._epfd = fd
-        # Allocated up front, not on the first poll: the reactor and the
-        # selector read _buffer directly and must find one that holds the
-        # default maxevents.
-        self._buffer = EventBuffer(_DEFAULT_MAXEVENTS)
+        # None until the first poll (or _reserve): 5,000 objects made
+        # 12 KiB each up front cost 75 MB that select.epoll does not.
+        self._buffer = _NO_BUFFER
         return self
 
     @classmethod
@@ -523,9 +533,7 @@ class epoll:
         if epoll_ctl_bare(epfd, EPOLL_CTL_DEL, number, None):
             self._controlFailed(epfd, EPOLL_CTL_DEL, number, None)
 
-    def _waitInto(
-        self, buffer: EventBuffer, maxevents: int, milliseconds: int
-    ) -> int:
+    def _waitInto(self, buffer: EventBuffer, maxevents: int, milliseconds: int) -> int:
         """
         Call C{epoll_wait(2)} into C{buffer}, retrying on EINTR with the
         remaining time recomputed against a monotonic deadline (PEP 475), and
@@ -580,26 +588,27 @@ class epoll:
         """
         buffer: EventBuffer = self._buffer
         if maxevents > buffer.capacity:
-            buffer = self._buffer = EventBuffer(max(maxevents, _DEFAULT_MAXEVENTS))
+            buffer = self._buffer = EventBuffer(maxevents)
         return buffer
 
     def _pollSlowly(self, milliseconds: int, maxevents: int) -> List[Tuple[int, int]]:
         """
-        L{poll} when the object's buffer will not do: it is too small, or
-        another call is using it.
+        L{poll} when the object's buffer will not do: it has none yet, or one
+        too small, or another call is using it (then this call gets one of
+        its own, as CPython mallocs one per call).
 
         @param milliseconds: -1 to wait forever, else at least 0.
         @param maxevents: at least 1.
         """
-        buffer = self._buffer
-        if buffer is _BUFFER_IN_USE or maxevents > _KEPT_CAPACITY:
-            # A buffer for this call alone, as CPython mallocs one per call.
+        if self._buffer is _BUFFER_IN_USE:
             spare = EventBuffer(maxevents)
             return _decode(spare, self._waitInto(spare, maxevents, milliseconds))
         buffer = EventBuffer(max(maxevents, _DEFAULT_MAXEVENTS))
         self._buffer = _BUFFER_IN_USE
         try:
-            return _decode(buffer, self._waitInto(buffer, maxevents, milliseconds))
+            count = self._waitInto(buffer, maxevents, milliseconds)
+            buffer.touched = count
+            return _decode(buffer, count)
         finally:
             self._buffer = buffer
 
@@ -610,14 +619,20 @@ class epoll:
         the closed object, the timeout, then C{maxevents}' value.
 
         @return: the number of events to ask for, at least 1.
+        @raise OSError: EINVAL for more events than C{epoll_wait(2)} takes
+            (C{EP_MAX_EVENTS}, C{INT_MAX / sizeof(struct epoll_event)}),
+            which the kernel would say if we passed it on; we pass only what
+            our buffer holds.
         """
         converted = _asCInt(maxevents)
         if converted == -1:
             return _DEFAULT_MAXEVENTS
-        if converted < 1:
+        if converted < 1 or converted > _MAX_EVENTS:
             if self._epfd < 0:
                 raise _closedError()
             timeoutToMilliseconds(timeout)
+            if converted > _MAX_EVENTS:
+                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
             raise ValueError(
                 "maxevents must be greater than 0, got {}".format(converted)
             )
@@ -645,7 +660,7 @@ class epoll:
         # common cases take the first branch of each test.
         if maxevents is _MINUS_ONE:
             maxevents = _DEFAULT_MAXEVENTS
-        elif maxevents.__class__ is not int or not 0 < maxevents <= _INT_MAX:
+        elif maxevents.__class__ is not int or not 0 < maxevents <= _MAX_EVENTS:
             maxevents = self._checkMaxEvents(timeout, maxevents)
         epfd = self._epfd
         if epfd < 0:
@@ -673,6 +688,18 @@ class epoll:
                 if count < 0:
                     # Learn why (see epoll_ctl_bare in _libc).
                     count = self._waitInto(buffer, maxevents, 0)
+            touched = buffer.touched
+            if count > touched:
+                buffer.touched = count
+            elif touched > _PAGE_EVENTS:
+                # Once calls use little of what a burst touched, give the
+                # memory back (EventBuffer.trim).
+                if count > touched >> 3:
+                    buffer.quiet = 0
+                else:
+                    buffer.quiet += 1
+                    if buffer.quiet > _TRIM_AFTER:
+                        buffer.trim(count)
             if count < 2:
                 if count:
                     events, fd = _unpackFdEvent(buffer.storage)

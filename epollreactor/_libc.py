@@ -191,12 +191,13 @@ FD_EVENT = struct.Struct("=I" + "x" * (_EXPECTED_DATA_OFFSET - 4) + "i4x")
 assert FD_EVENT.size == EVENT.size, FD_EVENT.size
 
 
-#: Buffers of up to this many bytes are a L{bytearray}; larger ones are an
-#: anonymous L{mmap.mmap}, whose pages the kernel hands out zeroed on first
-#: touch.  C{select.epoll.poll} mallocs C{maxevents} events per call and only
-#: the events C{epoll_wait(2)} writes are ever touched; a bytearray would
-#: instead zero all of it up front, a gigabyte for C{maxevents=10**8}.
-_MAPPED_BUFFER_BYTES = 1 << 16
+#: Buffers of up to a page are a L{bytearray}; larger ones are an anonymous
+#: L{mmap.mmap}, whose pages the kernel hands out zeroed on first touch, so
+#: that they take memory only as far as C{epoll_wait(2)} writes events into
+#: them, and can give it back (L{EventBuffer.trim}).  A bytearray would
+#: instead zero all of it up front: 12 KiB for the default 1,023 events, a
+#: gigabyte for C{maxevents=10**8}.
+_MAPPED_BUFFER_BYTES = mmap.PAGESIZE
 
 
 class EventBuffer:
@@ -211,6 +212,10 @@ class EventBuffer:
     @ivar view: a L{memoryview} of the raw bytes.
     @ivar words: the same bytes as signed 32-bit words.
     @ivar unsignedWords: the same bytes as unsigned 32-bit words.
+    @ivar touched: the most events one call has written since the buffer
+        was made or last trimmed, as its owner counts them.
+    @ivar quiet: how many calls in a row used little of what was touched;
+        its owner trims the buffer after enough of them.
     @ivar stride: how many 32-bit words one event takes.
     @ivar fdWord: the index, within one event, of the word holding
         C{data.fd}; the generation tag is the word after it.
@@ -223,10 +228,14 @@ class EventBuffer:
         "view",
         "words",
         "unsignedWords",
+        "touched",
+        "quiet",
     )
 
     stride = EVENT.size // 4
     fdWord = _EXPECTED_DATA_OFFSET // 4
+    #: How many events fill a page.
+    pageEvents = mmap.PAGESIZE // EVENT.size
 
     def __init__(self, capacity: int) -> None:
         """
@@ -254,6 +263,28 @@ class EventBuffer:
         self.view = memoryview(storage)
         self.words = self.view.cast("i")
         self.unsignedWords = self.view.cast("I")
+        self.touched = 0
+        self.quiet = 0
+
+    def trim(self, keep: int) -> None:
+        """
+        Give the pages past the first C{keep} events back to the kernel
+        (C{madvise(2)} C{MADV_DONTNEED}: anonymous pages read as zero again
+        and take no memory until written), so that a buffer a burst of
+        events filled does not keep that memory.  A buffer of one page, or
+        an interpreter without C{mmap.madvise}, keeps it.
+
+        @param keep: how many events the buffer should still hold in memory.
+        """
+        self.quiet = 0
+        self.touched = keep
+        storage = self.storage
+        if not isinstance(storage, mmap.mmap) or not hasattr(storage, "madvise"):
+            return
+        page = mmap.PAGESIZE
+        start = -(-max(keep, 1) * EVENT.size // page) * page
+        if start < len(storage):
+            storage.madvise(mmap.MADV_DONTNEED, start, len(storage) - start)
 
 
 # The prototypes, declared as data and applied by one loop (pyudev's way):
@@ -410,9 +441,7 @@ if platform.python_implementation() == "PyPy":
             array = (ctypes.c_char * _EVENT_SIZE).from_buffer(storage)
             return storage, ctypes.addressof(array)
 
-        def _pypyEpollCtl(
-            epfd: int, op: int, fd: int, event: Optional[bytes]
-        ) -> int:
+        def _pypyEpollCtl(epfd: int, op: int, fd: int, event: Optional[bytes]) -> int:
             """
             C{epoll_ctl(2)} through PyPy's function pointer; the same contract
             as the ctypes one: C{event} is L{EVENT}-packed bytes, or None for

@@ -340,11 +340,11 @@ def test_libraryLoadedOnce() -> None:
 
 def test_eventBufferSmallIsBytearray() -> None:
     """
-    An L{_libc.EventBuffer} of the default size lives in a L{bytearray} that
+    An L{_libc.EventBuffer} of at most a page lives in a L{bytearray} that
     ctypes and the memoryviews share: what one writes, the others read.
     """
-    buffer = _libc.EventBuffer(1023)
-    assert buffer.capacity == 1023
+    buffer = _libc.EventBuffer(100)
+    assert buffer.capacity == 100
     assert isinstance(buffer.storage, bytearray)
     _libc.EVENT.pack_into(buffer.storage, _libc.EVENT.size, 7, 8, 9)
     assert buffer.words[buffer.stride + buffer.fdWord] == 8
