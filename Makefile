@@ -69,18 +69,28 @@ run: $(STAMP)
 	$(VENV)/bin/twistd --nodaemon --pidfile= --logfile=- --reactor=ctypes-epoll \
 		web --listen tcp:port=$(PORT):interface=127.0.0.1 --path .
 
-# The benchmark suite (bench/README.md): echo, echo beside 10,000 idle
-# connections and connection churn on every peer reactor, then the binding
-# micro-benchmark.  ROUNDS and SECONDS set its length; PEERS and SCENARIOS
-# (comma-separated) narrow it.  Results go to bench/results/.
+# The benchmark suite (bench/README.md): echo at five message sizes on 1
+# and 50 connections, a one-way stream, Twisted's portforward proxy and
+# twisted.web under wrk, deferToThread under load, echo beside 10,000 idle
+# connections and connection churn, on every peer reactor; then the binding
+# micro-benchmarks.  ROUNDS and SECONDS set its length; PEERS and SCENARIOS
+# (comma-separated) narrow it.  bench/run.py measures, bench/report.py
+# writes the tables and chart to bench/results/.
 ROUNDS ?= 3
 SECONDS ?= 2
 BENCH_STAMP := $(VENV)/.installed-bench
 
 # uvloop and matplotlib have no wheels for PyPy, and pip would try to build
 # them from source: there the suite runs without the uvloop peer and without
-# the chart.
+# the chart.  wrk, the HTTP load generator, comes from Debian's packages;
+# without it (and without root to install it) the HTTP scenarios are left
+# out.
 $(BENCH_STAMP): $(STAMP)
+	@command -v wrk >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get install -y -q wrk >/dev/null 2>&1 || \
+			{ apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }; \
+		else echo "wrk is missing (apt-get install wrk): no HTTP scenarios"; fi; }
 	@if $(VPY) -c 'import platform, sys; sys.exit(platform.python_implementation() != "CPython")'; \
 	then $(VPY) -m pip install -q -e '.[bench]' --config-settings editable_mode=compat; \
 	else echo "not CPython: benchmarking without uvloop and matplotlib"; fi
@@ -89,8 +99,9 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	PEERS=$(PEERS) SCENARIOS=$(SCENARIOS) \
 		$(VPY) bench/run.py --rounds $(ROUNDS) --seconds $(SECONDS)
-	@if [ -f bench/bench_binding.py ]; then $(VPY) bench/bench_binding.py; fi
+	$(VPY) bench/bench_binding.py
 	$(VPY) bench/bench_registrations.py
+	$(VPY) bench/bench_memory.py
 
 # The binding micro-benchmark alone (bench/README.md): epollreactor.epoll
 # against select.epoll, call for call; about ten seconds.

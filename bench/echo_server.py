@@ -1,21 +1,35 @@
 """
-A Twisted echo server on the reactor named on the command line, for
+A Twisted server on the reactor named on the command line, for
 L{bench/run.py}: one process per reactor, so that peers never share an
 interpreter.
 
-    python bench/echo_server.py REACTOR [--profile FILE]
+    python bench/echo_server.py REACTOR [--role ROLE] [--profile FILE]
 
 It listens on 127.0.0.1 at a free port, prints C{port=<n> pid=<pid>} on
-stdout, and runs until SIGTERM or SIGINT.  REACTOR is one of L{REACTORS}.
+stdout, and runs until SIGTERM or SIGINT.  REACTOR is one of L{REACTORS};
+ROLE is one of:
+
+ - C{echo} (the default): writes back whatever it receives;
+ - C{stream}: sends 64 KiB chunks to every client as fast as it takes them,
+   through a pull producer, as C{twisted.web} sends a file;
+ - C{web:DIR}: C{twisted.web} serving DIR, what C{twist web --path DIR}
+   runs;
+ - C{proxy:PORT}: Twisted's C{portforward} proxy to 127.0.0.1:PORT;
+ - C{threads:FILE}: echo, and meanwhile one C{deferToThread} of a no-op
+   after another (a millisecond apart); at exit the round trips' latencies,
+   in microseconds, are written to FILE as JSON.
+
 With C{--profile}, the reactor runs under cProfile and the statistics are
 dumped to FILE on exit (bench/README.md shows how they guided the work).
 """
 
 import argparse
+import json
 import os
 import resource
 import sys
-from typing import Callable, Dict
+import time
+from typing import Any, Callable, Dict, List
 
 from twisted.internet.protocol import Factory, Protocol
 
@@ -82,12 +96,101 @@ class Echo(Protocol):
         self.transport.write(data)
 
 
+#: One chunk of the stream role.
+CHUNK = b"s" * 65536
+
+
+class Chunks:
+    """
+    A pull producer that writes one chunk each time the transport asks.
+    """
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+
+    def resumeProducing(self) -> None:
+        """
+        Write the next chunk.
+        """
+        self.transport.write(CHUNK)
+
+    def stopProducing(self) -> None:
+        """
+        Nothing to release.
+        """
+
+
+class Stream(Protocol):
+    """
+    Sends chunks for as long as the connection lasts, and ignores input.
+    """
+
+    def connectionMade(self) -> None:
+        """
+        Start the producer.
+        """
+        self.transport.registerProducer(Chunks(self.transport), False)
+
+
+def probeThreads(reactor: Any, path: str) -> None:
+    """
+    Run one C{deferToThread} of a no-op after another, a millisecond apart,
+    keep each round trip's latency, and write them to C{path} at shutdown.
+    """
+    from twisted.internet.threads import deferToThread
+
+    latencies: List[float] = []
+
+    def nothing() -> None:
+        pass
+
+    def once() -> None:
+        started = time.perf_counter()
+
+        def done(result: object) -> None:
+            latencies.append((time.perf_counter() - started) * 1e6)
+            reactor.callLater(0.001, once)
+
+        deferToThread(nothing).addCallback(done)
+
+    def dump() -> None:
+        with open(path, "w") as f:
+            json.dump(latencies, f)
+
+    reactor.callWhenRunning(once)
+    reactor.addSystemEventTrigger("before", "shutdown", dump)
+
+
+def makeFactory(role: str, reactor: Any) -> Any:
+    """
+    @return: the factory that plays C{role} (see the module docstring).
+    """
+    kind, _, argument = role.partition(":")
+    if kind == "echo":
+        return Factory.forProtocol(Echo)
+    if kind == "threads":
+        probeThreads(reactor, argument)
+        return Factory.forProtocol(Echo)
+    if kind == "stream":
+        return Factory.forProtocol(Stream)
+    if kind == "web":
+        from twisted.web import server, static
+
+        return server.Site(static.File(argument))
+    if kind == "proxy":
+        from twisted.protocols import portforward
+
+        return portforward.ProxyFactory("127.0.0.1", int(argument))
+    raise SystemExit("unknown role {!r}".format(role))
+
+
 def main() -> None:
     """
     Install the reactor, listen, say where, run.
     """
     parser = argparse.ArgumentParser()
     parser.add_argument("reactor", choices=sorted(REACTORS))
+    parser.add_argument("--role", default="echo", help="what to serve")
     parser.add_argument("--profile", help="dump cProfile statistics here")
     arguments = parser.parse_args()
     # 10,000 idle connections need more than the usual 1024 descriptors.
@@ -96,7 +199,7 @@ def main() -> None:
     REACTORS[arguments.reactor]()
     from twisted.internet import reactor
 
-    factory = Factory.forProtocol(Echo)
+    factory = makeFactory(arguments.role, reactor)
     # A backlog well above the load client's 64 connections in flight.
     port = reactor.listenTCP(0, factory, backlog=1024, interface="127.0.0.1")
     sys.stdout.write(

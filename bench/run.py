@@ -1,9 +1,12 @@
 """
-The reactor benchmark suite: echo ping-pong, the same beside 10,000 idle
-connections, and connection churn, each on every peer reactor, alternating
-peers within each round; then C{epoll_ctl} calls per echoed message counted
-with strace.  Writes C{bench/results/latest.md}, C{latest.json} and
-C{latest.png} (C{latest-pypy.*} on PyPy).  bench/README.md explains the setup and the numbers.
+The reactor benchmark suite, the measuring half: every scenario of
+L{SCENARIOS} on every peer reactor, alternating peers within each round,
+each server in a process of its own on one core and its load (the C client
+bench/loadgen.c, or wrk) on the other; then system calls per echoed
+message counted with strace.  It writes every sample to
+C{bench/results/latest.json} (C{latest-pypy.json} on PyPy), and
+L{report} turns that into C{latest.md}, C{latest.png} and the README's
+table.  bench/README.md explains the setup and what each number means.
 
     python bench/run.py [--rounds N] [--seconds S] [--peers a,b] [--scenarios x,y]
 
@@ -18,12 +21,13 @@ import platform
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from typing import Any, Dict, List, Optional, Tuple
+
+import report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.join(HERE, "build")
@@ -31,46 +35,53 @@ RESULTS = os.path.join(HERE, "results")
 LOADGEN_SOURCE = os.path.join(HERE, "loadgen.c")
 LOADGEN = os.path.join(BUILD, "loadgen")
 SERVER = os.path.join(HERE, "echo_server.py")
+BULK = os.path.join(HERE, "bulk_echo.py")
 
 #: Peer reactors, in the order each round runs them; names as in
 #: echo_server.REACTORS.
-PEERS = ["ours", "epoll", "poll", "select", "asyncio", "uvloop"]
-
-#: What each peer is, for the table.
-PEER_TITLES = {
-    "ours": "ours (epollreactor.EPollReactor, ctypes)",
-    "epoll": "stock twisted epollreactor (C select.epoll)",
-    "poll": "twisted pollreactor",
-    "select": "twisted selectreactor",
-    "asyncio": "twisted asyncioreactor, default asyncio",
-    "uvloop": "twisted asyncioreactor on uvloop",
-}
+PEERS = report.PEERS
 
 CONNECTIONS = 50
-MESSAGE = 64
 IDLE = 10_000
 CHURN_CLIENTS = 20
 WARMUP = 0.5
+#: wrk's keep-alive connections, for twist web and the proxy.
+HTTP_CONNECTIONS = 20
+#: The large page and the proxied response.
+LARGE = 100 * 1024
+#: The small page.
+SMALL = 128
 
-#: Scenario name -> (title, unit, loadgen arguments after the port, minus
-#: SECONDS and WARMUP which are filled in).
-SCENARIOS: Dict[str, Tuple[str, str, List[str]]] = {
-    "echo": (
-        "echo, {} connections, {} B".format(CONNECTIONS, MESSAGE),
-        "round trips/s",
-        ["echo", str(CONNECTIONS), str(MESSAGE)],
-    ),
-    "idle": (
-        "echo + {:,} idle connections".format(IDLE),
-        "round trips/s",
-        ["echo", str(CONNECTIONS), str(MESSAGE)],
-    ),
-    "churn": (
-        "churn, {} clients".format(CHURN_CLIENTS),
-        "connections/s",
-        ["churn", str(CHURN_CLIENTS), str(MESSAGE)],
-    ),
-}
+#: Scenario name -> what to run: C{kind} picks the measuring function, the
+#: rest are its parameters.  Titles and units are in L{report.SCENARIOS}.
+SCENARIOS: Dict[str, Dict[str, Any]] = {}
+for _size, _label in (
+    (64, "64B"),
+    (4096, "4K"),
+    (65536, "64K"),
+    (262144, "256K"),
+    (1 << 20, "1M"),
+):
+    for _connections in (1, CONNECTIONS):
+        SCENARIOS["echo-{}-{}".format(_label, _connections)] = {
+            "kind": "echo",
+            "connections": _connections,
+            "size": _size,
+        }
+SCENARIOS.update(
+    {
+        "bulk-200K": {"kind": "bulk", "size": 200_000},
+        "stream": {"kind": "stream", "connections": 1},
+        "proxy-100K": {"kind": "proxy", "size": LARGE},
+        "web-small": {"kind": "web", "path": "small.html"},
+        "web-100K": {"kind": "web", "path": "large.bin"},
+        "threads": {"kind": "threads"},
+        "idle": {"kind": "echo", "connections": CONNECTIONS, "size": 64, "idle": IDLE},
+        "churn": {"kind": "churn"},
+    }
+)
+del _size, _label, _connections
+assert set(SCENARIOS) == set(report.SCENARIOS), set(SCENARIOS) ^ set(report.SCENARIOS)
 
 
 def log(message: str) -> None:
@@ -126,9 +137,11 @@ class Server:
     An echo server process on one reactor.
     """
 
-    def __init__(self, peer: str, cpu: Optional[int], wrapper: List[str]) -> None:
+    def __init__(
+        self, peer: str, cpu: Optional[int], wrapper: List[str], role: str = "echo"
+    ) -> None:
         self.process = subprocess.Popen(
-            wrapper + [sys.executable, SERVER, peer],
+            wrapper + [sys.executable, SERVER, peer, "--role", role],
             stdout=subprocess.PIPE,
             preexec_fn=pinner(cpu),
             text=True,
@@ -169,28 +182,17 @@ class Server:
 
 
 def runClient(
-    port: int,
-    arguments: List[str],
+    command: List[str],
     seconds: float,
-    idle: int,
     cpu: Optional[int],
     server: Optional["Server"] = None,
 ) -> Dict[str, float]:
     """
-    Run the load client once and parse its line.  With C{server}, also
-    measure the server's CPU time over the counted window: C{cpu} in the
-    result is its CPU time per unit, in microseconds.
+    Run a load client (bench/loadgen.c) once and parse its last line.  With
+    C{server}, also measure the server's CPU time over the counted window,
+    which starts when the client prints "measuring": C{cpu} in the result
+    is its CPU time per unit, in microseconds.
     """
-    command = (
-        [LOADGEN, arguments[0], str(port)]
-        + arguments[1:]
-        + [
-            str(seconds),
-            str(WARMUP),
-        ]
-    )
-    if arguments[0] == "echo":
-        command.append(str(idle))
     client = subprocess.Popen(
         command, stdout=subprocess.PIPE, preexec_fn=pinner(cpu), text=True
     )
@@ -217,28 +219,205 @@ def runClient(
     return result
 
 
-def measure(peer: str, scenario: str, seconds: float) -> Tuple[float, float]:
+def wrk(
+    url: str, seconds: float, cpu: Optional[int], server: "Server"
+) -> Dict[str, float]:
     """
-    One measurement: a fresh server on C{peer}, one client run.
+    Run wrk against C{url} with L{HTTP_CONNECTIONS} keep-alive connections:
+    a warm-up run, then the counted one, with the server's CPU time read
+    around it.
 
-    @return: the rate, and the server's CPU time per unit (round trip or
-        connection) in microseconds over the counted window; the second is
-        what a busy shared machine disturbs least.
+    @return: requests per second, the server's CPU time per request (us),
+        and the latency percentiles and maximum (us) wrk reports.
     """
+    binary = shutil.which("wrk")
+    assert binary is not None
+    base = [binary, "-t1", "-c{}".format(HTTP_CONNECTIONS), "--latency"]
+    subprocess.run(
+        base + ["-d{}s".format(max(1, round(WARMUP))), url],
+        stdout=subprocess.DEVNULL,
+        preexec_fn=pinner(cpu),
+        check=True,
+        timeout=120,
+    )
+    startCpu = server.cpuSeconds()
+    output = subprocess.run(
+        base + ["-d{}s".format(max(1, round(seconds))), url],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=pinner(cpu),
+        check=True,
+        timeout=seconds + 120,
+    ).stdout
+    endCpu = server.cpuSeconds()
+    return parseWrk(output, endCpu - startCpu)
+
+
+_WRK_UNITS = {"us": 1.0, "ms": 1e3, "s": 1e6, "m": 60e6}
+
+
+def parseWrk(output: str, cpuSeconds: float) -> Dict[str, float]:
+    """
+    @return: what L{wrk} returns, read from wrk's report.
+    @raise RuntimeError: when wrk saw errors or no request completed.
+    """
+
+    def duration(text: str) -> float:
+        number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+        return float(number) * _WRK_UNITS[unit]
+
+    result: Dict[str, float] = {}
+    requests = re.search(r"(\d+) requests in", output)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if requests is None or rate is None or not int(requests.group(1)):
+        raise RuntimeError("wrk completed no request:\n" + output)
+    if "Non-2xx" in output or "Socket errors" in output:
+        raise RuntimeError("wrk saw errors:\n" + output)
+    result["rate"] = float(rate.group(1))
+    result["count"] = float(requests.group(1))
+    result["cpu"] = cpuSeconds / result["count"] * 1e6
+    latency = re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", output)
+    if latency is not None:
+        result["max"] = duration(latency.group(1))
+    for percentile, key in (("50", "p50"), ("99", "p99")):
+        match = re.search(r"^\s+{}%\s+(\S+)".format(percentile), output, re.M)
+        if match is not None:
+            result[key] = duration(match.group(1))
+    return result
+
+
+def loadgen(*arguments: object) -> List[str]:
+    """
+    @return: the command line of bench/loadgen.c with C{arguments}.
+    """
+    return [LOADGEN] + [str(argument) for argument in arguments]
+
+
+def measure(peer: str, scenario: str, seconds: float, webRoot: str) -> Dict[str, float]:
+    """
+    One measurement: a fresh server on C{peer}, one load run.
+
+    @return: C{rate} (per second), C{cpu} (the server's CPU time per unit,
+        in microseconds, over the counted window: what a busy shared
+        machine disturbs least) and, where latency means something, C{p50},
+        C{p99} and C{max} (microseconds).
+    """
+    spec = SCENARIOS[scenario]
+    kind = spec["kind"]
     serverCpu, clientCpu = cpus()
-    server = Server(peer, serverCpu, [])
-    try:
-        result = runClient(
-            server.port,
-            SCENARIOS[scenario][2],
-            seconds,
-            IDLE if scenario == "idle" else 0,
-            clientCpu,
-            server,
+    if kind == "bulk":
+        # Client and server in one process, on the server's core.
+        output = subprocess.run(
+            [sys.executable, BULK, peer, str(spec["size"]), str(seconds), str(WARMUP)],
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=pinner(serverCpu),
+            check=True,
+            timeout=seconds + WARMUP + 120,
+        ).stdout
+        return {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", output)}
+    backend = None
+    role = "echo"
+    statsPath = None
+    if kind == "stream":
+        role = "stream"
+    elif kind == "web":
+        role = "web:" + webRoot
+    elif kind == "proxy":
+        backend = subprocess.Popen(
+            loadgen("httpd", 0, spec["size"], seconds + WARMUP + 300),
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=pinner(clientCpu),
         )
+        assert backend.stdout is not None
+        match = re.search(r"port=(\d+)", backend.stdout.readline())
+        if match is None:
+            backend.kill()
+            raise RuntimeError("the proxy's backend did not start")
+        role = "proxy:" + match.group(1)
+    elif kind == "threads":
+        handle, statsPath = tempfile.mkstemp(suffix=".json")
+        os.close(handle)
+        role = "threads:" + statsPath
+    server = Server(peer, serverCpu, [], role)
+    try:
+        if kind == "echo":
+            result = runClient(
+                loadgen(
+                    "echo",
+                    server.port,
+                    spec["connections"],
+                    spec["size"],
+                    seconds,
+                    WARMUP,
+                    spec.get("idle", 0),
+                ),
+                seconds,
+                clientCpu,
+                server,
+            )
+        elif kind == "threads":
+            result = runClient(
+                loadgen("echo", server.port, CONNECTIONS, 64, seconds, WARMUP, 0),
+                seconds,
+                clientCpu,
+                server,
+            )
+        elif kind == "churn":
+            result = runClient(
+                loadgen("churn", server.port, CHURN_CLIENTS, 64, seconds, WARMUP),
+                seconds,
+                clientCpu,
+                server,
+            )
+        elif kind == "stream":
+            result = runClient(
+                loadgen("sink", server.port, spec["connections"], seconds, WARMUP),
+                seconds,
+                clientCpu,
+                server,
+            )
+            # Bytes to MB.
+            result["rate"] /= 1e6
+            result["cpu"] = result.get("cpu", float("nan")) * 1e6
+        else:
+            path = spec.get("path", "")
+            result = wrk(
+                "http://127.0.0.1:{}/{}".format(server.port, path),
+                seconds,
+                clientCpu,
+                server,
+            )
     finally:
         server.stop()
-    return result["rate"], result.get("cpu", float("nan"))
+        if backend is not None:
+            backend.kill()
+            backend.wait()
+    if statsPath is not None:
+        with open(statsPath) as f:
+            latencies = sorted(json.load(f))
+        os.unlink(statsPath)
+        if latencies:
+            # The echo load's own latencies give way to deferToThread's.
+            result["p50"] = latencies[len(latencies) // 2]
+            result["p99"] = latencies[int(len(latencies) * 0.99)]
+            result["max"] = latencies[-1]
+            result["probes"] = len(latencies)
+    return result
+
+
+def makeWebRoot() -> str:
+    """
+    @return: a new folder with the pages twist web serves: C{small.html}
+        (L{SMALL} bytes) and C{large.bin} (L{LARGE} bytes).
+    """
+    root = tempfile.mkdtemp(prefix="bench-web-")
+    with open(os.path.join(root, "small.html"), "wb") as f:
+        f.write(b"<p>" + b"x" * (SMALL - 7) + b"</p>\n")
+    with open(os.path.join(root, "large.bin"), "wb") as f:
+        f.write(os.urandom(LARGE))
+    return root
 
 
 def countEpollCtl(peer: str, seconds: float) -> Optional[Dict[str, float]]:
@@ -262,7 +441,11 @@ def countEpollCtl(peer: str, seconds: float) -> Optional[Dict[str, float]]:
             [strace, "-f", "-c", "-o", summary, "-e", "trace=epoll_ctl,sendto"],
         )
         try:
-            result = runClient(server.port, SCENARIOS["echo"][2], seconds, 0, clientCpu)
+            result = runClient(
+                loadgen("echo", server.port, CONNECTIONS, 64, seconds, WARMUP, 0),
+                seconds,
+                clientCpu,
+            )
         finally:
             server.stop()
         with open(summary) as f:
@@ -283,13 +466,6 @@ def countEpollCtl(peer: str, seconds: float) -> Optional[Dict[str, float]]:
         "epoll_ctl_per_message": calls.get("epoll_ctl", 0) / messages,
         "sendto_per_message": calls.get("sendto", 0) / messages,
     }
-
-
-def applicable(peer: str, scenario: str) -> bool:
-    """
-    select(2) cannot watch descriptors numbered 1024 or above (FD_SETSIZE).
-    """
-    return not (peer == "select" and scenario == "idle")
 
 
 def describeMachine() -> Dict[str, str]:
@@ -319,279 +495,16 @@ def describeMachine() -> Dict[str, str]:
     }
 
 
-def formatRate(value: float) -> str:
-    return "{:,.0f}".format(value)
-
-
-def goals(
-    medians: Dict[str, Dict[str, float]],
-    cpuMedians: Dict[str, Dict[str, float]],
-    strace: Dict[str, Any],
-) -> List[str]:
+def applicable(peer: str, scenario: str) -> bool:
     """
-    @return: markdown lines checking the issue's goals against this run,
-        twice: by the rates, and by the server's CPU time per unit (a speed
-        is its inverse), which shows what the server would do on a core of
-        its own when other load on the machine makes the rates unreliable.
+    select(2) cannot watch descriptors numbered 1024 or above (FD_SETSIZE).
     """
-    lines = ["| goal | by rate | by server CPU time per unit |", "|---|---|---|"]
-
-    def speed(
-        table: Dict[str, Dict[str, float]], peer: str, scenario: str, inverse: bool
-    ) -> Optional[float]:
-        value = table.get(scenario, {}).get(peer)
-        if not value or value != value:
-            return None
-        return 1 / value if inverse else value
-
-    def both(
-        peer: str, scenario: str, other: str, otherScenario: str
-    ) -> List[Optional[float]]:
-        results: List[Optional[float]] = []
-        for table, inverse in ((medians, False), (cpuMedians, True)):
-            a = speed(table, peer, scenario, inverse)
-            b = speed(table, other, otherScenario, inverse)
-            results.append(None if a is None or b is None else a / b)
-        return results
-
-    def row(goal: str, ratios: List[Optional[float]], target: float, unit: str) -> None:
-        cells = []
-        for value in ratios:
-            if value is None:
-                cells.append("-")
-            elif unit == "%":
-                cells.append(
-                    "{:.0%}: {}".format(value, "met" if value >= target else "NOT met")
-                )
-            else:
-                cells.append(
-                    "{:.2f}x: {}".format(value, "met" if value >= target else "NOT met")
-                )
-        lines.append("| {} | {} |".format(goal, " | ".join(cells)))
-
-    row("echo >= 1.3x stock", both("ours", "echo", "epoll", "echo"), 1.3, "x")
-    row(
-        "echo ahead of selectreactor",
-        both("ours", "echo", "select", "echo"),
-        1.0000001,
-        "x",
-    )
-    row("10k idle >= 1.3x stock", both("ours", "idle", "epoll", "idle"), 1.3, "x")
-    row(
-        "10k idle within 10% of ours without them",
-        both("ours", "idle", "ours", "echo"),
-        0.9,
-        "%",
-    )
-    row("churn >= 1.0x stock", both("ours", "churn", "epoll", "churn"), 1.0, "x")
-    counted = strace.get("ours")
-    if counted:
-        perMessage = counted["epoll_ctl_per_message"]
-        lines.append(
-            "| epoll_ctl per echoed message <= 0.2 | {:.4f}: {} | |".format(
-                perMessage, "met" if perMessage <= 0.2 else "NOT met"
-            )
-        )
-    return lines
-
-
-def writeMarkdown(
-    path: str,
-    machine: Dict[str, str],
-    settings: Dict[str, Any],
-    samples: Dict[str, Dict[str, List[float]]],
-    cpuSamples: Dict[str, Dict[str, List[float]]],
-    strace: Dict[str, Any],
-) -> None:
-    """
-    The table: medians per scenario and peer, with ratios to stock epoll;
-    then the server's CPU time per unit, the strace counts, the goals and
-    every sample.
-    """
-    medians = {
-        scenario: {peer: statistics.median(values) for peer, values in row.items()}
-        for scenario, row in samples.items()
-    }
-    scenarios = [s for s in SCENARIOS if s in samples]
-    peers = [p for p in PEERS if any(p in samples[s] for s in scenarios)]
-    lines = [
-        "# Reactor benchmarks, latest run",
-        "",
-        "Machine: {cpu}, {cores} cores, Linux {kernel}; {python}, Twisted "
-        "{twisted}; {date}.".format(**machine),
-        "Medians of {rounds} rounds of {seconds} s each (after {warmup} s "
-        "warm-up), peers alternating within each round; server on one core, "
-        "C load client (bench/loadgen.c) on the other.  Ratios are to stock "
-        "Twisted epollreactor in the same run.".format(**settings),
-        "",
-    ]
-    header = "| reactor | " + " | ".join(
-        "{} ({})".format(SCENARIOS[s][0], SCENARIOS[s][1]) for s in scenarios
-    )
-    lines.append(header + " |")
-    lines.append("|---" * (len(scenarios) + 1) + "|")
-    for peer in peers:
-        cells = []
-        for scenario in scenarios:
-            value = medians[scenario].get(peer)
-            stock = medians[scenario].get("epoll")
-            if value is None:
-                cells.append("-")
-            elif stock:
-                cells.append("{} ({:.2f}x)".format(formatRate(value), value / stock))
-            else:
-                cells.append(formatRate(value))
-        lines.append("| {} | {} |".format(PEER_TITLES[peer], " | ".join(cells)))
-    lines.append("")
-    if "select" in peers and "idle" in scenarios:
-        lines.append(
-            "selectreactor is left out of the idle run: select(2) cannot "
-            "watch descriptors past 1024 (FD_SETSIZE)."
-        )
-        lines.append("")
-    lines.append(
-        "Server CPU time (user + system, from /proc) per round trip or "
-        "connection, in microseconds, median over the rounds, over the "
-        "counted window (lower is better; less disturbed by other load on "
-        "the machine than the rates):"
-    )
-    lines.append("")
-    lines.append("| reactor | " + " | ".join(scenarios) + " |")
-    lines.append("|---" * (len(scenarios) + 1) + "|")
-    for peer in peers:
-        cells = []
-        for scenario in scenarios:
-            values = cpuSamples.get(scenario, {}).get(peer)
-            cells.append("{:.1f}".format(statistics.median(values)) if values else "-")
-        lines.append("| {} | {} |".format(peer, " | ".join(cells)))
-    lines.append("")
-    if strace:
-        lines.append(
-            "System calls of the server per echoed message (strace -f -c, "
-            "echo scenario, one run of {} s):".format(settings["seconds"])
-        )
-        lines.append("")
-        lines.append(
-            "| reactor | messages | epoll_ctl | epoll_ctl/message | sendto/message |"
-        )
-        lines.append("|---|---|---|---|---|")
-        for peer, counted in strace.items():
-            lines.append(
-                "| {} | {:,.0f} | {:,} | {:.4f} | {:.3f} |".format(
-                    PEER_TITLES[peer],
-                    counted["messages"],
-                    counted["epoll_ctl"],
-                    counted["epoll_ctl_per_message"],
-                    counted["sendto_per_message"],
-                )
-            )
-        lines.append("")
-    lines.append("Goals (issue 7):")
-    lines.append("")
-    cpuMedians = {
-        scenario: {
-            peer: statistics.median(values) for peer, values in row.items() if values
-        }
-        for scenario, row in cpuSamples.items()
-    }
-    lines.extend(goals(medians, cpuMedians, strace))
-    lines.append("")
-    lines.append("Every sample (per second):")
-    lines.append("")
-    for scenario in scenarios:
-        for peer in peers:
-            values = samples[scenario].get(peer)
-            if values:
-                lines.append(
-                    "- {} / {}: {}".format(
-                        scenario, peer, ", ".join(formatRate(v) for v in values)
-                    )
-                )
-    lines.append("")
-    with open(path, "w") as f:
-        f.write("\n".join(lines))
-
-
-def writeChart(
-    path: str,
-    samples: Dict[str, Dict[str, List[float]]],
-    cpuSamples: Dict[str, Dict[str, List[float]]],
-    machine: Dict[str, str],
-) -> None:
-    """
-    One column per scenario, one bar per peer: the median rate on top (with
-    the spread of the rounds as error bars), the median server CPU time per
-    unit below; each bar labelled with its ratio to stock epoll (for CPU
-    time, stock's over the peer's, so that higher is better in both rows).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    scenarios = [s for s in SCENARIOS if s in samples]
-    fig, axes = plt.subplots(
-        2, len(scenarios), figsize=(5 * len(scenarios), 8), squeeze=False
-    )
-    for column, scenario in enumerate(scenarios):
-        for row, (table, inverse) in enumerate(((samples, False), (cpuSamples, True))):
-            ax = axes[row][column]
-            values = {
-                p: [v for v in table.get(scenario, {}).get(p, []) if v == v]
-                for p in PEERS
-            }
-            peers = [p for p in PEERS if values[p]]
-            if not peers:
-                ax.set_visible(False)
-                continue
-            medians = [statistics.median(values[p]) for p in peers]
-            low = [m - min(values[p]) for m, p in zip(medians, peers)]
-            high = [max(values[p]) - m for m, p in zip(medians, peers)]
-            colours = [
-                "tab:red" if p == "ours" else "tab:blue" if p == "epoll" else "tab:gray"
-                for p in peers
-            ]
-            bars = ax.bar(peers, medians, yerr=[low, high], color=colours, capsize=3)
-            if "epoll" in peers:
-                stock = medians[peers.index("epoll")]
-                for bar, value in zip(bars, medians):
-                    ratio = stock / value if inverse else value / stock
-                    ax.annotate(
-                        "{:.2f}x".format(ratio),
-                        (bar.get_x() + bar.get_width() / 2, value),
-                        ha="center",
-                        va="bottom",
-                        fontsize=8,
-                        xytext=(0, 3),
-                        textcoords="offset points",
-                    )
-            if inverse:
-                ax.set_ylabel(
-                    "server CPU us per {}".format(
-                        "connection" if scenario == "churn" else "round trip"
-                    )
-                )
-                if scenario == "idle" and "poll" in peers:
-                    # poll's CPU time is ten times everyone else's.
-                    ax.set_yscale("log")
-            else:
-                ax.set_title(SCENARIOS[scenario][0], fontsize=10)
-                ax.set_ylabel(SCENARIOS[scenario][1])
-            ax.tick_params(axis="x", labelrotation=30)
-    fig.suptitle(
-        "Twisted echo server per reactor ({python}, {cores} cores, {date}); "
-        "top: rate, bottom: server CPU time per unit; labels: ratio to stock "
-        "epoll, higher is better".format(**machine),
-        fontsize=10,
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return not (peer == "select" and scenario == "idle")
 
 
 def main() -> None:
     """
-    Run the suite and write the results.
+    Run the suite, write the samples, and have L{report} write the tables.
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -616,55 +529,72 @@ def main() -> None:
             parser.error("unknown peer {!r}; known: {}".format(name, PEERS))
     for name in scenarios:
         if name not in SCENARIOS:
-            parser.error("unknown scenario {!r}".format(name))
+            parser.error(
+                "unknown scenario {!r}; known: {}".format(name, list(SCENARIOS))
+            )
     if "uvloop" in peers:
         try:
             import uvloop  # noqa: F401
         except ImportError:
             log("uvloop is not installed for {}; leaving it out".format(sys.executable))
             peers.remove("uvloop")
+    if shutil.which("wrk") is None:
+        http = [s for s in scenarios if SCENARIOS[s]["kind"] in ("web", "proxy")]
+        if http:
+            log("wrk is not installed: leaving out {}".format(", ".join(http)))
+            scenarios = [s for s in scenarios if s not in http]
     buildLoadgen()
+    webRoot = makeWebRoot()
     machine = describeMachine()
     settings = {
         "rounds": arguments.rounds,
         "seconds": arguments.seconds,
         "warmup": WARMUP,
+        "connections": CONNECTIONS,
+        "http_connections": HTTP_CONNECTIONS,
     }
-    samples: Dict[str, Dict[str, List[float]]] = {s: {} for s in scenarios}
-    cpuSamples: Dict[str, Dict[str, List[float]]] = {s: {} for s in scenarios}
+    samples: Dict[str, Dict[str, List[Dict[str, float]]]] = {s: {} for s in scenarios}
     total = (
         sum(1 for s in scenarios for p in peers if applicable(p, s)) * arguments.rounds
     )
     done = 0
     started = time.monotonic()
-    for round in range(arguments.rounds):
-        for scenario in scenarios:
-            # Alternate the order from round to round, so that a peer is not
-            # always the one that runs right after another's load.
-            order = peers if round % 2 == 0 else list(reversed(peers))
-            for peer in order:
-                if not applicable(peer, scenario):
-                    continue
-                rate, cpu = measure(peer, scenario, arguments.seconds)
-                samples[scenario].setdefault(peer, []).append(rate)
-                cpuSamples[scenario].setdefault(peer, []).append(cpu)
-                done += 1
-                log(
-                    "[{:3d}/{}] round {} {:6s} {:8s} {:>10s} {} {:6.1f} us "
-                    "CPU/unit ({:.0f} s)".format(
-                        done,
-                        total,
-                        round + 1,
-                        scenario,
-                        peer,
-                        formatRate(rate),
-                        SCENARIOS[scenario][1],
-                        cpu,
-                        time.monotonic() - started,
+    try:
+        for round in range(arguments.rounds):
+            for scenario in scenarios:
+                # Alternate the order from round to round, so that a peer is
+                # not always the one that runs right after another's load.
+                order = peers if round % 2 == 0 else list(reversed(peers))
+                for peer in order:
+                    if not applicable(peer, scenario):
+                        continue
+                    try:
+                        result = measure(peer, scenario, arguments.seconds, webRoot)
+                    except (RuntimeError, subprocess.SubprocessError, OSError) as e:
+                        # One failed run costs its sample, not the suite; it
+                        # is in the log, and the round's table lacks it.
+                        log("{} on {} failed: {}".format(scenario, peer, e))
+                        continue
+                    samples[scenario].setdefault(peer, []).append(result)
+                    done += 1
+                    log(
+                        "[{:3d}/{}] round {} {:10s} {:8s} {:>12s}/s {:8.1f} us CPU/unit"
+                        " p99 {:>9s} us ({:.0f} s)".format(
+                            done,
+                            total,
+                            round + 1,
+                            scenario,
+                            peer,
+                            "{:,.1f}".format(result["rate"]),
+                            result.get("cpu", float("nan")),
+                            "{:,.0f}".format(result["p99"]) if "p99" in result else "-",
+                            time.monotonic() - started,
+                        )
                     )
-                )
+    finally:
+        shutil.rmtree(webRoot, ignore_errors=True)
     strace: Dict[str, Any] = {}
-    if not arguments.no_strace and "echo" in scenarios:
+    if not arguments.no_strace and "echo-64B-50" in scenarios:
         for peer in ("ours", "epoll"):
             if peer in peers:
                 counted = countEpollCtl(peer, arguments.seconds)
@@ -679,34 +609,19 @@ def main() -> None:
                         )
                     )
     os.makedirs(arguments.output, exist_ok=True)
-    # CPython's results are latest.*; another interpreter's carry its name
-    # (latest-pypy.*), so that PYTHON=pypy3 make bench keeps both.
-    implementation = platform.python_implementation()
-    stem = (
-        "latest" if implementation == "CPython" else "latest-" + implementation.lower()
-    )
-    markdown = os.path.join(arguments.output, stem + ".md")
-    writeMarkdown(markdown, machine, settings, samples, cpuSamples, strace)
-    with open(os.path.join(arguments.output, stem + ".json"), "w") as f:
+    path = os.path.join(arguments.output, report.stem() + ".json")
+    with open(path, "w") as f:
         json.dump(
             {
                 "machine": machine,
                 "settings": settings,
                 "samples": samples,
-                "cpu_us_per_unit": cpuSamples,
                 "strace": strace,
             },
             f,
             indent=1,
         )
-    try:
-        writeChart(
-            os.path.join(arguments.output, stem + ".png"), samples, cpuSamples, machine
-        )
-    except ImportError:
-        log("matplotlib is missing: no chart")
-    with open(markdown) as f:
-        sys.stdout.write(f.read())
+    report.main([path])
 
 
 if __name__ == "__main__":
