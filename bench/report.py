@@ -189,7 +189,7 @@ def checkGoals(
     byCpu = ratio(stock.get("cpu"), ours.get("cpu"))
     best = max([r for r in (byRate, byCpu) if r is not None], default=None)
     if best is not None and best < target:
-        failures.append("throughput {:.2f}x < {:.1f}x".format(best, target))
+        failures.append("throughput {:.3f}x < {:.1f}x".format(best, target))
     if SCENARIOS[scenario][3]:
         p99 = ratio(ours.get("p99"), stock.get("p99"))
         if p99 is not None and p99 > P99_FACTOR:

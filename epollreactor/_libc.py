@@ -345,7 +345,7 @@ epoll_wait: _EpollCall = _libc.epoll_wait
 # loops over such calls then keeps every other thread waiting for the
 # interpreter's 5 ms switch interval, where releasing lets a thread woken
 # from a blocking poll run within 0.04-2 ms, as with select.epoll
-# (bench/bench_gil.py, bench/README.md "Threads").
+# (bench/bench_memory.py, bench/README.md "Threads").
 _bareLibrary: ctypes.CDLL
 if platform.python_implementation() == "CPython":
     _bareLibrary = ctypes.CDLL(_libc._name, handle=_libc._handle, use_errno=False)
