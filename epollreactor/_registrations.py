@@ -46,7 +46,8 @@ __all__ = ["PREEN_BATCH", "Registrations"]
 
 #: How many entries one iteration checks while a preen is under way: after
 #: a stale entry was found, every entry that existed then is checked within
-#: C{ceil(2 * len(entries) / PREEN_BATCH) + 1} iterations.
+#: C{ceil(2 * len(entries) / PREEN_BATCH) + 1} iterations, and a table of at
+#: most this many is checked whole in the next one.
 PREEN_BATCH = 32
 
 #: Generations live in the upper 32 bits of C{epoll_data}.
@@ -120,11 +121,11 @@ class Registrations:
         self.numbers: Dict[int, int] = {}
         self._nextGeneration = 1
         self._strays: Set[int] = set()
-        #: The preen's snapshot of numbers, where it is in it, and how many
-        #: more entries it must check.
+        #: The preen's snapshot of numbers and where it is in it; whether a
+        #: pass over a new snapshot is owed once that one is used up.
         self._sweep: List[int] = []
         self._sweepAt = 0
-        self._preenLeft = 0
+        self._passOwed = False
 
     # Looking up.
 
@@ -279,11 +280,13 @@ class Registrations:
 
     def suspectStale(self) -> None:
         """
-        A stale entry was found: others may be stale too.  Start a preen
-        that checks every entry there is now, or extend the one under way
-        to cover them.
+        A stale entry was found: others may be too.  Owe a pass over every
+        entry there is when the pass begins: at the next L{preenBatch}, or,
+        while a pass is under way, once it is done, so that what it has
+        checked already is checked again and what it has not is checked
+        once.
         """
-        self._preenLeft = len(self._sweep) - self._sweepAt + len(self.owners)
+        self._passOwed = True
         self.repairPending = True
 
     @property
@@ -291,46 +294,44 @@ class Registrations:
         """
         Whether a preen has entries left to check.
         """
-        return self._preenLeft > 0
+        return self._passOwed or self._sweepAt < len(self._sweep)
 
     def preenBatch(self) -> List[Tuple[int, Any]]:
         """
         The entries to check in this iteration: at most L{PREEN_BATCH}, in
-        turn from a snapshot of the table taken when the last one was used
-        up, so that checking N entries costs O(N) whatever happens
-        meanwhile.  The caller checks each with its owner's C{fileno()} and
-        with L{modify} to the mask it has (the kernel refuses when the entry
-        is gone).
+        turn from a snapshot of the table taken when a pass begins, so that
+        checking N entries costs O(N) whatever happens meanwhile.  A batch
+        never reaches into the next pass, so it names each entry once.  The
+        caller checks each with its owner's C{fileno()} and with L{modify}
+        to the mask it has (the kernel refuses when the entry is gone).
 
         @return: C{(number, owner)} pairs still registered.
         """
-        left = self._preenLeft
         sweep = self._sweep
         at = self._sweepAt
+        if at >= len(sweep):
+            if not self._passOwed:
+                sweep = []
+            else:
+                # masks, not owners: an evicted owner's entry keeps its place.
+                sweep = list(self.masks)
+            self._passOwed = False
+            at = 0
         owners = self.owners
         batch: List[Tuple[int, Any]] = []
-        while left > 0 and len(batch) < PREEN_BATCH:
-            if at >= len(sweep):
-                # masks, not owners: an evicted owner's entry keeps its place.
-                sweep = self._sweep = list(self.masks)
-                at = 0
-                if not sweep:
-                    left = 0
-                    break
-            fd = sweep[at]
-            at += 1
-            left -= 1
+        end = min(len(sweep), at + PREEN_BATCH)
+        for fd in sweep[at:end]:
             owner = owners.get(fd)
             if owner is not None:
                 batch.append((fd, owner))
-        if left <= 0:
-            # Done: let the snapshot go.
-            left = 0
-            sweep = self._sweep = []
+        at = end
+        if at >= len(sweep):
+            # Done with this pass: let the snapshot go.
+            sweep = []
             at = 0
+        self._sweep = sweep
         self._sweepAt = at
-        self._preenLeft = left
-        self.repairPending = bool(left) or self.forked or self.rebuildWanted
+        self.repairPending = self.preening or self.forked or self.rebuildWanted
         return batch
 
     def stray(self, generation: int) -> None:

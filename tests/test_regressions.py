@@ -141,3 +141,37 @@ def test_writerRestartedWithinOneIterationWritesOnce(
     reactor.doIteration(0)
     assert calls == [("c0", "doWrite")]
     assert interest(reactor) == {number: 5}
+
+
+def test_ownerAddedAfterAStaleEntryIsPreened(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    The preen that a stale entry starts checks every registration there is
+    when it begins, not only those there were when the stale entry was
+    found: an object added in between whose number is then C{dup2}'d over
+    is watched again, for the file its number names now, before the next
+    wait, as it would be if it had been registered earlier.
+
+    Found by C{ReactorMachine}: C{open(socketpair); addReader(0);
+    closeBehindBack(0); removeAll(); addReader(1); dup2Onto(1, socketpair);
+    iterate()} left C{c1} with no entry in the kernel and no
+    C{connectionLost}: it would have waited for ever.
+    """
+    calls: List[Call] = []
+    first, second = socketPair(descriptors)
+    reactor.addReader(Channel(reactor, "c0", first, calls))
+    os.close(first)
+    descriptors.remove(first)
+    reactor.removeAll()
+    owner = Channel(reactor, "c1", second, calls)
+    reactor.addReader(owner)
+    replacement, peer = socketPair(descriptors)
+    os.dup2(replacement, second)
+
+    reactor.doIteration(0)
+
+    assert interest(reactor) == {second: 1}
+    os.write(peer, b"x")
+    reactor.doIteration(0)
+    assert calls == [("c1", "doRead")]

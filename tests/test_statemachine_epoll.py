@@ -19,6 +19,7 @@ Results are compared after mapping each side's epoll descriptors to the
 pair they belong to, since those numbers differ between the sides.
 """
 
+import fcntl
 import math
 import os
 import platform
@@ -69,6 +70,9 @@ pytestmark = [
 
 #: A number no test opens: EBADF on both sides.
 _NOT_OPEN = 4000
+#: Duplicates get numbers from here up, above any the process opens
+#: otherwise, and below L{_NOT_OPEN}.
+_DUPLICATES_FROM = 256
 _MAX_DESCRIPTORS = 10
 _MAX_PAIRS = 4
 _FLAGS = [
@@ -143,6 +147,7 @@ class BindingMachine(RuleBasedStateMachine):
         #: and so its labels.
         self.labels: List[Tuple[Dict[int, Any], Dict[int, Any]]] = []
         self.descriptors: List[Tuple[int, str]] = []
+        self.duplicates = 0
         assert not _isOpen(_NOT_OPEN)
 
     def teardown(self) -> None:
@@ -241,6 +246,22 @@ class BindingMachine(RuleBasedStateMachine):
                 result[1].close()
         self._agree("epoll({!r}, {!r})".format(sizehint, flags), ours, theirs)
 
+    def _duplicate(self, fd: int) -> int:
+        """
+        Duplicate C{fd} under a number this machine has not used before.
+        The interest list is keyed by number and open file (epoll(7), Q1),
+        and each side's duplicates get numbers of their own: one that took
+        a number closed earlier, whose file still holds a registration
+        under it through another duplicate, would find that entry (EEXIST)
+        on one side only.
+
+        @return: the new descriptor.
+        """
+        self.duplicates += 1
+        return fcntl.fcntl(
+            fd, fcntl.F_DUPFD_CLOEXEC, _DUPLICATES_FROM + self.duplicates
+        )
+
     @precondition(lambda self: len(self.pairs) < _MAX_PAIRS)
     @rule(
         index=st.integers(0, 15),
@@ -259,9 +280,9 @@ class BindingMachine(RuleBasedStateMachine):
                 if target.closed:
                     arguments.append(None)
                 else:
-                    arguments.append(os.dup(target.fileno()))
+                    arguments.append(self._duplicate(target.fileno()))
             elif source == "socket" and self.descriptors:
-                arguments.append(os.dup(self.descriptors[0][0]))
+                arguments.append(self._duplicate(self.descriptors[0][0]))
             else:
                 arguments.append(
                     {"minusOne": -1, "minusTwo": -2, "str": "3"}.get(source, -1)

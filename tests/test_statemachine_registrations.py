@@ -395,3 +395,31 @@ def test_generationsAreNeverShared() -> None:
         table.poller.close()
         for fd in numbers:
             os.close(fd)
+
+
+def test_preenBatchNamesEachEntryOnce() -> None:
+    """
+    A batch never names an entry twice, also when entries were removed
+    since the preen was asked for, so that the caller may forget one it
+    finds gone without meeting it again in the same batch.
+
+    Found by C{RegistrationsMachine}: a preen asked for among several
+    entries, most of them removed before the batch, named the one left as
+    often as there had been entries, and the caller's check of the second
+    found it forgotten.
+    """
+    numbers = _socketPairs(3)
+    table = Registrations()
+    try:
+        for fd in numbers[:3]:
+            table.add(Owner(str(fd)), fd, EPOLLIN)
+        table.suspectStale()
+        table.remove(numbers[1])
+        table.remove(numbers[2])
+        batch = table.preenBatch()
+        assert [fd for fd, _ in batch] == [numbers[0]]
+        assert not table.preening and not table.repairPending
+    finally:
+        table.poller.close()
+        for fd in numbers:
+            os.close(fd)
