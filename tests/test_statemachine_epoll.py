@@ -172,7 +172,8 @@ class BindingMachine(RuleBasedStateMachine):
         name = what.partition("(")[0]
         if ours[0] == "ok":
             if isinstance(ours[1], list):
-                event("{} -> {} events".format(name, min(len(ours[1]), 3)))
+                count = len(ours[1])
+                event("{} -> {} events".format(name, count if count < 3 else "3+"))
             else:
                 event("{} -> ok".format(name))
         else:
@@ -431,6 +432,21 @@ class BindingMachine(RuleBasedStateMachine):
         alike.
         """
         self._control("register", index, spec, mask)
+
+    @rule(index=st.integers(0, 15), mask=usualMasks)
+    def registerEvery(self, index: int, mask: int) -> None:
+        """
+        C{register(fd, mask)} of every shared descriptor in turn succeeds or
+        fails alike, and so does the C{poll} that follows, which can then
+        report several events (one registration at a time rarely made more
+        than one ready at once); a socket pair is opened first while there
+        are fewer than four.
+        """
+        if len(self.descriptors) < min(4, _MAX_DESCRIPTORS):
+            self.openDescriptors("socketpair")
+        for position in range(len(self.descriptors)):
+            self._control("register", index, ("fd", position), mask)
+        self._poll(index, 0, 1000)
 
     @precondition(lambda self: self.pairs)
     @rule(index=st.integers(0, 15), spec=descriptorSpecs, mask=masks)
