@@ -35,6 +35,18 @@ test-noepoll: $(STAMP)
 test-twisted-full: $(STAMP)
 	$(VPY) -m tests.twistedsuites.compare --timeout=3600 twisted
 
+# The interpreter and architecture matrix (.ci/matrix): Debian roots made
+# with mmdebstrap and cached in /var/cache/epollreactor-matrix (MATRIX_CACHE=
+# to move it); the whole suite on CPython 3.13, 3.14, 3.15 and PyPy 3.11
+# (Debian unstable), the binding, selector, libc and reactor tests on i386,
+# and on arm64 and s390x under qemu-user-static.  MATRIX= names entries
+# (.ci/matrix --list), all by default.  Needs root.
+MATRIX ?=
+
+.PHONY: test-matrix
+test-matrix:
+	.ci/matrix $(MATRIX)
+
 # The state machines (tests/test_statemachine_*.py) for a long run: the
 # Hypothesis "fuzz" profile (tests/conftest.py), FUZZ_EXAMPLES examples of
 # each machine, with Hypothesis's statistics.  Failing examples are kept in
