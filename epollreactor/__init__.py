@@ -12,24 +12,9 @@ built on it.
 Nothing here imports or calls C{select.epoll}.
 """
 
+from epollreactor import _libc
 from epollreactor._epoll import epoll
-from epollreactor._libc import (
-    EPOLL_CLOEXEC,
-    EPOLLERR,
-    EPOLLET,
-    EPOLLEXCLUSIVE,
-    EPOLLHUP,
-    EPOLLIN,
-    EPOLLMSG,
-    EPOLLONESHOT,
-    EPOLLOUT,
-    EPOLLPRI,
-    EPOLLRDBAND,
-    EPOLLRDHUP,
-    EPOLLRDNORM,
-    EPOLLWRBAND,
-    EPOLLWRNORM,
-)
+from epollreactor._libc import *  # noqa: F403 (the EPOLL* names, listed in _libc)
 from epollreactor._reactor import EPollReactor, install
 from epollreactor._selector import EpollSelector
 
@@ -44,19 +29,5 @@ __all__ = [
     "install",
     "EpollSelector",
     "PLUGIN_NAME",
-    "EPOLL_CLOEXEC",
-    "EPOLLERR",
-    "EPOLLET",
-    "EPOLLEXCLUSIVE",
-    "EPOLLHUP",
-    "EPOLLIN",
-    "EPOLLMSG",
-    "EPOLLONESHOT",
-    "EPOLLOUT",
-    "EPOLLPRI",
-    "EPOLLRDBAND",
-    "EPOLLRDHUP",
-    "EPOLLRDNORM",
-    "EPOLLWRBAND",
-    "EPOLLWRNORM",
 ]
+__all__ += _libc.__all__

@@ -32,7 +32,7 @@ What differs from C{select.epoll}, and why:
 
 The hot paths (L{epoll.poll}, L{epoll.register}, L{epoll.modify},
 L{epoll.unregister}) are written out in full rather than shared through
-helpers: a Python call costs about 50 ns, a quarter of what
+helpers: one more Python call is a large share of what
 C{select.epoll.modify} costs in all (bench/bench_binding.py).
 """
 
@@ -106,7 +106,7 @@ _MAX_EVENTS = _INT_MAX // _EVENT_SIZE
 class _NoBuffer:
     """
     Stands in for an L{epoll}'s buffer while it has none: its capacity of 0
-    sends L{epoll.poll} and C{_reserve} to the paths that make one.  Two
+    sends L{epoll.poll} to the path that makes one.  Two
     instances: L{_NO_BUFFER} before the first poll, and L{_BUFFER_IN_USE}
     while a call uses the object's buffer, which makes a concurrent
     L{epoll.poll} use a buffer of its own.
@@ -237,9 +237,9 @@ def _decode(buffer: EventBuffer, count: int) -> List[Tuple[int, int]]:
     Read the first C{count} events of C{buffer} as C{(fd, eventmask)} pairs.
 
     Bulk decoding: strided memoryview slices pick every event's fd word and
-    events word, and zip pairs them, with no Python-level loop per event.  For
-    1000 events this takes about half the time of C{struct.iter_unpack} with a
-    list comprehension (bench/bench_binding.py, "poll(0), 1000 ready").
+    events word, and zip pairs them, with no Python-level loop per event,
+    which on CPython beats C{struct.iter_unpack} with a list comprehension
+    (bench/bench_binding.py, "poll(0), 1000 ready").
     """
     end = count * _STRIDE
     return list(
@@ -253,10 +253,9 @@ def _decode(buffer: EventBuffer, count: int) -> List[Tuple[int, int]]:
 def _decodeEachEvent(buffer: EventBuffer, count: int) -> List[Tuple[int, int]]:
     """
     L{_decode} for PyPy: one C{unpack_from} per event in a plain loop, which
-    PyPy's JIT compiles to a few loads per event.  There, the strided
-    memoryview slices of L{_decode} took 3x as long as this loop for 1000
-    events, and C{struct.iter_unpack} 1.4x (bench/bench_binding.py, "poll(0),
-    1000 ready", PyPy 7.3.11).
+    PyPy's JIT compiles to a few loads per event.  There it beats both the
+    strided memoryview slices of L{_decode} and C{struct.iter_unpack}
+    (bench/bench_binding.py, "poll(0), 1000 ready", on PyPy).
     """
     storage = buffer.storage
     unpack = _unpackFdEvent
@@ -332,8 +331,9 @@ class epoll:
             # the truthful one, and the type is the same: OSError.
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
         self._epfd = fd
-        # None until the first poll (or _reserve): 5,000 objects made
-        # 12 KiB each up front cost 75 MB that select.epoll does not.
+        # None until the first poll: a buffer made up front would cost every
+        # object memory that select.epoll's does not (bench/README.md,
+        # "Memory").
         self._buffer = _NO_BUFFER
         return self
 
@@ -574,22 +574,6 @@ class epoll:
                 if remaining < 0:
                     return 0
                 milliseconds = _ceil(remaining * 1000.0)
-
-    def _reserve(self, maxevents: int) -> EventBuffer:
-        """
-        Grow the object's own buffer, if need be, to hold C{maxevents}
-        events, without a system call (a wait would also consume
-        edge-triggered and one-shot events).  For callers that call
-        C{epoll_wait} into C{self._buffer} themselves (the reactor, the
-        selector).
-
-        @param maxevents: at least 1.
-        @return: the buffer, now C{self._buffer}.
-        """
-        buffer: EventBuffer = self._buffer
-        if maxevents > buffer.capacity:
-            buffer = self._buffer = EventBuffer(maxevents)
-        return buffer
 
     def _pollSlowly(self, milliseconds: int, maxevents: int) -> List[Tuple[int, int]]:
         """

@@ -18,6 +18,10 @@ import platform
 import struct
 from typing import Any, Callable, Optional, Union
 
+# What epollreactor exports from here, as select does on Linux: the event
+# bits and EPOLL_CLOEXEC, named once (epollreactor/__init__.py re-exports
+# this list, and the tests check it against select and <sys/epoll.h>).  The
+# rest of this module is imported by name by the modules above it.
 __all__ = [
     "EPOLLIN",
     "EPOLLPRI",
@@ -34,23 +38,6 @@ __all__ = [
     "EPOLLONESHOT",
     "EPOLLET",
     "EPOLL_CLOEXEC",
-    "EPOLL_CTL_ADD",
-    "EPOLL_CTL_DEL",
-    "EPOLL_CTL_MOD",
-    "FD_SETSIZE",
-    "EVENT",
-    "FD_EVENT",
-    "EventBuffer",
-    "epoll_event",
-    "epoll_create1",
-    "epoll_ctl",
-    "epoll_ctl_bare",
-    "epoll_wait",
-    "epoll_wait_bare",
-    "getErrno",
-    "lastError",
-    "repeatFailed",
-    "libcName",
 ]
 
 # Event bits, from the kernel's include/uapi/linux/eventpoll.h and poll.h;
@@ -290,8 +277,8 @@ class EventBuffer:
 # The prototypes, declared as data and applied by one loop (pyudev's way):
 # name, argument types, result type.  Argument types are written down but
 # deliberately not installed on the function objects: ctypes' argtypes
-# conversion made epoll_wait cost about 2.9x select.epoll.poll(0), against
-# about 1.5x without it (bench/bench_binding.py).  Every argument we pass is a
+# conversion would make every call much dearer (bench/bench_binding.py;
+# bench/README.md).  Every argument we pass is a
 # Python int (passed as C int), a bytes object (const char *), None (NULL) or
 # an EventBuffer.pointer, which ctypes converts correctly on its own.
 _PROTOTYPES = (
@@ -341,11 +328,11 @@ epoll_wait: _EpollCall = _libc.epoll_wait
 #
 # They release the GIL around the call, as select.epoll does, although
 # neither blocks (epoll_ctl, and epoll_wait with a zero timeout): keeping it
-# (ctypes.PyDLL) saved 13-20 ns of a 280-390 ns call, but a thread that
-# loops over such calls then keeps every other thread waiting for the
-# interpreter's 5 ms switch interval, where releasing lets a thread woken
-# from a blocking poll run within 0.04-2 ms, as with select.epoll
-# (bench/bench_memory.py, bench/README.md "Threads").
+# (ctypes.PyDLL) would save a few percent of a call, but a thread that
+# loops over such calls would then keep every other thread waiting for the
+# interpreter's switch interval (sys.getswitchinterval(), 5 ms), where
+# releasing lets a thread woken from a blocking poll run at once, as with
+# select.epoll (bench/bench_memory.py, bench/README.md "Threads").
 _bareLibrary: ctypes.CDLL
 if platform.python_implementation() == "CPython":
     _bareLibrary = ctypes.CDLL(_libc._name, handle=_libc._handle, use_errno=False)
@@ -371,10 +358,10 @@ getErrno: Callable[[], int] = ctypes.get_errno
 # PyPy.  PyPy's ctypes is written in Python, above PyPy's own libffi
 # binding, _rawffi.alt: every call converts its arguments, looks up a libffi
 # function pointer, swaps errno in and out of ctypes' copy, and builds the
-# result.  That made epoll_wait(0) cost about 9 us against 0.85 us for PyPy's
-# select.epoll.poll(0), and epoll_ctl about 20 us (bench/bench_binding.py,
-# PyPy 7.3.11).  Underneath, each ctypes function holds a _rawffi.alt.FuncPtr
-# that the JIT calls directly, in about 0.4 us.  So on PyPy we declare the
+# result, at many times the cost of PyPy's own select.epoll
+# (bench/bench_binding.py on PyPy; bench/README.md, "PyPy").  Underneath,
+# each ctypes function holds a _rawffi.alt.FuncPtr that the JIT calls
+# directly, at a small part of that cost.  So on PyPy we declare the
 # three calls with plain argument types (int, and void * passed as an
 # address), take those function pointers out of ctypes once, and export them
 # instead:
@@ -431,8 +418,8 @@ if platform.python_implementation() == "PyPy":
         # A call takes one and puts it back, so threads never share one;
         # there are as many as calls ever ran at once.  The event is copied
         # in by slice assignment, which never moves the bytes when the sizes
-        # match (and they are checked): 20 ns on PyPy, where the same copy
-        # into a memoryview takes 160 ns.
+        # match (and they are checked), and on PyPy costs a fraction of the
+        # same copy into a memoryview (bench/README.md, "PyPy").
         _eventSlots: "list[tuple[bytearray, int]]" = []
         _EVENT_SIZE = EVENT.size
 

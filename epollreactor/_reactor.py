@@ -112,13 +112,13 @@ and when.
 Twisted's reactor calls C{doWrite} only after an C{epoll_wait(2)} reported
 EPOLLOUT, and in the same event calls C{doRead} first when input is there
 too, so a reply goes out together with all the input that had arrived by
-then.  Our first design called C{doWrite} at the end of the iteration that
-read: a 200,000-byte echo was answered in four calls of 64 KiB, 64 KiB,
-64 KiB and 3 KiB, each sent while the rest of the message was still
-coming, each leaving a short segment (65,536 is one loopback segment of
-65,483 bytes and 53 more), and the last one waited 40 ms for the delayed ACK
-in most runs (bench/README.md, "bulk").  Setting C{TCP_NODELAY} hides that,
-but an application did not ask for it and Twisted does not set it.
+then.  A C{doWrite} at the end of the iteration that read would answer a
+200,000-byte echo in four calls of 64 KiB, 64 KiB, 64 KiB and 3 KiB, each
+sent while the rest of the message is still coming, each leaving a short
+segment (65,536 is one loopback segment of 65,483 bytes and 53 more), and
+the last one would wait for the delayed ACK (bench/README.md, "bulk").
+Setting C{TCP_NODELAY} hides that, but an application did not ask for it
+and Twisted does not set it.
 
 So the C{doWrite} we give without EPOLLOUT comes where Twisted's would, or
 a little later in the same iteration: after the next C{epoll_wait(2)} (with
@@ -130,10 +130,10 @@ written by the time Twisted's reactor would have sent it.  So we make no
 more C{send()} calls per message than Twisted's reactor, none earlier, and
 (without its two C{epoll_ctl(2)} calls around each) cut a message into no
 more short segments: the wait above cannot come from us where it does not
-come from Twisted with the same application.  C{tests/test_earlywrite.py} pins it in system calls:
-between the C{recv} that starts a reply and the C{send} of it there is
-always an C{epoll_wait}, at every message size, while a 64-byte echo still
-costs one C{send} and no C{epoll_ctl(2)}.
+come from Twisted with the same application.  C{tests/test_earlywrite.py}
+pins it in system calls: between the C{recv} that starts a reply and the
+C{send} of it there is always an C{epoll_wait}, at every message size,
+while a 64-byte echo still costs one C{send} and no C{epoll_ctl(2)}.
 """
 
 import errno
@@ -157,6 +157,7 @@ from epollreactor._libc import (
     EPOLLIN,
     EPOLLOUT,
     EVENT,
+    EventBuffer,
     epoll_wait,
     repeatFailed,
 )
@@ -212,6 +213,9 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
     @ivar _dispatcher: builds each iteration's dispatch function.
     @ivar _maxEvents: how many events one C{epoll_wait(2)} may return; grows
         while batches come full.
+    @ivar _events: the buffer C{epoll_wait(2)} writes events into, the
+        reactor's own, so that it waits on the instance without going
+        through L{epoll.poll} and its result list.
     """
 
     # Attributes for _PollLikeMixin
@@ -237,6 +241,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         self._changed: Set[int] = set()
         self._writeAttempts: Dict[int, Any] = {}
         self._maxEvents = 256
+        self._events = EventBuffer(self._maxEvents)
         self._dispatcher = Dispatcher(self, self._reads)
         _liveReactors.add(self)
         posixbase.PosixReactorBase.__init__(self)
@@ -676,8 +681,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         next L{_applyChanges} asks for.
 
         @param due: writer by descriptor number; a writer that stopped and
-            started writing again before the wait is listed once (found by
-            C{tests/test_statemachine_reactor.py}).
+            started writing again before the wait is listed once.
         @param dispatch: the iteration's dispatch function.
         """
         writes = self._writes
@@ -733,13 +737,13 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
                 milliseconds += 1
             if milliseconds > _INT_MAX:
                 milliseconds = _INT_MAX
-        poller = registrations.poller
         maxEvents = self._maxEvents
-        buffer = poller._buffer
+        buffer = self._events
         if maxEvents > buffer.capacity:
-            # Grow without an epoll_wait whose events would be dropped.
-            buffer = poller._reserve(maxEvents)
-        epfd = poller._epfd
+            buffer = self._events = EventBuffer(maxEvents)
+        # The one private part of epoll the reactor uses: the number, read
+        # anew each time, since a rebuild replaces the instance.
+        epfd = registrations.poller._epfd
         count = epoll_wait(epfd, buffer.pointer, maxEvents, milliseconds)
         if count < 0:
             # Interrupted by a signal (EINTR), or a bug of ours: errno cannot

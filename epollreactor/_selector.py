@@ -229,10 +229,9 @@ class EpollSelector(BaseSelector):
         # epoll.poll rounds the timeout up to the next millisecond, so that a
         # short timeout is not a busy poll(0), retries on EINTR, and has the
         # binding's fast paths (an errno-less call for timeout 0, PyPy's own
-        # decoding); through it, select() with one ready file took 0.9 us
-        # against 1.3 us decoding the buffer here (CPython 3.11; PyPy 7.3:
-        # 5 us against 8).  epoll_wait(2) wants maxevents > 0 even when
-        # nothing is registered (bpo-23009).
+        # decoding), which makes select() cheaper than decoding the buffer
+        # here would (bench/README.md, "Selector").  epoll_wait(2) wants
+        # maxevents > 0 even when nothing is registered (bpo-23009).
         for fd, event in self._epoll.poll(timeout, len(fdToKey) or 1):
             key = fdToKey.get(fd)
             if key is not None:

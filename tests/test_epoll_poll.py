@@ -20,10 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import epollreactor
 from epollreactor import (
     EPOLLIN,
-    EPOLLONESHOT,
     EPOLLOUT,
 )
 from epollreactor._epoll import timeoutToMilliseconds
@@ -413,23 +411,6 @@ def test_pollMaxeventsLarge(
         check(ep.poll(0), 1023)
         check(ep.poll(0, 7), 7)
         check(ep.poll(0, maxevents), min(maxevents, 1100))
-
-
-def test_reserveGrowsWithoutWaiting(closer: Closer) -> None:
-    """
-    L{epollreactor.epoll._reserve}, for the reactor and the selector, grows
-    the object's buffer without calling C{epoll_wait(2)}: a one-shot event
-    is still there for the next C{poll}.
-    """
-    left, right = socketPair(closer)
-    with epollreactor.epoll() as ep:
-        ep.register(left, EPOLLOUT | EPOLLONESHOT)
-        buffer = ep._reserve(5000)
-        assert buffer is ep._buffer
-        assert buffer.capacity >= 5000
-        assert ep._reserve(10) is buffer
-        assert ep.poll(0, 5000) == [(left.fileno(), EPOLLOUT)]
-        assert ep._buffer is buffer
 
 
 def test_pollMaxeventsAbsurd(epoll: Any) -> None:

@@ -27,27 +27,9 @@ from tests.kernel import interestList
 #: The package's source tree.
 PACKAGE = pathlib.Path(epollreactor.__file__).parent
 
-#: Every name the C headers define that _libc mirrors.
-HEADER_CONSTANTS = [
-    "EPOLLIN",
-    "EPOLLPRI",
-    "EPOLLOUT",
-    "EPOLLERR",
-    "EPOLLHUP",
-    "EPOLLRDNORM",
-    "EPOLLRDBAND",
-    "EPOLLWRNORM",
-    "EPOLLWRBAND",
-    "EPOLLMSG",
-    "EPOLLRDHUP",
-    "EPOLLEXCLUSIVE",
-    "EPOLLONESHOT",
-    "EPOLLET",
-    "EPOLL_CLOEXEC",
-    "EPOLL_CTL_ADD",
-    "EPOLL_CTL_DEL",
-    "EPOLL_CTL_MOD",
-]
+#: Every name the C headers define that _libc mirrors: the constants it
+#: exports, and epoll_ctl(2)'s operations.
+HEADER_CONSTANTS = _libc.__all__ + ["EPOLL_CTL_ADD", "EPOLL_CTL_DEL", "EPOLL_CTL_MOD"]
 
 _LAYOUT_PROGRAM = r"""
 #include <stddef.h>

@@ -193,16 +193,15 @@ def test_pollConstants() -> None:
 
 def test_addReader(reactor: EPollReactor, pair: List[socket.socket]) -> None:
     """
-    C{addReader} records the reader in C{_reads} and C{_selectables}, the
-    kernel watches its descriptor for EPOLLIN, and once data arrives a poll
-    calls C{doRead}.
+    C{addReader} lists the reader in C{getReaders} and not in
+    C{getWriters}, the kernel watches its descriptor for EPOLLIN, and once
+    data arrives a poll calls C{doRead}.
     """
     reader = Descriptor(pair[0].fileno())
     reactor.addReader(reader)
     fd = reader.fd
-    assert fd in reactor._reads
-    assert fd not in reactor._writes
-    assert reactor._selectables[fd] is reader
+    assert userReaders(reactor) == {reader}
+    assert reactor.getWriters() == []
     reactor.doPoll(0)
     assert kernelInterest(reactor)[fd] == EPOLLIN
     assert reader.reads == 0
@@ -227,16 +226,15 @@ def test_addReaderTwice(reactor: EPollReactor, pair: List[socket.socket]) -> Non
 
 def test_addWriter(reactor: EPollReactor, pair: List[socket.socket]) -> None:
     """
-    C{addWriter} records the writer in C{_writes} and C{_selectables}, the
-    kernel watches its descriptor for EPOLLOUT, and a poll calls C{doWrite}
-    on a writable socket, and never C{doRead}.
+    C{addWriter} lists the writer in C{getWriters} and not in
+    C{getReaders}, the kernel watches its descriptor for EPOLLOUT, and a
+    poll calls C{doWrite} on a writable socket, and never C{doRead}.
     """
     writer = Descriptor(pair[0].fileno())
     reactor.addWriter(writer)
     fd = writer.fd
-    assert fd in reactor._writes
-    assert fd not in reactor._reads
-    assert reactor._selectables[fd] is writer
+    assert reactor.getWriters() == [writer]
+    assert userReaders(reactor) == set()
     pair[1].send(b"readable too")
     reactor.doPoll(PATIENCE)
     assert writer.writes == 1
@@ -261,7 +259,8 @@ def test_addReaderAndWriter(reactor: EPollReactor, pair: List[socket.socket]) ->
 def test_addClosedDescriptor(reactor: EPollReactor) -> None:
     """
     Adding an object whose descriptor is closed raises the kernel's EBADF
-    and leaves no trace in the tables.
+    and leaves no trace: it is not listed, and the kernel watches nothing
+    new.
     """
     r, w = os.pipe()
     os.close(r)
@@ -269,8 +268,8 @@ def test_addClosedDescriptor(reactor: EPollReactor) -> None:
     with pytest.raises(OSError) as raised:
         reactor.addReader(Descriptor(r))
     assert raised.value.errno == 9  # EBADF
-    assert r not in reactor._selectables
-    assert r not in reactor._reads
+    assert userReaders(reactor) == set()
+    assert r not in kernelInterest(reactor)
 
 
 def test_removeReader(reactor: EPollReactor, pair: List[socket.socket]) -> None:
@@ -282,8 +281,7 @@ def test_removeReader(reactor: EPollReactor, pair: List[socket.socket]) -> None:
     reactor.addReader(reader)
     reactor.doPoll(0)
     reactor.removeReader(reader)
-    assert reader.fd not in reactor._reads
-    assert reader.fd not in reactor._selectables
+    assert userReaders(reactor) == set()
     pair[1].send(b"x")
     reactor.doPoll(0)
     assert reader.reads == 0
@@ -298,8 +296,7 @@ def test_removeWriter(reactor: EPollReactor, pair: List[socket.socket]) -> None:
     writer = Descriptor(pair[0].fileno())
     reactor.addWriter(writer)
     reactor.removeWriter(writer)
-    assert writer.fd not in reactor._writes
-    assert writer.fd not in reactor._selectables
+    assert reactor.getWriters() == []
     reactor.doPoll(0)
     assert writer.writes == 0
     assert writer.fd not in kernelInterest(reactor)
@@ -318,9 +315,8 @@ def test_removeWriterKeepsReader(
     reactor.doPoll(0)
     writes = both.writes
     reactor.removeWriter(both)
-    assert both.fd in reactor._reads
-    assert both.fd not in reactor._writes
-    assert reactor._selectables[both.fd] is both
+    assert userReaders(reactor) == {both}
+    assert reactor.getWriters() == []
     pair[1].send(b"x")
     reactor.doPoll(PATIENCE)
     assert both.writes == writes
@@ -335,7 +331,9 @@ def test_removeNeverAdded(reactor: EPollReactor, pair: List[socket.socket]) -> N
     stranger = Descriptor(pair[0].fileno())
     reactor.removeReader(stranger)
     reactor.removeWriter(stranger)
-    assert stranger.fd not in reactor._selectables
+    assert userReaders(reactor) == set()
+    assert reactor.getWriters() == []
+    assert stranger.fd not in kernelInterest(reactor)
 
 
 def test_removeAfterClose(reactor: EPollReactor) -> None:
@@ -352,7 +350,7 @@ def test_removeAfterClose(reactor: EPollReactor) -> None:
     reader.fd = -1
     reactor.removeReader(reader)
     assert reader not in userReaders(reactor)
-    assert r not in reactor._selectables
+    assert r not in kernelInterest(reactor)
 
 
 def test_removeAll(reactor: EPollReactor, pair: List[socket.socket]) -> None:
@@ -406,7 +404,6 @@ def test_regularFileReader(reactor: EPollReactor, regularFile: int) -> None:
     reader = Descriptor(regularFile)
     reactor.addReader(reader)
     assert reactor._continuousPolling.isReading(reader)
-    assert regularFile not in reactor._selectables
     assert regularFile not in kernelInterest(reactor)
     assert reader in reactor.getReaders()
     iterateUntil(reactor, lambda: reader.reads > 0)
@@ -425,7 +422,7 @@ def test_regularFileWriter(reactor: EPollReactor, regularFile: int) -> None:
     writer = Descriptor(regularFile)
     reactor.addWriter(writer)
     assert reactor._continuousPolling.isWriting(writer)
-    assert regularFile not in reactor._selectables
+    assert regularFile not in kernelInterest(reactor)
     assert reactor.getWriters() == [writer]
     iterateUntil(reactor, lambda: writer.writes > 0)
     reactor.removeWriter(writer)
@@ -669,7 +666,8 @@ def test_hangupWithoutReadInterestLosesConnection(reactor: EPollReactor) -> None
         reactor.addWriter(writer)
         os.close(r)
         iterateUntil(reactor, lambda: writer.lost)
-        assert w not in reactor._selectables
+        assert reactor.getWriters() == []
+        assert w not in kernelInterest(reactor)
     finally:
         os.close(w)
 

@@ -79,9 +79,10 @@ def test_polledObjectMovedOntoASocketStaysPolled(
 ) -> None:
     """
     An object polled continuously because its descriptor was a regular file
-    stays polled continuously, and is listed once, when it is added again
-    after a socket was C{dup2}'d onto its number: it is neither registered
-    with epoll a second time nor does it evict the socket's own object.
+    stays polled continuously, and is listed once by C{getReaders},
+    C{getWriters} and C{removeAll}, when it is added again after a socket
+    was C{dup2}'d onto its number: it is neither registered with epoll a
+    second time nor does it evict the socket's own object.
 
     Found by C{ReactorMachine}: C{open(regular); addReader(0);
     dup2Onto(0, socketpair); addReader(0)} listed C{c0} twice in
@@ -105,6 +106,9 @@ def test_polledObjectMovedOntoASocketStaysPolled(
     assert sorted(r.name for r in readers) == ["c0", "c1"]
     assert [w.name for w in reactor.getWriters()] == ["c0"]
     assert interest(reactor) == {number: 1}
+    removed = [r for r in reactor.removeAll() if r not in internal]
+    assert sorted(r.name for r in removed) == ["c0", "c1"]
+    assert interest(reactor) == {}
 
 
 def test_writerRestartedWithinOneIterationWritesOnce(
