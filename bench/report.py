@@ -134,7 +134,7 @@ def medians(data: Dict[str, Any]) -> Dict[str, Dict[str, Dict[str, float]]]:
     for scenario, row in data["samples"].items():
         for peer, samples in row.items():
             cell = table.setdefault(scenario, {}).setdefault(peer, {})
-            for key in ("rate", "cpu", "p50", "p99", "max"):
+            for key in ("rate", "cpu", "faults", "p50", "p99", "max"):
                 value = median(samples, key)
                 if value is not None:
                     cell[key] = value
@@ -251,7 +251,8 @@ def summaryTable(table: Dict[str, Dict[str, Dict[str, float]]]) -> List[str]:
 def peersTable(table: Dict[str, Dict[str, Dict[str, float]]], key: str) -> List[str]:
     """
     @return: markdown lines: per scenario, every peer's median C{key}
-        (C{rate} or C{cpu}) with its ratio to stock.
+        (C{rate}, C{cpu} or C{faults}) with its ratio to stock (none for
+        C{faults}, a count where zero is common).
     """
     peers = [p for p in PEERS if any(p in row for row in table.values())]
     lines = [
@@ -269,13 +270,22 @@ def peersTable(table: Dict[str, Dict[str, Dict[str, float]]], key: str) -> List[
             if value is None:
                 cells.append("-")
                 continue
-            scale = ratio(stock, value) if key == "cpu" else ratio(value, stock)
+            scale = (
+                None
+                if key == "faults"
+                else ratio(stock, value) if key == "cpu" else ratio(value, stock)
+            )
             cells.append(
                 "{} ({:.2f}x)".format(formatNumber(value), scale)
                 if scale
                 else formatNumber(value)
             )
-        label = "{} ({})".format(title, unit if key == "rate" else "us per " + cpuUnit)
+        label = "{} ({})".format(
+            title,
+            unit
+            if key == "rate"
+            else ("us per " if key == "cpu" else "per ") + cpuUnit,
+        )
         lines.append("| {} | {} |".format(label, " | ".join(cells)))
     return lines
 
@@ -346,6 +356,17 @@ def writeMarkdown(path: str, data: Dict[str, Any]) -> None:
         "",
     ]
     lines.extend(peersTable(table, "cpu"))
+    if any("faults" in cell for row in table.values() for cell in row.values()):
+        lines += [
+            "",
+            (
+                "## Minor page faults of the server per unit, every peer "
+                "(minflt from /proc over the counted window; bench/README.md, "
+                "\"Heap given back and faulted in again\")"
+            ),
+            "",
+        ]
+        lines.extend(peersTable(table, "faults"))
     lines += ["", "## Latency, every peer: p50 / p99 / max", ""]
     lines.extend(latencyTable(table))
     lines.append("")

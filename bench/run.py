@@ -155,15 +155,16 @@ class Server:
         self.port = int(match.group(1))
         self.pid = int(match.group(2))
 
-    def cpuSeconds(self) -> float:
+    def usage(self) -> Tuple[float, int]:
         """
-        @return: the CPU time (user and system) the server has used so far,
-            from C{/proc/<pid>/stat} (proc(5): utime and stime, fields 14 and
-            15, in clock ticks).
+        @return: the CPU time (user and system, seconds) the server has used
+            so far, and its minor page faults, from C{/proc/<pid>/stat}
+            (proc(5): minflt, utime and stime, fields 10, 14 and 15).
         """
         with open("/proc/{}/stat".format(self.pid)) as f:
             fields = f.read().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks, int(fields[7])
 
     def stop(self) -> None:
         """
@@ -197,15 +198,15 @@ def runClient(
         command, stdout=subprocess.PIPE, preexec_fn=pinner(cpu), text=True
     )
     assert client.stdout is not None
-    startCpu = None
+    start = None
     output = ""
     try:
         for line in client.stdout:
             if line.startswith("measuring") and server is not None:
-                startCpu = server.cpuSeconds()
+                start = server.usage()
             else:
                 output += line
-        endCpu = server.cpuSeconds() if server is not None else None
+        end = server.usage() if server is not None else None
         status = client.wait(timeout=seconds + WARMUP + 180)
     finally:
         if client.poll() is None:
@@ -214,8 +215,9 @@ def runClient(
     if status != 0:
         raise RuntimeError("load client failed ({}): {}".format(status, command))
     result = {key: float(value) for key, value in re.findall(r"(\w+)=([\d.]+)", output)}
-    if startCpu is not None and endCpu is not None and result.get("count"):
-        result["cpu"] = (endCpu - startCpu) / result["count"] * 1e6
+    if start is not None and end is not None and result.get("count"):
+        result["cpu"] = (end[0] - start[0]) / result["count"] * 1e6
+        result["faults"] = (end[1] - start[1]) / result["count"]
     return result
 
 
@@ -240,7 +242,7 @@ def wrk(
         check=True,
         timeout=120,
     )
-    startCpu = server.cpuSeconds()
+    start = server.usage()
     output = subprocess.run(
         base + ["-d{}s".format(max(1, round(seconds))), url],
         stdout=subprocess.PIPE,
@@ -249,15 +251,17 @@ def wrk(
         check=True,
         timeout=seconds + 120,
     ).stdout
-    endCpu = server.cpuSeconds()
-    return parseWrk(output, endCpu - startCpu)
+    end = server.usage()
+    return parseWrk(output, end[0] - start[0], end[1] - start[1])
 
 
 _WRK_UNITS = {"us": 1.0, "ms": 1e3, "s": 1e6, "m": 60e6}
 
 
-def parseWrk(output: str, cpuSeconds: float) -> Dict[str, float]:
+def parseWrk(output: str, cpuSeconds: float, faults: int) -> Dict[str, float]:
     """
+    @param cpuSeconds: the server's CPU time over the counted run.
+    @param faults: its minor page faults over the counted run.
     @return: what L{wrk} returns, read from wrk's report.
     @raise RuntimeError: when wrk saw errors or no request completed.
     """
@@ -276,6 +280,7 @@ def parseWrk(output: str, cpuSeconds: float) -> Dict[str, float]:
     result["rate"] = float(rate.group(1))
     result["count"] = float(requests.group(1))
     result["cpu"] = cpuSeconds / result["count"] * 1e6
+    result["faults"] = faults / result["count"]
     latency = re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", output)
     if latency is not None:
         result["max"] = duration(latency.group(1))
@@ -381,6 +386,7 @@ def measure(peer: str, scenario: str, seconds: float, webRoot: str) -> Dict[str,
             # Bytes to MB.
             result["rate"] /= 1e6
             result["cpu"] = result.get("cpu", float("nan")) * 1e6
+            result["faults"] = result.get("faults", float("nan")) * 1e6
         else:
             path = spec.get("path", "")
             result = wrk(
