@@ -362,7 +362,7 @@ def writeMarkdown(path: str, data: Dict[str, Any]) -> None:
             (
                 "## Minor page faults of the server per unit, every peer "
                 "(minflt from /proc over the counted window; bench/README.md, "
-                "\"Heap given back and faulted in again\")"
+                "\"the heap given back and faulted in again\")"
             ),
             "",
         ]
