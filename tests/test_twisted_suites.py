@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 import pytest
 
 from tests.conftest import HAVE_SELECT_EPOLL, NO_SELECT_EPOLL_REASON
+from tests.twistedsuites import dyingreactor
 from tests.twistedsuites.compare import (
     BUILDER_SUITES,
     GLOBAL_SUITES,
@@ -221,3 +222,99 @@ def test_comparisonCatchesABrokenReactor(
     ]
     assert comparison.flaky == []
     assert "REGRESSIONS (pass on stock, not on ours): 1" in comparison.report()
+    # Failing tests end a run with status 1, which is normal.
+    assert comparison.abnormal == {}
+
+
+#: A small ReactorBuilder suite (eleven tests, one skipped, one reactor
+#: built for each), for the comparisons of L{test_comparisonFailsOnAnAbnormalEnd}.
+SMALL_SUITE = "twisted.internet.test.test_fdset"
+
+#: For each way of dying (L{tests.twistedsuites.dyingreactor}), how
+#: L{tests.twistedsuites.compare.Run.abnormal} puts it.
+DEATHS = {
+    "exit3": "exit status 3 before trial had run every test",
+    "exit1": "exit status 1 before trial had run every test",
+    "kill": "killed by SIGKILL",
+}
+
+
+def dyingComparison(
+    tmp_path: "os.PathLike[str]",
+    monkeypatch: pytest.MonkeyPatch,
+    side: str,
+    how: str,
+    sides: Iterable[str],
+) -> Comparison:
+    """
+    Compare L{SMALL_SUITE} with C{side}'s builder reactor replaced by one
+    that ends its process as C{how} says at the fifth reactor it builds.
+    """
+    monkeypatch.setenv(dyingreactor.VARIABLE, how + ":5")
+    reactors = dict(REACTORS)
+    reactors[side] = (
+        REACTORS[side][0],
+        "tests.twistedsuites.dyingreactor."
+        + ("EPollReactor" if side == OURS else "StockEPollReactor"),
+    )
+    return Comparison(
+        "A dying reactor: trial " + SMALL_SUITE,
+        [SMALL_SUITE],
+        True,
+        str(tmp_path),
+        TIMEOUT,
+        sides,
+        reactors,
+    )
+
+
+@pytest.mark.requiresSelectEpoll
+@pytest.mark.parametrize(
+    "side, how",
+    [(OURS, how) for how in DEATHS] + [(STOCK, how) for how in DEATHS],
+)
+@SLOW
+def test_comparisonFailsOnAnAbnormalEnd(
+    tmp_path: "os.PathLike[str]", monkeypatch: pytest.MonkeyPatch, side: str, how: str
+) -> None:
+    """
+    A run on either side that ends before C{trial} has run every test (an
+    C{os._exit} with any status, or death by a signal) fails the
+    comparison, named as such; when it is ours, every test it never got to
+    is a regression although each passes alone, and none is called flaky.
+    """
+    comparison = dyingComparison(tmp_path, monkeypatch, side, how, (OURS, STOCK))
+    assert comparison.abnormal == {side: DEATHS[how]}
+    problems = comparison.problems()
+    assert problems[0].startswith(
+        "the {} run ended abnormally ({})".format(side, DEATHS[how])
+    )
+    assert "ENDED ABNORMALLY: " + DEATHS[how] in comparison.report()
+    assert comparison.flaky == []
+    if side == OURS:
+        # Four reactors were built: the tests after the fourth never ran.
+        assert len(comparison.outcomes[OURS]) == 4
+        missing = [testId for testId, outcome, _ in comparison.regressed]
+        assert len(missing) == 6
+        assert set(missing).isdisjoint(comparison.outcomes[OURS])
+        assert {outcome for _, outcome, _ in comparison.regressed} == {"missing"}
+    else:
+        # What stock never ran cannot regress: only the end is a problem.
+        assert comparison.regressed == []
+        assert len(problems) == 1
+
+
+@SLOW
+def test_comparisonWithoutStockFailsOnAnAbnormalEnd(
+    tmp_path: "os.PathLike[str]", monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    Without a stock run to compare with (C{make test-noepoll}), our run
+    ending part-way with the exit status of failed tests, and no failure
+    recorded, fails the comparison.
+    """
+    comparison = dyingComparison(tmp_path, monkeypatch, OURS, "exit1", (OURS,))
+    assert comparison.abnormal == {OURS: DEATHS["exit1"]}
+    assert comparison.problems(ALLOWED_WITHOUT_STOCK)[0].startswith(
+        "the ours run ended abnormally"
+    )

@@ -3,18 +3,27 @@ Run Twisted's test suites on our reactor and on Twisted's stock epoll
 reactor, each in its own process, and compare them test by test.
 
 A test I{regresses} when it passes on stock and does not pass on ours: it
-fails, errors, is skipped, or never reports at all (say because our run
-crashed).  Every regression is run once more, alone, on our reactor; one
+fails, errors, is skipped, or never reports at all.  A test that failed,
+errored or was skipped on ours is run once more, alone, on our reactor; one
 that passes then is reported as flaky (the machine is shared, and some of
 Twisted's tests are sensitive to load), one that does not is a regression
-and fails the comparison.
+and fails the comparison.  A test that never reported on ours is a
+regression whether or not it would pass alone: something in our run ended
+or lost it.
+
+Each run must also end normally: exit status 0 or 1, agreeing with the
+failures it recorded, after C{trial} has run every test (the last line
+L{tests.twistedsuites.runtrial} writes).  A run that was killed, died of a
+signal, called C{os._exit} or ran out of time fails the comparison, on
+either side: a stock run cut short would shrink what is compared without a
+word.
 
 Command line, for C{make test-twisted-full}::
 
     python -m tests.twistedsuites.compare [--builder] [--timeout=SECONDS] \\
         [--directory=DIR] TESTS...
 
-exits 1 when anything regressed.
+exits 1 when anything regressed or a run ended abnormally.
 """
 
 import json
@@ -24,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 #: The repository's top directory: C{python -m tests.twistedsuites.runtrial}
 #: runs from here.
@@ -118,6 +127,23 @@ def normaliseId(testId: str, reactorFQPN: str) -> str:
     return testId.replace("_" + short + "Tests.", "_REACTORTests.")
 
 
+def readRecords(path: str) -> Iterator[Dict[str, Any]]:
+    """
+    @param path: a results file of L{tests.twistedsuites.runtrial}; a
+        missing file reads as no records.
+    @return: its records, in order, without a last line cut short (as that
+        of a killed run may be).
+    """
+    if not os.path.exists(path):
+        return
+    with open(path) as results:
+        for line in results:
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue
+
+
 def readOutcomes(path: str, reactorFQPN: str) -> Outcomes:
     """
     Read what L{tests.twistedsuites.runtrial} recorded.
@@ -129,21 +155,32 @@ def readOutcomes(path: str, reactorFQPN: str) -> Outcomes:
         outcome's detail.
     """
     outcomes: Outcomes = {}
-    if not os.path.exists(path):
-        return outcomes
-    with open(path) as results:
-        for line in results:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                # The last line of a run that was killed may be cut short.
-                continue
-            testId = normaliseId(record["id"], reactorFQPN)
-            outcome = record["outcome"]
-            known = outcomes.get(testId)
-            if known is None or SEVERITY[outcome] > SEVERITY[known[0]]:
-                outcomes[testId] = (outcome, record["detail"])
+    for record in readRecords(path):
+        if "id" not in record:
+            # The end of the run (L{readEnd}).
+            continue
+        testId = normaliseId(record["id"], reactorFQPN)
+        outcome = record["outcome"]
+        known = outcomes.get(testId)
+        if known is None or SEVERITY[outcome] > SEVERITY[known[0]]:
+            outcomes[testId] = (outcome, record["detail"])
     return outcomes
+
+
+def readEnd(path: str) -> Optional[Dict[str, Any]]:
+    """
+    Read the last line L{tests.twistedsuites.runtrial} writes once C{trial}
+    has run every test.
+
+    @param path: its results file.
+    @return: that record (C{finished}, C{successful}), or L{None} when the
+        run did not get that far.
+    """
+    end = None
+    for record in readRecords(path):
+        if record.get("finished"):
+            end = record
+    return end
 
 
 def count(outcomes: Outcomes, outcome: str) -> int:
@@ -268,6 +305,41 @@ class Run:
         """
         return readOutcomes(self.results, self.reactorFQPN)
 
+    def abnormal(self) -> Optional[str]:
+        """
+        Tell whether the process ended as a complete C{trial} run does: exit
+        status 0 when it recorded no failure or error, 1 when it did, and
+        only after C{trial} ran every test.
+
+        @return: L{None} when it did; otherwise what went wrong, in words.
+        """
+        status = self.returncode
+        if status is None:
+            return "killed: out of time"
+        if status < 0:
+            try:
+                name = signal.Signals(-status).name
+            except ValueError:
+                name = "signal {}".format(-status)
+            return "killed by {}".format(name)
+        end = readEnd(self.results)
+        if end is None:
+            return "exit status {} before trial had run every test".format(status)
+        failed = any(
+            outcome in ("failure", "error") for outcome, _ in self.outcomes().values()
+        )
+        if end["successful"] == failed:
+            return "trial called the run {}, yet {} failure or error".format(
+                "successful" if end["successful"] else "unsuccessful",
+                "recorded a" if failed else "recorded no",
+            )
+        expected = 0 if end["successful"] else 1
+        if status != expected:
+            return "exit status {} where the failures recorded explain {}".format(
+                status, expected
+            )
+        return None
+
     def tail(self, lines: int = 3) -> str:
         """
         @return: the last C{lines} lines of its output (trial's summary).
@@ -299,8 +371,11 @@ class Comparison:
     @ivar title: what was compared, for the report.
     @ivar runs: the L{Run}s, by side.
     @ivar outcomes: their outcomes, by side.
-    @ivar regressed: L{regressions} that failed again when rerun alone.
+    @ivar regressed: L{regressions} that never reported on ours, or failed
+        again when rerun alone.
     @ivar flaky: L{regressions} that passed when rerun alone.
+    @ivar abnormal: for every run that did not end normally (L{Run.abnormal};
+        the rerun is C{"ours, rerun"}), what went wrong.
     @ivar elapsed: wall time of the whole comparison.
     """
 
@@ -342,15 +417,28 @@ class Comparison:
         for run in self.runs.values():
             run.wait(deadline)
         self.outcomes = {side: run.outcomes() for side, run in self.runs.items()}
+        self.abnormal: Dict[str, str] = {}
+        for side, run in self.runs.items():
+            why = run.abnormal()
+            if why is not None:
+                self.abnormal[side] = why
         self.regressed: List[Tuple[str, str, str]] = []
         self.flaky: List[Tuple[str, str, str]] = []
         if STOCK in self.outcomes:
-            suspects = regressions(self.outcomes[OURS], self.outcomes[STOCK])
+            suspects = []
+            for found in regressions(self.outcomes[OURS], self.outcomes[STOCK]):
+                # A test our run never reported is lost, not flaky: passing
+                # alone says nothing about what ended or skipped it here.
+                if found[1] == "missing":
+                    self.regressed.append(found)
+                else:
+                    suspects.append(found)
             if len(suspects) > RERUN_LIMIT:
-                # Not flakiness: something broke (or our run crashed).
-                self.regressed = suspects
+                # Not flakiness: something broke.
+                self.regressed.extend(suspects)
             elif suspects:
                 self._rerun(suspects, timeout)
+            self.regressed.sort()
         self.elapsed = time.monotonic() - started
 
     def _rerun(self, suspects: List[Tuple[str, str, str]], timeout: float) -> None:
@@ -367,6 +455,9 @@ class Comparison:
             reactors=self.reactors,
         )
         rerun.wait(time.monotonic() + timeout)
+        why = rerun.abnormal()
+        if why is not None:
+            self.abnormal[OURS + ", rerun"] = why
         again = rerun.outcomes()
         for suspect in suspects:
             if again.get(suspect[0], ("missing", ""))[0] == "success":
@@ -391,7 +482,9 @@ class Comparison:
             ", ".join(parts),
             len(outcomes),
             run.elapsed or 0.0,
-            "" if run.returncode is not None else ", KILLED (out of time)",
+            ", ENDED ABNORMALLY: " + self.abnormal[side]
+            if side in self.abnormal
+            else "",
         )
 
     def report(self) -> str:
@@ -404,6 +497,9 @@ class Comparison:
         ]
         for side in self.runs:
             lines.append("  " + self.counts(side))
+        for side, why in self.abnormal.items():
+            if side not in self.runs:
+                lines.append("  {}: ENDED ABNORMALLY: {}".format(side, why))
         for label, found in (
             ("flaky (failed on ours, passed alone on rerun)", self.flaky),
             ("REGRESSIONS (pass on stock, not on ours)", self.regressed),
@@ -424,19 +520,28 @@ class Comparison:
         """
         @param allowed: test ids allowed to fail on ours when there is no
             stock run to compare with.
-        @return: one line per regression; without a stock run, one per test
-            that failed or errored on ours and is not in C{allowed}, or the
-            run's failure to report anything.
+        @return: one line per run that ended abnormally (with the end of its
+            output), then one per regression; without a stock run, one per
+            test that failed or errored on ours and is not in C{allowed}, or
+            the run's failure to report anything.
         """
+        found = [
+            "the {} run ended abnormally ({}):\n{}".format(
+                side, why, self.runs[side].tail() if side in self.runs else ""
+            )
+            for side, why in self.abnormal.items()
+        ]
         if STOCK in self.outcomes:
             if not self.outcomes[STOCK]:
-                return ["the stock run reported no tests:\n" + self.runs[STOCK].tail()]
-            return ["{} [{}] {}".format(*found) for found in self.regressed]
+                found.append(
+                    "the stock run reported no tests:\n" + self.runs[STOCK].tail()
+                )
+            return found + ["{} [{}] {}".format(*each) for each in self.regressed]
         ours = self.outcomes[OURS]
         if not ours:
-            return ["our run reported no tests:\n" + self.runs[OURS].tail()]
+            return found + ["our run reported no tests:\n" + self.runs[OURS].tail()]
         allowedSet = set(allowed)
-        return sorted(
+        return found + sorted(
             "{} [{}] {}".format(testId, outcome, detail)
             for testId, (outcome, detail) in ours.items()
             if outcome in ("failure", "error", "missing") and testId not in allowedSet
@@ -448,7 +553,7 @@ def main(argv: List[str]) -> int:
     Compare the named suites and print the report.
 
     @param argv: the arguments after the program name.
-    @return: 1 when anything regressed, else 0.
+    @return: 1 when anything regressed or a run ended abnormally, else 0.
     """
     builder = False
     timeout = 1800.0

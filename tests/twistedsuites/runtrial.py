@@ -11,7 +11,10 @@ written and flushed as the test ends, so a run that crashes or hangs still
 leaves the outcomes it got to.  C{outcome} is one of C{success}, C{failure},
 C{error}, C{skip}, C{expectedFailure}, C{unexpectedSuccess}.  A test may be
 reported more than once (an error in its cleanup after a pass, say); the
-reader keeps the worst.
+reader keeps the worst.  When C{trial} has run every test, a last line
+C{{"finished": true, "successful": ...}} records that and the result's
+C{wasSuccessful()}: a file without it comes from a run that ended early
+(killed, or an C{os._exit} in a test), whatever its exit status says.
 
 C{--builder-reactor=FQPN} replaces
 C{twisted.internet.test.reactormixins.ReactorBuilder._reactors} with
@@ -154,7 +157,9 @@ def main(argv: List[str]) -> int:
         trialRunner = trial._makeRunner(config)
         suite = trial._getSuite(config)
         result: Any = trialRunner.run(suite)
-    return 0 if result.wasSuccessful() else 1
+        successful = bool(result.wasSuccessful())
+        out.write(json.dumps({"finished": True, "successful": successful}) + "\n")
+    return 0 if successful else 1
 
 
 if __name__ == "__main__":
