@@ -72,17 +72,20 @@ EPOLL_CTL_MOD = 3
 FD_SETSIZE = 1024
 
 
-def _loadLibc() -> "tuple[ctypes.CDLL, str]":
+def _loadLibc(name: Optional[str] = None) -> "tuple[ctypes.CDLL, str]":
     """
     Load the C library once, with C{use_errno=True} so that L{getErrno} sees
     the errno of our own calls (inotify_simple learned this the hard way:
     without it users saw C{OSError} with errno 0).
 
+    @param name: the library to load; by default the one
+        C{ctypes.util.find_library("c")} names, else the process image.
     @return: the library and the name it was loaded under.
     @raise ImportError: when the library has no epoll system calls (not
         Linux).
     """
-    name = ctypes.util.find_library("c")
+    if name is None:
+        name = ctypes.util.find_library("c")
     library = None
     if name is not None:
         try:

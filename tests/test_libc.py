@@ -400,15 +400,46 @@ def test_onlyLibcImportsCtypes() -> None:
     assert _importsCtypes(ast.parse((PACKAGE / "_libc.py").read_text()))
 
 
-def test_importErrorWithoutEpoll() -> None:
+#: A C library with none of the epoll calls, or (with C{-DWITH_CTL}) with
+#: C{epoll_ctl} alone, a stub that fails.
+_NO_EPOLL_LIBRARY = """
+int unrelated(void) { return 0; }
+#ifdef WITH_CTL
+int epoll_ctl(int epfd, int op, int fd, void *event) { return -1; }
+#endif
+"""
+
+
+@pytest.mark.parametrize(
+    "defines, missing",
+    [
+        ([], "epoll_create1, epoll_ctl, epoll_wait"),
+        (["-DWITH_CTL"], "epoll_create1, epoll_wait"),
+    ],
+    ids=["none", "epoll_ctl only"],
+)
+def test_importErrorWithoutEpoll(
+    tmp_path: "os.PathLike[str]", defines: List[str], missing: str
+) -> None:
     """
-    On a C library without the epoll calls, importing L{_libc} raises an
-    L{ImportError} that says epoll is needed.
+    Loaded against a C library without the epoll calls (built here with the
+    C compiler), the binding raises an L{ImportError} that says epoll is
+    needed and names each missing call.
     """
-    pytest.skip(
-        "needs a C library without epoll_create1/epoll_ctl/epoll_wait; every "
-        "Linux libc has them, and faking the loader is the kind of mock our "
-        "tests avoid"
+    source = os.path.join(tmp_path, "noepoll.c")
+    library = os.path.join(tmp_path, "libnoepoll.so")
+    with open(source, "w") as f:
+        f.write(_NO_EPOLL_LIBRARY)
+    # -nostdlib: the library must not depend on libc, or dlsym(3) on its
+    # handle would find libc's epoll calls through the dependency.
+    command = [_compiler(), "-shared", "-fPIC", "-nostdlib", "-o", library, source]
+    compiled = subprocess.run(command + defines, capture_output=True, text=True)
+    assert compiled.returncode == 0, compiled.stderr
+    with pytest.raises(ImportError) as raised:
+        _libc._loadLibc(library)
+    assert str(raised.value) == (
+        "epollreactor needs Linux epoll, but the C library loaded from {} has "
+        "no {} (platform: Linux)".format(library, missing)
     )
 
 
