@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator, List, Tuple
 import pytest
 
 import epollreactor
+from tests.signalling import joinThroughSignals
 
 #: Seconds a wait may last before the test gives up on it: only reached
 #: when something is broken.
@@ -118,7 +119,13 @@ class Interrupter:
         Install the handler and start sending.
         """
         self.previous = signal.signal(signal.SIGUSR1, self.handler)
-        self.thread.start()
+        try:
+            self.thread.start()
+        except BaseException:
+            # A raising handler can end start() early: the sender must not
+            # outlive the handler (tests/signalling.py).
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -126,7 +133,7 @@ class Interrupter:
         Stop sending, restore the handler, close the pair.
         """
         self.done.set()
-        self.thread.join()
+        joinThroughSignals(self.thread)
         signal.signal(signal.SIGUSR1, self.previous)
         for sock in self.pair:
             sock.close()

@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 import epollreactor
 from epollreactor import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPollReactor
 from tests.kernel import interestList
+from tests.signalling import joinThroughSignals
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
@@ -531,7 +532,7 @@ def test_doPollEINTRReturnsQuietly(
         reactor.doPoll(None)
     finally:
         returned.set()
-        interrupter.join()
+        joinThroughSignals(interrupter)
         signal.signal(signal.SIGUSR1, previous)
     assert handled
     assert reader.reads == 0
