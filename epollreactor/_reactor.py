@@ -570,7 +570,8 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         and the kernel must still hold its entry (C{EPOLL_CTL_MOD} with the
         same mask and generation changes nothing when it does, fact 2; when
         it does not, L{_remask}'s policy applies).  An owner that reports
-        another number loses its connection.
+        another number, or whose C{fileno()} raises, loses its connection,
+        and its kernel entry goes with it.
         """
         registrations = self._registrations
         owners = registrations.owners
@@ -578,11 +579,11 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             if owners.get(fd, None) is None or owners[fd] is not selectable:
                 # Lost or replaced by a connectionLost earlier in this loop.
                 continue
+            reason: Optional[BaseException] = None
             try:
                 current = selectable.fileno()
             except Exception as e:
-                self._lostDescriptor(fd, selectable, e)
-                continue
+                current, reason = None, e
             if current != fd:
                 # The number may still name the owner's file, registered:
                 # take it out, or its events would come back as strays.  If
@@ -594,7 +595,8 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
                 self._lostDescriptor(
                     fd,
                     selectable,
-                    error.ConnectionFdescWentAway(
+                    reason
+                    or error.ConnectionFdescWentAway(
                         "descriptor {} was closed without being removed from "
                         "the reactor".format(fd)
                     ),

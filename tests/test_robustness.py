@@ -14,7 +14,7 @@ import errno
 import math
 import os
 import sys
-from typing import Any, Callable, Iterator, List, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import pytest
 from twisted.internet import error, protocol
@@ -466,6 +466,64 @@ def test_revalidationUnregistersOwnerThatSaysMinusOne(
     assert reactor._poller.poll(0) == []
     iterate(reactor, 3)
     assert reactor._poller is old
+
+
+class Misreporting(Watcher):
+    """
+    A L{Watcher} whose C{fileno()} says what L{says} returns once it is
+    set, whatever its descriptor.
+    """
+
+    says: Optional[Callable[[], int]] = None
+
+    def fileno(self) -> int:
+        """
+        @return: what L{says} returns, else the number.
+        """
+        return self.fd if self.says is None else self.says()
+
+
+def _raiseEbadf() -> int:
+    """
+    A C{fileno()} of a closed file object that raises instead of
+    answering -1.
+    """
+    raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+
+@pytest.mark.parametrize("answer", ["another number", "raises"])
+def test_revalidationLosesOwnerThatMisreports(
+    reactor: EPollReactor, descriptors: List[int], answer: str
+) -> None:
+    """
+    A registered object whose C{fileno()} now names another open
+    descriptor, or raises, loses its connection when the reactor
+    revalidates (with C{ConnectionFdescWentAway}, or with what C{fileno()}
+    raised), and its own registration goes, so its events stop; the other
+    number is not watched for it.
+    """
+    first, _ = _pair(descriptors, Watcher)
+    liar, peer = _pair(descriptors, Misreporting)
+    other, _ = _pair(descriptors, Watcher)
+    reactor.addReader(first)
+    reactor.addReader(liar)
+    _closeBehindBack(first, descriptors)
+    assert isinstance(liar, Misreporting)
+    liar.says = (lambda: other.fd) if answer == "another number" else _raiseEbadf
+    os.write(peer, b"x")
+    reactor.removeReader(first)
+    iterate(reactor, 1)
+    assert liar.lost is not None
+    if answer == "another number":
+        assert liar.lost.check(error.ConnectionFdescWentAway)
+    else:
+        assert liar.lost.check(OSError)
+        assert liar.lost.value.errno == errno.EBADF
+    assert liar.data == b""
+    assert liar not in reactor.getReaders()
+    assert reactor._poller.poll(0) == []
+    assert liar.fd not in interestList(reactor._poller.fileno())
+    assert other.fd not in interestList(reactor._poller.fileno())
 
 
 class CountingWatcher(Watcher):
