@@ -12,11 +12,14 @@ import select
 import subprocess
 import sys
 import textwrap
-from typing import List, Tuple
+from typing import Any, Callable, List, Optional, Tuple
+
+import pytest
 
 import epollreactor
-from epollreactor import _doctor
+from epollreactor import EPollReactor, EpollSelector, _doctor
 from epollreactor._libc import EVENT, epoll_event, libcName
+from tests.kernel import openDescriptors
 
 
 def _runDoctor(prelude: str = "", *args: str) -> Tuple[int, str, str]:
@@ -89,12 +92,78 @@ def test_mainInProcess() -> None:
     assert _field(out.getvalue(), "C library") == libcName
 
 
-def test_selfTests() -> None:
+def test_selfTestsPassAndCloseWhatTheyOpen() -> None:
     """
-    Each self-test returns without raising on a working machine.
+    Each self-test returns without raising on a working machine, and leaves
+    no descriptor open: not its socket pair, its epoll instance nor the
+    reactor's waker.
     """
+    before = openDescriptors()
     _doctor.reactorSelfTest()
     _doctor.selectorSelfTest()
+    assert openDescriptors() == before
+
+
+class _DeafReactor(EPollReactor):
+    """
+    An L{EPollReactor} that never watches a reader, so a message sent to
+    one is never read.
+    """
+
+    def addReader(self, reader: Any) -> None:
+        """
+        Forget C{reader}, wrongly.
+        """
+
+
+class _BlindSelector(EpollSelector):
+    """
+    An L{EpollSelector} whose C{select} never reports anything ready.
+    """
+
+    def select(self, timeout: Optional[float] = None) -> List[Any]:
+        """
+        @return: nothing, wrongly.
+        """
+        return []
+
+
+@pytest.mark.parametrize(
+    "name, broken, test, message",
+    [
+        (
+            "EPollReactor",
+            _DeafReactor,
+            _doctor.reactorSelfTest,
+            "no message through a socket pair within 0.2s",
+        ),
+        (
+            "EpollSelector",
+            _BlindSelector,
+            _doctor.selectorSelfTest,
+            "a connected socket was not reported writable",
+        ),
+    ],
+    ids=["reactor", "selector"],
+)
+def test_selfTestsNoticeBrokenDelivery(
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    broken: type,
+    test: Callable[[float], None],
+    message: str,
+) -> None:
+    """
+    Each self-test fails, with a L{_doctor.DoctorError} naming what went
+    wrong, on a reactor or selector that does not deliver, and still closes
+    what it opened.
+    """
+    monkeypatch.setattr(_doctor, name, broken)
+    before = openDescriptors()
+    with pytest.raises(_doctor.DoctorError) as raised:
+        test(0.2)
+    assert str(raised.value) == message
+    assert openDescriptors() == before
 
 
 def test_withoutSelectEpoll() -> None:

@@ -25,6 +25,7 @@ from time import monotonic
 from typing import Any, Callable, List, Tuple
 
 from epollreactor import EpollSelector
+from tests.kernel import interestList
 
 _HAVE_SELECT_EPOLL = hasattr(select, "epoll")
 
@@ -223,6 +224,15 @@ class SelectorContractMixin:
         self.addCleanup(os.close, w)
         s.unregister(r)
         s.unregister(w)
+        self.assertEqual(len(s.get_map()), 0)
+        with self.assertRaises(KeyError):
+            s.get_key(r)
+        # Nothing of the old files is left with the kernel either: the new
+        # file under the number registers (no EEXIST) and is reported.
+        self.assertEqual(interestList(s.fileno()), {})
+        key = s.register(r, selectors.EVENT_READ)
+        wr2.send(b"x")
+        self.assertEqual(s.select(5), [(key, selectors.EVENT_READ)])
 
     def test_unregisterAfterSocketClose(self) -> None:
         """
@@ -303,6 +313,28 @@ class SelectorContractMixin:
             s.modify(fd, selectors.EVENT_WRITE)
         self.assertEqual(len(s.get_map()), 0)
 
+    def test_modifyFailureOnReusedNumberUnregisters(self) -> None:
+        """
+        When the kernel refuses C{modify} because the number now names a file
+        that was never registered (C{dup2} over it: ENOENT), the
+        L{FileNotFoundError} propagates and the number is no longer
+        registered, so the new file can be.
+        """
+        s = self.makeSelector()
+        rd, wr = self.makeSocketPair()
+        other, otherPeer = self.makeSocketPair()
+        fd = rd.fileno()
+        s.register(fd, selectors.EVENT_READ, "old")
+        os.dup2(other.fileno(), fd)
+        with self.assertRaises(FileNotFoundError):
+            s.modify(fd, selectors.EVENT_WRITE, "new")
+        self.assertEqual(len(s.get_map()), 0)
+        with self.assertRaises(KeyError):
+            s.get_key(fd)
+        key = s.register(fd, selectors.EVENT_READ, "again")
+        otherPeer.send(b"x")
+        self.assertEqual(s.select(5), [(key, selectors.EVENT_READ)])
+
     def test_close(self) -> None:
         """
         After C{close}, C{get_key} raises L{RuntimeError} and the mapping
@@ -325,11 +357,19 @@ class SelectorContractMixin:
 
     def test_closeTwice(self) -> None:
         """
-        Closing a closed selector does nothing.
+        Closing a closed selector does nothing: in particular it does not
+        close the descriptor that took the epoll instance's number meanwhile.
         """
         s = self.makeSelector()
+        rd, wr = self.makeSocketPair()
+        fd = s.fileno()
         s.close()
+        os.dup2(rd.fileno(), fd)
+        self.addCleanup(os.close, fd)
         s.close()
+        self.assertEqual(os.fstat(fd).st_ino, os.fstat(rd.fileno()).st_ino)
+        with self.assertRaises(RuntimeError):
+            s.get_key(rd)
 
     def test_closedSelectorRefusesWork(self) -> None:
         """
