@@ -16,6 +16,7 @@ import socket
 from typing import Any, Iterator, List, Tuple
 
 import pytest
+from twisted.internet.abstract import FileDescriptor
 from twisted.internet.protocol import Factory, Protocol
 
 from epollreactor import _reactor, _registrations
@@ -200,3 +201,56 @@ def test_pingPongCostsNoEpollCtl(
         exchange(reactor, client, b"p" * 64)
     assert [call for call, _ in trace].count("send") == 20
     assert [call for call, _ in trace].count("epoll_ctl") == 0
+
+
+class CountingWriter(FileDescriptor):
+    """
+    A Twisted file descriptor over one end of a socket pair that counts its
+    C{doWrite} calls and never finishes writing.
+
+    @ivar writes: how many times C{doWrite} ran.
+    """
+
+    def __init__(self, sock: socket.socket, reactor: Any) -> None:
+        """
+        @param sock: the end it writes to.
+        """
+        super().__init__(reactor)
+        self.sock = sock
+        self.writes = 0
+
+    def fileno(self) -> int:
+        """
+        @return: the socket's number.
+        """
+        return self.sock.fileno()
+
+    def doWrite(self) -> None:
+        """
+        Count, and go on wanting to write.
+        """
+        self.writes += 1
+
+
+def test_oneDoWritePerIterationWhenEpolloutIsWatched(reactor: Any) -> None:
+    """
+    A reader that starts writing is owed an early write attempt after the
+    next wait; when it stops reading before that wait, it is watched for
+    EPOLLOUT at once, and when the wait reports it writable it gets one
+    C{doWrite} in the iteration, not a second from the attempt.
+    """
+    left, right = socket.socketpair()
+    try:
+        writer = CountingWriter(left, reactor)
+        reactor.addReader(writer)
+        reactor.doPoll(0)
+        reactor.addWriter(writer)
+        reactor.removeReader(writer)
+        reactor.doPoll(0)
+        assert writer.writes == 1
+        reactor.doPoll(0)
+        assert writer.writes == 2
+        reactor.removeWriter(writer)
+    finally:
+        left.close()
+        right.close()

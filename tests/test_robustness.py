@@ -526,6 +526,39 @@ def test_revalidationLosesOwnerThatMisreports(
     assert other.fd not in interestList(reactor._poller.fileno())
 
 
+def test_closedEarlierInBatchIsToldNotRead(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    Of two readers ready in one batch, whichever is dispatched first closes
+    the other's descriptor without removing it (its C{fileno()} turns to
+    -1): the other gets no C{doRead} on the closed descriptor, but
+    C{connectionLost} with C{ConnectionFdescWentAway}, as Twisted's
+    C{_doReadOrWrite} decides for a selectable whose C{fileno()} is -1.
+    """
+    a, peerA = _pair(descriptors, SocketLike)
+    b, peerB = _pair(descriptors, SocketLike)
+    assert isinstance(a, SocketLike) and isinstance(b, SocketLike)
+
+    def closeTheOther(watcher: Watcher) -> None:
+        other = b if watcher is a else a
+        if not other.closed:
+            _closeBehindBack(other, descriptors)
+
+    a.onRead = b.onRead = closeTheOther
+    reactor.addReader(a)
+    reactor.addReader(b)
+    os.write(peerA, b"a")
+    os.write(peerB, b"b")
+    iterate(reactor, 1)
+    closed, survivor = (a, b) if a.closed else (b, a)
+    assert survivor.reads == 1
+    assert survivor.data in (b"a", b"b")
+    assert closed.reads == 0
+    assert closed.lost is not None
+    assert closed.lost.check(error.ConnectionFdescWentAway)
+
+
 class CountingWatcher(Watcher):
     """
     A L{Watcher} that counts the calls of its C{fileno()}.
