@@ -62,6 +62,16 @@ fuzz: $(STAMP)
 		tests/test_statemachine_reactor.py tests/test_statemachine_epoll.py \
 		tests/test_statemachine_registrations.py
 
+# The mutation check (tests/mutate.py): each planted bug of its list, one
+# at a time in a copy of the tree, against the tests listed to catch it;
+# fails when one is not caught or its snippet is no longer in the code.
+# MUTANTS (comma-separated names) narrows it; MUTATE_WHOLE=1 runs the whole
+# suite for each bug and checks that the listed tests are among the catchers.
+.PHONY: mutate
+mutate: $(STAMP)
+	$(VPY) -m tests.mutate $(if $(MUTANTS),"--only=$(MUTANTS)") \
+		$(if $(MUTATE_WHOLE),--whole)
+
 # Types and lint: mypy --strict over the package (configured in
 # pyproject.toml's [tool.mypy]), ruff over the whole tree ([tool.ruff]).
 LINT_STAMP := $(VENV)/.installed-lint

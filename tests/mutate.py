@@ -1,0 +1,415 @@
+"""
+The mutation check behind C{make mutate}: small, real bugs planted one at a
+time in a copy of the tree, each of which the tests listed with it must
+catch.
+
+Each entry of L{MUTANTS} names a file, an exact snippet of it, what the
+snippet becomes, the tests expected to fail, and why the change is a real
+bug (what a user would see).  The check copies the tree once, runs the
+listed tests of every entry on the unchanged copy (they must pass), then
+for each entry plants the bug, runs only its tests, and puts the file
+back.  It fails when a bug is not caught, when a planted tree does not even
+import (a mutant that says nothing), and when a snippet is no longer in its
+file exactly once: the list is kept up to date with the code, or it fails.
+
+Usage::
+
+    python -m tests.mutate [--only=NAME,...] [--whole]
+
+C{--whole} runs the whole suite, not only the listed tests, for each
+planted bug, and also checks that every listed test is among those that
+fail: the list names real catchers.  (A few minutes per bug.)
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from typing import List, NamedTuple, Optional, Sequence, Set, Tuple
+
+#: The repository's top directory.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Mutant(NamedTuple):
+    """
+    One planted bug.
+
+    @ivar name: a short name for the report.
+    @ivar path: the file, relative to the top of the repository.
+    @ivar snippet: text that occurs exactly once in it.
+    @ivar replacement: what the snippet becomes.
+    @ivar tests: pytest node ids (files, or tests without their
+        parameters) that must fail with the bug planted.
+    @ivar why: what goes wrong for a user.
+    """
+
+    name: str
+    path: str
+    snippet: str
+    replacement: str
+    tests: Tuple[str, ...]
+    why: str
+
+
+REACTOR = "epollreactor/_reactor.py"
+REGISTRATIONS = "epollreactor/_registrations.py"
+DISPATCH = "epollreactor/_dispatch.py"
+EPOLL = "epollreactor/_epoll.py"
+LIBC = "epollreactor/_libc.py"
+SELECTOR = "epollreactor/_selector.py"
+
+MUTANTS: Tuple[Mutant, ...] = (
+    # The reactor.
+    Mutant(
+        "read interest not masked",
+        REACTOR,
+        "            if fd not in reads:\n                event &= ~EPOLLIN\n",
+        "            if fd not in reads:\n                pass\n",
+        ("tests/test_reactor.py::test_removedEarlierInIterationNotDispatched",),
+        "a reader removed earlier in the batch (by another's doRead) still gets doRead",
+    ),
+    Mutant(
+        "write interest not masked",
+        REACTOR,
+        "            if fd not in writes:\n                event &= ~EPOLLOUT\n",
+        "            if fd not in writes:\n                pass\n",
+        ("tests/test_robustness.py::test_scenario[writerRemovedEarlierInBatch]",),
+        "a writer removed earlier in the batch still gets doWrite",
+    ),
+    Mutant(
+        "doPoll timeout not rounded up",
+        REACTOR,
+        "            if milliseconds < timeout * 1000:\n"
+        "                milliseconds += 1\n",
+        "",
+        ("tests/test_reactor.py::test_doPollRoundsShortTimeoutUp",),
+        "a timeout under a millisecond becomes epoll_wait(0): a busy loop "
+        "until the timer is due",
+    ),
+    Mutant(
+        "no re-ADD after ENOENT",
+        REACTOR,
+        "            if reported == fd:\n",
+        "            if False:\n",
+        (
+            (
+                "tests/test_robustness.py::"
+                "test_numberMovedUnderItsOwnerKeepsTheOwnerWatched"
+            ),
+        ),
+        "an owner whose number was dup2'd over (same owner, new file) loses "
+        "its connection instead of being watched on the file it names now",
+    ),
+    Mutant(
+        "hang-up does not read to the end",
+        REACTOR,
+        "                event |= EPOLLIN\n",
+        "                pass\n",
+        ("tests/test_robustness.py::test_scenario[hangUpWithBufferedInput]",),
+        "data buffered before a hang-up is lost (Twisted issue 7932)",
+    ),
+    Mutant(
+        "revalidation ignores a changed fileno",
+        REACTOR,
+        "            if current != fd:\n",
+        "            if current == -1:\n",
+        ("tests/test_robustness.py::test_revalidationLosesOwnerThatMisreports",),
+        "an owner whose fileno() now names another file, or raises, stays "
+        "registered under a number it no longer owns",
+    ),
+    Mutant(
+        "lost descriptor stays a reader",
+        REACTOR,
+        "        self._registrations.forget(fd)\n        self._reads.discard(fd)\n",
+        "        self._registrations.forget(fd)\n",
+        ("tests/test_robustness.py::test_staleEntryRevalidatesOthers",),
+        "getReaders() lists an object whose connection was lost",
+    ),
+    Mutant(
+        "early write repeated though EPOLLOUT is watched",
+        REACTOR,
+        "                and not masks.get(fd, 0) & EPOLLOUT\n",
+        "",
+        ("tests/test_earlywrite.py::test_oneDoWritePerIterationWhenEpolloutIsWatched",),
+        "a writer gets doWrite twice in one iteration",
+    ),
+    # The registrations.
+    Mutant(
+        "evicted owner's entry not re-tagged",
+        REGISTRATIONS,
+        "            if failure == errno.ENOENT:\n",
+        "            if False:\n",
+        ("tests/test_robustness.py::test_addEvictsStaleOwnerAndWarns",),
+        "adding a new object under a number still held by a closed one "
+        "fails when the kernel dropped the old entry",
+    ),
+    Mutant(
+        "removal forgets the owner's generation",
+        REGISTRATIONS,
+        "        generation = self.generations.pop(fd, None)\n"
+        "        if generation is not None:\n"
+        "            del self.byGeneration[generation]\n"
+        "        return stale\n",
+        "        return stale\n",
+        ("tests/test_statemachine_registrations.py",),
+        "a removed owner stays reachable by its generation, so a stale event "
+        "is dispatched to it",
+    ),
+    # Dispatch.
+    Mutant(
+        "closed selectable gets doRead",
+        DISPATCH,
+        "                        if selectable.fileno() == -1:\n",
+        "                        if False:\n",
+        ("tests/test_robustness.py::test_closedEarlierInBatchIsToldNotRead",),
+        "a selectable closed earlier in the batch gets doRead on a socket that is gone",
+    ),
+    Mutant(
+        "broken logPrefix hidden",
+        DISPATCH,
+        "                prefix = _BUGGY_LOG_PREFIX\n                log.err(system=prefix)\n",
+        "                prefix = _BUGGY_LOG_PREFIX\n",
+        ("tests/test_dispatch.py::test_buggyLogPrefix",),
+        "an exception from a selectable's logPrefix() is silently dropped",
+    ),
+    # The binding.
+    Mutant(
+        "maxevents 0 accepted",
+        EPOLL,
+        "        elif maxevents.__class__ is not int or not 0 < maxevents <= _MAX_EVENTS:\n",
+        "        elif maxevents.__class__ is not int or not 0 <= maxevents <= _MAX_EVENTS:\n",
+        ("tests/test_epoll_poll.py",),
+        "poll(maxevents=0) fails with the kernel's EINVAL instead of the "
+        "ValueError select.epoll raises",
+    ),
+    Mutant(
+        "handler's exception swallowed",
+        EPOLL,
+        "            count = epoll_wait(self._epfd, pointer, maxevents, milliseconds)\n",
+        "            try:\n"
+        "                count = epoll_wait(self._epfd, pointer, maxevents, "
+        "milliseconds)\n"
+        "            except Exception:\n"
+        "                return 0\n",
+        ("tests/test_epoll_poll.py::test_eintrHandlerRaisingPropagates",),
+        "what a signal handler raises while poll waits is lost, and poll "
+        "returns no events early",
+    ),
+    Mutant(
+        "close does not mark the object closed",
+        EPOLL,
+        "        epfd = self._epfd\n        if epfd >= 0:\n            self._epfd = -1\n",
+        "        epfd = self._epfd\n        if epfd >= 0:\n            pass\n",
+        ("tests/test_selector.py::EpollSelectorTests::test_closeTwice",),
+        "a second close closes whatever file took the number meanwhile",
+    ),
+    Mutant(
+        "poll timeout rounded down",
+        EPOLL,
+        "    milliseconds = -(-whole // 1_000_000)\n",
+        "    milliseconds = whole // 1_000_000\n",
+        ("tests/test_epoll_poll.py::test_timeoutToMilliseconds",),
+        "poll(0.0005) busy-polls instead of waiting a millisecond, unlike select.epoll",
+    ),
+    Mutant(
+        "missing epoll call not reported",
+        LIBC,
+        '        for symbol in ("epoll_create1", "epoll_ctl", "epoll_wait")\n',
+        '        for symbol in ("epoll_create1", "epoll_wait")\n',
+        ("tests/test_libc.py::test_importErrorWithoutEpoll",),
+        "on a C library without epoll_ctl the import succeeds and the first "
+        "registration fails obscurely",
+    ),
+    Mutant(
+        "errno lost from the error",
+        LIBC,
+        "    return OSError(err, os.strerror(err))\n",
+        "    return OSError(os.strerror(err))\n",
+        ("tests/test_libc.py", "tests/test_epoll_control.py"),
+        "a failed call raises a bare OSError without errno, not the subclass "
+        "(FileNotFoundError, FileExistsError...) select.epoll raises",
+    ),
+    # The selector.
+    Mutant(
+        "refused modify keeps the key",
+        SELECTOR,
+        "            except BaseException:\n"
+        "                del self._fdToKey[key.fd]\n"
+        "                raise\n",
+        "            except BaseException:\n                raise\n",
+        (
+            "tests/test_selector.py::EpollSelectorTests::test_modifyFailureUnregisters",
+            (
+                "tests/test_selector.py::EpollSelectorTests::"
+                "test_modifyFailureOnReusedNumberUnregisters"
+            ),
+        ),
+        "after a refused modify the selector keeps a key the kernel no longer "
+        "watches (bpo-30014)",
+    ),
+)
+
+
+def copyTree(destination: str) -> None:
+    """
+    Copy the files git knows of (tracked, or untracked and not ignored) to
+    C{destination}.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.split(b"\0")
+    for name in sorted({entry.decode() for entry in listed if entry}):
+        source = os.path.join(ROOT, name)
+        if not os.path.isfile(source):
+            continue
+        target = os.path.join(destination, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(source, target)
+
+
+def runTests(tree: str, tests: Sequence[str], whole: bool) -> Tuple[int, Set[str], str]:
+    """
+    Run pytest in C{tree}, whose own package shadows the installed one.
+
+    @param tests: the node ids; ignored when C{whole}.
+    @param whole: run the whole suite, to the end.
+    @return: pytest's exit status, the node ids that failed or errored, and
+        the end of its output.
+    """
+    environment = dict(os.environ, PYTHONPATH=tree)
+    environment.pop("PYTEST_ADDOPTS", None)
+    arguments = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-rfE",
+        "-p",
+        "no:cacheprovider",
+    ]
+    if not whole:
+        arguments += ["-x"] + list(tests)
+    done = subprocess.run(
+        arguments,
+        cwd=tree,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    failed = set(re.findall(r"^(?:FAILED|ERROR) (\S+)", done.stdout, re.MULTILINE))
+    return done.returncode, failed, (done.stdout + done.stderr)[-2000:]
+
+
+def caughtBy(listed: Sequence[str], failed: Set[str]) -> List[str]:
+    """
+    @return: the listed tests (node ids that may lack parameters, or be
+        files) that no failed node id falls under.
+    """
+    return [
+        test
+        for test in listed
+        if not any(
+            node == test or node.startswith(test + "[") or node.startswith(test + "::")
+            for node in failed
+        )
+    ]
+
+
+def main(argv: List[str]) -> int:
+    """
+    Plant each bug in a copy of the tree and report which were caught.
+
+    @return: 0 when every planted bug was caught, else 1.
+    """
+    only: Optional[Set[str]] = None
+    whole = False
+    for argument in argv:
+        if argument.startswith("--only="):
+            only = set(argument.split("=", 1)[1].split(","))
+        elif argument == "--whole":
+            whole = True
+        else:
+            raise SystemExit(__doc__)
+    mutants = [m for m in MUTANTS if only is None or m.name in only]
+    if not mutants:
+        raise SystemExit("no mutant named {}".format(", ".join(sorted(only or ()))))
+    problems: List[str] = []
+    results: List[Tuple[str, str, float]] = []
+    tree = tempfile.mkdtemp(prefix="mutate-")
+    try:
+        copyTree(tree)
+        for mutant in mutants:
+            with open(os.path.join(tree, mutant.path)) as f:
+                found = f.read().count(mutant.snippet)
+            if found != 1:
+                problems.append(
+                    "STALE: {!r}: its snippet is in {} {} times, not once".format(
+                        mutant.name, mutant.path, found
+                    )
+                )
+        if problems:
+            print("\n".join(problems))
+            return 1
+        listed = sorted({test for mutant in mutants for test in mutant.tests})
+        status, failed, tail = runTests(tree, listed, False)
+        if status != 0:
+            print("the listed tests fail without any bug planted:\n" + tail)
+            return 1
+        print(
+            "{} planted bugs, one at a time{}:".format(
+                len(mutants), ", each against the whole suite" if whole else ""
+            )
+        )
+        for mutant in mutants:
+            path = os.path.join(tree, mutant.path)
+            with open(path) as f:
+                original = f.read()
+            with open(path, "w") as f:
+                f.write(original.replace(mutant.snippet, mutant.replacement))
+            started = time.monotonic()
+            try:
+                status, failed, tail = runTests(tree, mutant.tests, whole)
+            finally:
+                with open(path, "w") as f:
+                    f.write(original)
+            elapsed = time.monotonic() - started
+            if status == 1:
+                verdict = "caught"
+                if whole:
+                    missed = caughtBy(mutant.tests, failed)
+                    verdict += " by {} tests".format(len(failed))
+                    if missed:
+                        verdict = "caught, but NOT by " + ", ".join(missed)
+                        problems.append("{}: {}".format(mutant.name, verdict))
+            elif status == 0:
+                verdict = "NOT CAUGHT"
+                problems.append(
+                    "{}: not caught by {}".format(mutant.name, " ".join(mutant.tests))
+                )
+            else:
+                verdict = "BROKEN (pytest exit status {})".format(status)
+                problems.append(
+                    "{}: the planted tree does not run:\n{}".format(mutant.name, tail)
+                )
+            results.append((mutant.name, verdict, elapsed))
+            print("  {:50} {:>6.1f} s  {}".format(mutant.name, elapsed, verdict))
+            sys.stdout.flush()
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+    caught = sum(1 for _, verdict, _ in results if verdict.startswith("caught"))
+    print("{} of {} planted bugs caught".format(caught, len(results)))
+    for problem in problems:
+        print("PROBLEM: " + problem)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
