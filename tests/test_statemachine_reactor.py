@@ -924,7 +924,9 @@ class ReactorRules(RuleBasedStateMachine):
         key = (name, method)
         iteration.counts[key] = iteration.counts.get(key, 0) + 1
         polling = iteration.phase == "polling"
-        if not polling:
+        if polling:
+            self.happenings.add("continuous polling: " + method)
+        else:
             iteration.batchCalls[key] = iteration.counts[key]
         if iteration.counts[key] > 1 and method != "connectionLost":
             self._violate(key, "twice in one iteration")
@@ -1246,7 +1248,13 @@ class ReactorRules(RuleBasedStateMachine):
                 assert (name, "doRead") in counts or lost, (name, "doRead", ready)
             if keptWriting and ready & EPOLLOUT and not ready & _DISCONNECTED:
                 assert (name, "doWrite") in counts or lost, (name, "doWrite", ready)
-            if keptWriting and not keptReading and name not in iteration.reading:
+            if (
+                keptWriting
+                and name not in iteration.reading
+                and name not in contract.touched
+            ):
+                # A writer that began reading inside the batch reads its
+                # hang-up instead.
                 if ready & _DISCONNECTED:
                     assert lost, (name, "connectionLost", ready)
             if (
