@@ -11,7 +11,10 @@ looked up once, and per event only copied, given C{"system"} and pushed onto
 the thread's context stack directly; C{_doReadOrWrite} is inlined.  What the
 selectable and the log observe is unchanged: C{log.msg} inside C{doRead}
 carries the selectable's prefix as C{system}, and a failure is logged, with
-that prefix, and disconnects it (C{tests/test_dispatch.py}).
+that prefix, and disconnects it (C{tests/test_dispatch.py}).  One thing
+differs from C{_doReadOrWrite}, on purpose: when one event reports both
+directions and C{doRead} takes the write interest away, no C{doWrite}
+follows, as none would for an event masked by that interest.
 """
 
 import sys
@@ -56,6 +59,7 @@ class Dispatcher:
     @ivar _reactor: the reactor, whose C{_disconnectSelectable} and
         C{_doReadOrWrite} the function calls.
     @ivar _reads: the reactor's set of numbers wanting C{doRead}.
+    @ivar _writes: the reactor's set of numbers wanting C{doWrite}.
     @ivar _cached: C{(stack, base, dispatch)}: the last function built,
         kept while the thread's context stack and log context are the same
         objects.
@@ -63,14 +67,17 @@ class Dispatcher:
 
     _cached: Optional[Tuple[Any, Any, Dispatch]] = None
 
-    def __init__(self, reactor: Any, reads: Set[int]) -> None:
+    def __init__(self, reactor: Any, reads: Set[int], writes: Set[int]) -> None:
         """
         @param reactor: the reactor whose selectables get the events.
         @param reads: its set of numbers wanting C{doRead}, which tells a
             reader's hang-up (C{CONNECTION_DONE}) from a writer's.
+        @param writes: its set of numbers wanting C{doWrite}, checked again
+            after a C{doRead} that came with EPOLLOUT.
         """
         self._reactor = reactor
         self._reads = reads
+        self._writes = writes
 
     def forIteration(self) -> Dispatch:
         """
@@ -102,6 +109,7 @@ class Dispatcher:
         push = stack.append
         pop = stack.pop
         reads = self._reads
+        writes = self._writes
         reactor = self._reactor
 
         def dispatch(selectable: Any, fd: int, event: int) -> None:
@@ -134,6 +142,12 @@ class Dispatcher:
                             if event & EPOLLIN:
                                 why = selectable.doRead()
                                 inRead = True
+                                if fd not in writes:
+                                    # doRead took the write interest away:
+                                    # no doWrite, though Twisted's
+                                    # _doReadOrWrite would still call it
+                                    # (tests/test_statemachine_reactor.py).
+                                    event = EPOLLIN
                             if not why and event & EPOLLOUT:
                                 why = selectable.doWrite()
                                 inRead = False

@@ -207,3 +207,65 @@ def test_otherContextTracker(events: List[Dict[str, Any]]) -> None:
     finally:
         context.installContextTracker(original)
     assert systems(events, "reading") == ["prefix-four"]
+
+
+class StopsWritingOnRead(abstract.FileDescriptor):
+    """
+    One end of a socket pair that wants to read and to write, and whose
+    C{doRead} takes its write interest away.
+
+    @ivar calls: C{"doRead"} and C{"doWrite"}, in the order they came.
+    """
+
+    def __init__(self, sock: socket.socket, reactor: Any) -> None:
+        abstract.FileDescriptor.__init__(self, reactor)
+        self.socket = sock
+        self.calls: List[str] = []
+
+    def fileno(self) -> int:
+        """
+        @return: the socket's descriptor.
+        """
+        return self.socket.fileno()
+
+    def doRead(self) -> None:
+        """
+        Drain the socket and stop writing.
+        """
+        self.calls.append("doRead")
+        self.socket.recv(65536)
+        self.reactor.removeWriter(self)
+
+    def doWrite(self) -> None:
+        """
+        Record the call.
+        """
+        self.calls.append("doWrite")
+
+
+def test_noDoWriteOnceDoReadStoppedWriting() -> None:
+    """
+    An event that finds a selectable both readable and writable gives it no
+    C{doWrite} when its C{doRead} took the write interest away: the interest
+    is checked again between the two calls (Twisted's C{_doReadOrWrite}
+    does not, and calls C{doWrite} anyway).
+    """
+    reactor = EPollReactor()
+    a, b = socket.socketpair()
+    try:
+        selectable = StopsWritingOnRead(a, reactor)
+        # Writer first, so that the kernel watches EPOLLOUT from the start
+        # and one event reports both directions.
+        reactor.addWriter(selectable)
+        reactor.addReader(selectable)
+        b.send(b"x")
+        for _ in range(100):
+            reactor.doIteration(0.01)
+            if "doRead" in selectable.calls:
+                break
+        assert selectable.calls[selectable.calls.index("doRead") :] == ["doRead"]
+        reactor.removeAll()
+    finally:
+        a.close()
+        b.close()
+        reactor._poller.close()
