@@ -49,7 +49,12 @@ iteration must have called is checked when it ends.  The rules, and why:
     C{doWrite} only for one that wants to write: C{removeReader} and
     C{removeWriter} take effect at once, for events already in the batch too
     (Twisted issues 6796, 4759: a connection dropped by another's callback
-    must not be read).  Twisted's C{_ContinuousPolling}, which polls regular
+    must not be read).  One exception is Twisted's own
+    C{_doReadOrWrite}, which both reactors share: the C{doWrite} of an event
+    follows its C{doRead} without looking at the interest again, so a
+    channel that wanted to write when its C{doRead} began may get it even
+    if that C{doRead} stopped its writing (a transport's C{doWrite} with
+    nothing to write stops writing).  Twisted's C{_ContinuousPolling}, which polls regular
     files for us, walks a copy of its sets, so there the rule is Twisted's
     own: wanted when its pass began.
  2. C{doRead} only when the file the channel's number named at the wait was
@@ -472,8 +477,9 @@ class Contract:
     @ivar polled: names of the channels polled continuously (regular
         files); a subset of C{reading | writing}, or left behind by
         C{removeAll} and harmless.
-    @ivar gained: name -> the wait count when the channel last began
-        writing; it may get an early C{doWrite} after the next wait.
+    @ivar gained: name -> the wait counts when the channel began writing
+        (the last two at most); it may get an early C{doWrite} after the
+        next wait, even if it stopped and began again since.
     @ivar evictions: how many channels were dropped by an add under their
         number, each with a warning.
     @ivar touched: names whose interest changed since the last wait.
@@ -485,7 +491,7 @@ class Contract:
         self.reading: Set[str] = set()
         self.writing: Set[str] = set()
         self.polled: Set[str] = set()
-        self.gained: Dict[str, int] = {}
+        self.gained: Dict[str, Set[int]] = {}
         self.evictions = 0
         self.waits = 0
         self.touched: Set[str] = set()
@@ -534,7 +540,10 @@ class Contract:
                 interest.add(name)
                 self.touched.add(name)
                 if event == EPOLLOUT:
-                    self.gained[name] = self.waits
+                    waits = self.waits
+                    self.gained[name] = {
+                        w for w in self.gained.get(name, ()) if w >= waits - 1
+                    } | {waits}
             return None
 
         return add
@@ -579,7 +588,7 @@ class Contract:
             and the one before it, so that it may get one early C{doWrite}
             in this iteration (rule 2).
         """
-        return self.gained.get(name) == self.waits - 1
+        return self.waits - 1 in self.gained.get(name, ())
 
 
 class Iteration:
@@ -609,6 +618,8 @@ class Iteration:
         self.batchCalls: Dict[Call, int] = {}
         self.atEnd: Set[str] = set()
         self.lostPolling: Set[Tuple[str, int]] = set()
+        self.previous: Optional[Call] = None
+        self.writingAtRead: Set[str] = set()
 
     def wait(self, contract: Contract, world: World) -> None:
         """
@@ -931,6 +942,7 @@ class ReactorRules(RuleBasedStateMachine):
         if iteration.counts[key] > 1 and method != "connectionLost":
             self._violate(key, "twice in one iteration")
         ready = iteration.ready.get(name, 0)
+        previous, iteration.previous = iteration.previous, key
         if method == "doRead":
             if polling:
                 if name not in iteration.polledReading:
@@ -942,6 +954,8 @@ class ReactorRules(RuleBasedStateMachine):
                     self._violate(key, "its file was not readable at the wait", ready)
             if atEnd:
                 iteration.atEnd.add(name)
+            if name in contract.writing:
+                iteration.writingAtRead.add(name)
         elif method == "doWrite":
             if polling:
                 # Twisted's poller lists its writers after its readers' pass,
@@ -951,7 +965,9 @@ class ReactorRules(RuleBasedStateMachine):
                 ):
                     self._violate(key, "not polled for writing")
             else:
-                if name not in contract.writing:
+                if name not in contract.writing and not (
+                    previous == (name, "doRead") and name in iteration.writingAtRead
+                ):
                     self._violate(key, "without write interest at that moment")
                 if not ready & EPOLLOUT:
                     if contract.earlyWriteAllowed(name):
