@@ -49,14 +49,11 @@ iteration must have called is checked when it ends.  The rules, and why:
     C{doWrite} only for one that wants to write: C{removeReader} and
     C{removeWriter} take effect at once, for events already in the batch too
     (Twisted issues 6796, 4759: a connection dropped by another's callback
-    must not be read).  One exception is Twisted's own
-    C{_doReadOrWrite}, which both reactors share: the C{doWrite} of an event
-    follows its C{doRead} without looking at the interest again, so a
-    channel that wanted to write when its C{doRead} began may get it even
-    if that C{doRead} stopped its writing (a transport's C{doWrite} with
-    nothing to write stops writing).  Twisted's C{_ContinuousPolling}, which polls regular
-    files for us, walks a copy of its sets, so there the rule is Twisted's
-    own: wanted when its pass began.
+    must not be read); within one event too, so a C{doRead} that stops
+    its own channel's writing gets no C{doWrite} after it (Twisted's
+    C{_doReadOrWrite} would call it).  Twisted's C{_ContinuousPolling},
+    which polls regular files for us, walks a copy of its sets, so there
+    the rule is Twisted's own: wanted when its pass began.
  2. C{doRead} only when the file the channel's number named at the wait was
     readable, hung up or in error (a hang-up is read to end-of-file, Twisted
     issue 7932); C{doWrite} only when it was writable, or as the one early
@@ -618,8 +615,6 @@ class Iteration:
         self.batchCalls: Dict[Call, int] = {}
         self.atEnd: Set[str] = set()
         self.lostPolling: Set[Tuple[str, int]] = set()
-        self.previous: Optional[Call] = None
-        self.writingAtRead: Set[str] = set()
 
     def wait(self, contract: Contract, world: World) -> None:
         """
@@ -942,7 +937,6 @@ class ReactorRules(RuleBasedStateMachine):
         if iteration.counts[key] > 1 and method != "connectionLost":
             self._violate(key, "twice in one iteration")
         ready = iteration.ready.get(name, 0)
-        previous, iteration.previous = iteration.previous, key
         if method == "doRead":
             if polling:
                 if name not in iteration.polledReading:
@@ -954,8 +948,6 @@ class ReactorRules(RuleBasedStateMachine):
                     self._violate(key, "its file was not readable at the wait", ready)
             if atEnd:
                 iteration.atEnd.add(name)
-            if name in contract.writing:
-                iteration.writingAtRead.add(name)
         elif method == "doWrite":
             if polling:
                 # Twisted's poller lists its writers after its readers' pass,
@@ -965,9 +957,7 @@ class ReactorRules(RuleBasedStateMachine):
                 ):
                     self._violate(key, "not polled for writing")
             else:
-                if name not in contract.writing and not (
-                    previous == (name, "doRead") and name in iteration.writingAtRead
-                ):
+                if name not in contract.writing:
                     self._violate(key, "without write interest at that moment")
                 if not ready & EPOLLOUT:
                     if contract.earlyWriteAllowed(name):
