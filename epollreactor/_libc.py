@@ -55,7 +55,13 @@ EPOLLMSG = 0x400
 EPOLLRDHUP = 0x2000
 EPOLLEXCLUSIVE = 1 << 28
 EPOLLONESHOT = 1 << 30
-EPOLLET = 1 << 31
+# select adds its constants as C longs (PyModule_AddIntConstant), and
+# sys/epoll.h defines EPOLLET as 1u << 31: as a long that is 2**31 where a
+# long has 64 bits and -2**31 where it has 32 (i386, armhf).  Ours is the
+# same number, so that code comparing it with select's agrees; the binding
+# reduces every mask modulo 2**32, as select.epoll does, so either passes
+# the same bit to the kernel.
+EPOLLET = ctypes.c_long(1 << 31).value
 
 # epoll_create1(2): EPOLL_CLOEXEC "has the same meaning as O_CLOEXEC", whose
 # value differs between architectures (alpha, sparc, parisc), so take it from

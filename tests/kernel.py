@@ -5,7 +5,8 @@ rather than against itself.
 """
 
 import os
-from typing import Dict, NamedTuple
+import struct
+from typing import Dict, NamedTuple, Tuple
 
 import pytest
 
@@ -24,6 +25,24 @@ class Registration(NamedTuple):
     events: int
     data: int
     inode: int
+
+    @property
+    def words(self) -> Tuple[int, int]:
+        """
+        C{data} as the two 32-bit words it occupies in memory: C{data.fd}
+        (the union's first four bytes, where C{select.epoll} keeps the
+        descriptor) and the word after it (where the reactor keeps its
+        generation tag).  fdinfo prints C{data} as one 64-bit number, whose
+        halves these words are in the machine's byte order: C{data.fd} is
+        the low half on little-endian machines and the high half on
+        big-endian ones (s390x).
+        """
+        fd, tag = _DATA_WORDS.unpack(struct.pack("=Q", self.data))
+        return fd, tag
+
+
+#: C{epoll_data} as C{data.fd} and the 32-bit word after it.
+_DATA_WORDS = struct.Struct("=iI")
 
 
 def interestList(epfd: int) -> Dict[int, Registration]:

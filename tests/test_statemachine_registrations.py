@@ -258,12 +258,12 @@ class RegistrationsMachine(RuleBasedStateMachine):
         """
         table = self.table
         expected = {
-            fd: (mask | EPOLLERR | EPOLLHUP, table.generations[fd] << 32 | fd)
+            fd: (mask | EPOLLERR | EPOLLHUP, (fd, table.generations[fd]))
             for fd, mask in table.masks.items()
             if fd not in self.gone
         }
         kernel = {
-            fd: (registration.events, registration.data)
+            fd: (registration.events, registration.words)
             for fd, registration in interestList(table.poller.fileno()).items()
         }
         assert kernel == expected

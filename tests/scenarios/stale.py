@@ -388,11 +388,8 @@ def _kernelMaskWithoutInput(reactor: Any, fd: int) -> None:
     # The entry's epoll_data as the kernel has it (ours tags it with a
     # generation, stock does not), so that only the mask changes.
     epfd = reactor._poller.fileno()
-    data = interestList(epfd)[fd].data
-    assert (
-        epoll_ctl(epfd, EPOLL_CTL_MOD, fd, EVENT.pack(0, data & 0xFFFFFFFF, data >> 32))
-        == 0
-    )
+    number, tag = interestList(epfd)[fd].words
+    assert epoll_ctl(epfd, EPOLL_CTL_MOD, fd, EVENT.pack(0, number, tag)) == 0
 
 
 def hangUpWithBufferedInput(reactor: Any) -> Outcome:
