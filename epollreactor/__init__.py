@@ -7,7 +7,8 @@ built on it.
    closed and reused descriptors; L{install} makes it the global reactor.
  - L{EpollSelector}: C{selectors.EpollSelector} on L{epoll}, for
    C{asyncio.SelectorEventLoop(EpollSelector())}.
- - The EPOLL* constants that C{select} exposes on Linux.
+ - The EPOLL* constants that the running interpreter's C{select} exposes
+   on Linux (C{EPOLLWAKEUP} from Python 3.14 on, as there).
 
 Nothing here imports or calls C{select.epoll}.
 """

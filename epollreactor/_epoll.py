@@ -40,6 +40,7 @@ import errno
 import math
 import os
 import platform
+import warnings
 from operator import index as _index
 from struct import error as _StructError
 from time import monotonic
@@ -62,6 +63,14 @@ from epollreactor._libc import (
     epoll_wait,
     epoll_wait_bare,
     repeatFailed,
+)
+from epollreactor._versions import (
+    BOOL_DESCRIPTOR_WARNS,
+    CLOSE_RAISES,
+    FILENO_ERROR_NAMES_TYPES,
+    MASK_RANGE_WARNS,
+    REAL_TIMEOUTS,
+    typeName,
 )
 
 __all__ = ["epoll", "FileDescriptorLike", "timeoutToMilliseconds", "asFileDescriptor"]
@@ -143,17 +152,26 @@ def _asCInt(value: Any) -> int:
 def _asEventMask(eventmask: Any) -> int:
     """
     Convert an event mask as CPython's C{unsigned_int(bitwise=True)} does:
-    any integer (or object with C{__index__}), reduced modulo 2**32.
+    any integer (or object with C{__index__}), reduced modulo 2**32; on
+    CPython 3.15 and later, one outside C{[-2**31, 2**32)} warns first.
 
     @raise TypeError: when it is not an integer.
     """
-    return int(_index(eventmask)) & _UNSIGNED_INT_MASK
+    value = int(_index(eventmask))
+    if MASK_RANGE_WARNS and not _INT_MIN <= value <= _UNSIGNED_INT_MASK:
+        # The caller of register or modify (via _convertControl).
+        warnings.warn("integer value out of range", DeprecationWarning, stacklevel=4)
+    return value & _UNSIGNED_INT_MASK
 
 
-def asFileDescriptor(fileobj: FileDescriptorLike) -> int:
+def asFileDescriptor(fileobj: FileDescriptorLike, stacklevel: int = 2) -> int:
     """
     Turn an int, or an object with a C{fileno()} method, into a descriptor
-    number, as CPython's C{PyObject_AsFileDescriptor} does.
+    number, as CPython's C{PyObject_AsFileDescriptor} does (on CPython 3.12
+    and later, a bool warns first).
+
+    @param stacklevel: the frame to attribute a warning to, counted as
+        L{warnings.warn} counts it from this function.
 
     @raise TypeError: for anything else, or a C{fileno()} that does not return
         an int.
@@ -161,6 +179,10 @@ def asFileDescriptor(fileobj: FileDescriptorLike) -> int:
     @raise ValueError: for a negative number.
     """
     if isinstance(fileobj, int):
+        if BOOL_DESCRIPTOR_WARNS and fileobj.__class__ is bool:
+            warnings.warn(
+                "bool is used as a file descriptor", RuntimeWarning, stacklevel
+            )
         fd = _asCInt(int.__index__(fileobj))
     else:
         try:
@@ -171,6 +193,12 @@ def asFileDescriptor(fileobj: FileDescriptorLike) -> int:
             ) from None
         fd = fileno()
         if not isinstance(fd, int):
+            if FILENO_ERROR_NAMES_TYPES:
+                raise TypeError(
+                    "{}.fileno() must return an int, not {}".format(
+                        typeName(fileobj), typeName(fd)
+                    )
+                )
             raise TypeError("fileno() returned a non-integer")
         fd = _asCInt(int.__index__(fd))
     if fd < 0:
@@ -185,7 +213,8 @@ def _convertControl(fd: Any, eventmask: Any) -> Tuple[int, int]:
 
     @return: the descriptor number and the event mask, in range.
     """
-    return asFileDescriptor(fd), _asEventMask(eventmask)
+    # Warnings go to the caller of register or modify.
+    return asFileDescriptor(fd, 4), _asEventMask(eventmask)
 
 
 def timeoutToMilliseconds(timeout: Any) -> int:
@@ -199,31 +228,83 @@ def timeoutToMilliseconds(timeout: Any) -> int:
     a busy C{poll(0)}; a negative result means -1.  (So a timeout between -1
     ms and 0 becomes 0, as in CPython.)
 
+    An integer (or an object with C{__index__}) is whole seconds; on CPython
+    3.15 and later, any other object with C{__float__} (L{decimal.Decimal},
+    L{fractions.Fraction}) is converted as a float.
+
     @raise TypeError: when C{timeout} is neither a number nor C{None}.
     @raise ValueError: for NaN.
     @raise OverflowError: when it is too large for C{epoll_wait(2)}.
     """
     if timeout is None:
         return -1
-    if isinstance(timeout, float):
-        if math.isnan(timeout):
-            raise ValueError("Invalid value NaN (not a number)")
-        nanoseconds = timeout * 1e9
-        # CPython rounds away from zero, then checks the range of its 64-bit
-        # nanosecond type; checking first is the same, since floats this
-        # large are whole numbers already.
-        if not -(2.0**63) <= nanoseconds < 2.0**63:
-            raise OverflowError("timestamp out of range for platform time_t")
-        whole = _ceil(nanoseconds) if nanoseconds >= 0 else math.floor(nanoseconds)
-    else:
+    if not isinstance(timeout, float):
         try:
             seconds = _index(timeout)
         except TypeError:
-            raise TypeError("timeout must be an integer or None") from None
-        whole = int(seconds) * 1_000_000_000
-        if not _TIME_MIN <= whole <= _TIME_MAX:
-            raise OverflowError("timestamp too large to convert to C _PyTime_t")
-    # Nanoseconds to milliseconds, rounding towards positive infinity.
+            timeout = _realTimeout(timeout)
+        else:
+            return _nanosecondsToMilliseconds(_wholeSecondsToNanoseconds(seconds))
+    return _nanosecondsToMilliseconds(_floatSecondsToNanoseconds(timeout))
+
+
+def _realTimeout(timeout: Any) -> float:
+    """
+    Convert a timeout that is neither a float nor an integer to a float, as
+    CPython 3.15's C{select.epoll.poll} does, or raise its C{TypeError}.
+
+    @raise TypeError: when the interpreter takes only integers and floats,
+        or C{timeout} has no C{__float__} that gives a float.
+    """
+    if not REAL_TIMEOUTS:
+        raise TypeError("timeout must be an integer or None") from None
+    # type(timeout).__float__, not float(timeout): float() would also parse
+    # strings, which select.epoll refuses.
+    try:
+        seconds = type(timeout).__float__(timeout)
+    except (AttributeError, TypeError):
+        seconds = None
+    if not isinstance(seconds, float):
+        raise TypeError(
+            "timeout must be a real number or None, not {}".format(typeName(timeout))
+        ) from None
+    return seconds
+
+
+def _floatSecondsToNanoseconds(timeout: float) -> int:
+    """
+    @return: C{timeout} seconds in nanoseconds, rounded away from zero.
+    @raise ValueError: for NaN.
+    @raise OverflowError: beyond CPython's 64-bit nanoseconds.
+    """
+    if math.isnan(timeout):
+        raise ValueError("Invalid value NaN (not a number)")
+    nanoseconds = timeout * 1e9
+    # CPython rounds away from zero, then checks the range of its 64-bit
+    # nanosecond type; checking first is the same, since floats this
+    # large are whole numbers already.
+    if not -(2.0**63) <= nanoseconds < 2.0**63:
+        raise OverflowError("timestamp out of range for platform time_t")
+    return _ceil(nanoseconds) if nanoseconds >= 0 else math.floor(nanoseconds)
+
+
+def _wholeSecondsToNanoseconds(seconds: int) -> int:
+    """
+    @return: C{seconds} in nanoseconds.
+    @raise OverflowError: beyond CPython's 64-bit nanoseconds.
+    """
+    whole = int(seconds) * 1_000_000_000
+    if not _TIME_MIN <= whole <= _TIME_MAX:
+        raise OverflowError("timestamp too large to convert to C _PyTime_t")
+    return whole
+
+
+def _nanosecondsToMilliseconds(whole: int) -> int:
+    """
+    @return: C{epoll_wait(2)}'s timeout for C{whole} nanoseconds, rounded
+        towards positive infinity; -1 for a negative one.
+    @raise OverflowError: when it does not fit a C int.
+    """
     milliseconds = -(-whole // 1_000_000)
     if not _INT_MIN <= milliseconds <= _INT_MAX:
         raise OverflowError("timeout is too large")
@@ -378,8 +459,11 @@ class epoll:
         every other method of a closed object raises L{ValueError}.
 
         A failing C{close(2)} (EBADF, when the descriptor was closed behind
-        the object's back) is ignored, as C{select.epoll.close} ignores it: it
-        only raises for a negative errno, which never happens.
+        the object's back) raises its L{OSError} on CPython 3.15 and later
+        and is ignored before, as that interpreter's C{select.epoll.close}
+        does; either way the object is closed afterwards.
+
+        @raise OSError: on CPython 3.15 and later, when C{close(2)} fails.
         """
         epfd = self._epfd
         if epfd >= 0:
@@ -387,7 +471,8 @@ class epoll:
             try:
                 os.close(epfd)
             except OSError:
-                pass
+                if CLOSE_RAISES:
+                    raise
 
     @property
     def closed(self) -> bool:
@@ -524,7 +609,7 @@ class epoll:
         # C{fd} keeps the caller's object alive (see register).
         number = fd
         if fd.__class__ is not int or not 0 <= fd <= _INT_MAX:
-            number = asFileDescriptor(fd)
+            number = asFileDescriptor(fd, 3)
         epfd = self._epfd
         if epfd < 0:
             raise _closedError()

@@ -18,6 +18,8 @@ import platform
 import struct
 from typing import Any, Callable, Optional, Union
 
+from epollreactor._versions import EXPORTS_EPOLLWAKEUP
+
 # What epollreactor exports from here, as select does on Linux: the event
 # bits and EPOLL_CLOEXEC, named once (epollreactor/__init__.py re-exports
 # this list, and the tests check it against select and <sys/epoll.h>).  The
@@ -39,6 +41,9 @@ __all__ = [
     "EPOLLET",
     "EPOLL_CLOEXEC",
 ]
+if EXPORTS_EPOLLWAKEUP:
+    # select has it from Python 3.14 on (epollreactor/_versions.py).
+    __all__.append("EPOLLWAKEUP")
 
 # Event bits, from the kernel's include/uapi/linux/eventpoll.h and poll.h;
 # the same values on every Linux architecture (epoll_ctl(2)).
@@ -54,6 +59,7 @@ EPOLLWRBAND = 0x200
 EPOLLMSG = 0x400
 EPOLLRDHUP = 0x2000
 EPOLLEXCLUSIVE = 1 << 28
+EPOLLWAKEUP = 1 << 29
 EPOLLONESHOT = 1 << 30
 # select adds its constants as C longs (PyModule_AddIntConstant), and
 # sys/epoll.h defines EPOLLET as 1u << 31: as a long that is 2**31 where a

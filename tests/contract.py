@@ -9,6 +9,7 @@ import os
 import platform
 import select
 import socket
+import sys
 from typing import Any, Callable, List, Tuple
 
 import pytest
@@ -16,6 +17,13 @@ import pytest
 import epollreactor
 
 HAVE_SELECT_EPOLL = hasattr(select, "epoll")
+
+#: Whether the interpreter's select.epoll behaves as CPython 3.15's does:
+#: close() raises what a failing close(2) raised, a timeout may be any real
+#: number, the TypeErrors for a bad timeout or fileno() result name the
+#: types, and a mask out of range warns.  The tests write each version's
+#: behaviour down, and check it on select.epoll as on ours.
+SINCE_315 = sys.version_info >= (3, 15)
 SELECT_EPOLL: Any = getattr(select, "epoll", None)
 
 #: The reference is CPython's select.epoll; PyPy's is its own rewrite, with

@@ -37,8 +37,10 @@ from epollreactor import (
 )
 from tests.contract import (
     CLOSED_MESSAGE,
+    SINCE_315,
     Closer,
     Index,
+    skipUnlessCPython,
     socketPair,
 )
 from tests.kernel import isEpollDescriptor, openDescriptors
@@ -235,18 +237,44 @@ def test_closedNotWritable(epoll: Any) -> None:
             ep.closed = True
 
 
-def test_closeIgnoresCloseFailure(epoll: Any) -> None:
+def test_closeAfterCloseBehindItsBack(epoll: Any) -> None:
     """
-    When the descriptor was closed behind the object's back, L{close} says
-    nothing about C{close(2)}'s EBADF, as C{select.epoll.close} does (it
-    raises only for a negative errno, which never happens), and the object
-    is closed.
+    When the descriptor was closed behind the object's back, L{close}
+    raises C{close(2)}'s EBADF on CPython 3.15 and later and says nothing
+    before, as that interpreter's C{select.epoll.close} does; either way
+    the object is closed, and closing it again does nothing.
     """
     ep = epoll()
     os.close(ep.fileno())
-    ep.close()
+    if SINCE_315:
+        with pytest.raises(OSError) as info:
+            ep.close()
+        assert info.value.errno == errno.EBADF
+    else:
+        ep.close()
     assert ep.closed
     ep.close()
+
+
+def test_exitAfterCloseBehindItsBack(epoll: Any) -> None:
+    """
+    Leaving a C{with} block closes the object as L{close} does: on CPython
+    3.15 and later, C{close(2)}'s EBADF propagates.
+    """
+    ep = epoll()
+    os.close(ep.fileno())
+
+    def block() -> None:
+        with ep:
+            pass
+
+    if SINCE_315:
+        with pytest.raises(OSError) as info:
+            block()
+        assert info.value.errno == errno.EBADF
+    else:
+        block()
+    assert ep.closed
 
 
 def test_contextManager(epoll: Any) -> None:
@@ -377,7 +405,13 @@ def test_fromfd(epoll: Any, closer: Closer) -> None:
     with pytest.raises(OSError) as info:
         ep2.poll(1, 4)
     assert info.value.errno == errno.EBADF
-    ep2.close()
+    if SINCE_315:
+        # Its descriptor was closed behind its back (see
+        # test_closeAfterCloseBehindItsBack).
+        with pytest.raises(OSError):
+            ep2.close()
+    else:
+        ep2.close()
     assert ep2.closed
 
 
@@ -523,6 +557,21 @@ def test_noConstantMissing() -> None:
         if name.startswith("EPOLL") and not hasattr(epollreactor, name)
     ]
     assert missing == []
+
+
+@skipUnlessCPython
+@pytest.mark.requiresSelectEpoll
+def test_noConstantExtra() -> None:
+    """
+    L{epollreactor} exposes no EPOLL* name that this CPython's C{select}
+    lacks: C{EPOLLWAKEUP} only from 3.14 on, as there.
+    """
+    extra = [
+        name
+        for name in epollreactor.__all__
+        if name.startswith("EPOLL") and not hasattr(select, name)
+    ]
+    assert extra == []
 
 
 # ---------------------------------------------------------------------------

@@ -6,9 +6,11 @@ as an object with C{fileno()} (the C{asArgument} fixture).
 """
 
 import errno
+import operator
 import os
 import pathlib
 import socket
+import sys
 import warnings
 from decimal import Decimal
 from typing import Any, Callable, Iterator, List, Tuple
@@ -25,6 +27,7 @@ from epollreactor import (
     EPOLLRDHUP,
 )
 from tests.contract import (
+    SINCE_315,
     Closer,
     FileNo,
     Index,
@@ -275,6 +278,20 @@ def test_descriptorOverflow(
             )
 
 
+def _filenoTypeMessage(typeName: str) -> str:
+    """
+    @param typeName: the type of what a L{FileNo}'s C{fileno()} returns, as
+        CPython's C{%T} names it.
+    @return: the message of the L{TypeError} for that result, as this
+        version of CPython words it.
+    """
+    if SINCE_315:
+        return "tests.contract.FileNo.fileno() must return an int, not {}".format(
+            typeName
+        )
+    return "fileno() returned a non-integer"
+
+
 @pytest.mark.parametrize("method", ["register", "modify", "unregister"])
 @pytest.mark.parametrize(
     "fd, message",
@@ -284,9 +301,9 @@ def test_descriptorOverflow(
         (1.0, "argument must be an int, or have a fileno() method."),
         ("3", "argument must be an int, or have a fileno() method."),
         (Index(3), "argument must be an int, or have a fileno() method."),
-        (FileNo("3"), "fileno() returned a non-integer"),
-        (FileNo(3.0), "fileno() returned a non-integer"),
-        (FileNo(None), "fileno() returned a non-integer"),
+        (FileNo("3"), _filenoTypeMessage("str")),
+        (FileNo(3.0), _filenoTypeMessage("float")),
+        (FileNo(None), _filenoTypeMessage("NoneType")),
     ],
 )
 def test_descriptorBadTypes(epoll: Any, method: str, fd: Any, message: str) -> None:
@@ -325,13 +342,25 @@ def test_boolDescriptor(epoll: Any, closer: Closer) -> None:
     """
     C{bool} is an int: C{True} is descriptor 1, from a number or a
     C{fileno()} (whatever descriptor 1 is, the kernel says the same about
-    it).
+    it).  On CPython 3.12 and later, a bool given directly to C{register}
+    or C{unregister} warns, attributed to the caller.
     """
     outcomes = []
     for fd in (1, True, FileNo(True)):
         with epoll() as ep:
-            outcomes.append(outcome(lambda: ep.register(fd, EPOLLOUT))[:2])
-    assert outcomes[0] == outcomes[1] == outcomes[2]
+            for call in (
+                lambda: ep.register(fd, EPOLLOUT),
+                lambda: ep.unregister(fd),
+            ):
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    outcomes.append(outcome(call)[:2])
+                assert [(str(w.message), w.category, w.filename) for w in caught] == (
+                    [("bool is used as a file descriptor", RuntimeWarning, __file__)]
+                    if fd is True and sys.version_info >= (3, 12)
+                    else []
+                )
+    assert outcomes[0:2] == outcomes[2:4] == outcomes[4:6]
 
 
 @pytest.mark.parametrize("eventmask", [1.0, "1", None, Decimal(1), [1]])
@@ -366,14 +395,22 @@ def test_eventmaskModulo(
 ) -> None:
     """
     Any integer is a mask, taken modulo 2**32 as CPython's bitwise C
-    converter does.
+    converter does; on CPython 3.15 and later, one outside C{[-2**31,
+    2**32)} first gives a L{DeprecationWarning}, attributed to the caller.
     """
     left, right = socketPair(closer)
+    warns = SINCE_315 and not -(2**31) <= operator.index(eventmask) < 2**32
     with epoll() as ep:
-        ep.register(left, eventmask)
-        assert ep.poll(0) == ([(left.fileno(), expected)] if expected else [])
-        ep.modify(left, eventmask)
-        assert ep.poll(0) == ([(left.fileno(), expected)] if expected else [])
+        for method in (ep.register, ep.modify):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                method(left, eventmask)
+            assert [(str(w.message), w.category, w.filename) for w in caught] == (
+                [("integer value out of range", DeprecationWarning, __file__)]
+                if warns
+                else []
+            )
+            assert ep.poll(0) == ([(left.fileno(), expected)] if expected else [])
 
 
 def test_eventmaskAllBits(epoll: Any, closer: Closer) -> None:

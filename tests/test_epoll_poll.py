@@ -26,6 +26,7 @@ from epollreactor import (
 )
 from epollreactor._epoll import timeoutToMilliseconds
 from tests.contract import (
+    SINCE_315,
     Closer,
     Index,
     skipUnlessCPython,
@@ -217,6 +218,30 @@ def test_timeoutToMillisecondsMatchesCPython(timeout: Any) -> None:
     assert got == expected
 
 
+class NotAFloat:
+    """
+    An object whose C{__float__} gives no float.
+    """
+
+    def __float__(self) -> Any:
+        """
+        @return: a string.
+        """
+        return "0.5"
+
+
+def _timeoutTypeMessage(typeName: str) -> str:
+    """
+    @param typeName: the name of a timeout's type, as CPython's C{%T} gives
+        it.
+    @return: the message of the L{TypeError} for a timeout of that type, as
+        this version of CPython words it.
+    """
+    if SINCE_315:
+        return "timeout must be a real number or None, not {}".format(typeName)
+    return "timeout must be an integer or None"
+
+
 @pytest.mark.parametrize(
     "timeout, exception, message",
     [
@@ -233,11 +258,14 @@ def test_timeoutToMillisecondsMatchesCPython(timeout: Any) -> None:
         (2**62, OverflowError, None),
         (2**64, OverflowError, None),
         (-(2**64), OverflowError, None),
-        ("1", TypeError, "timeout must be an integer or None"),
-        ([], TypeError, "timeout must be an integer or None"),
-        (Decimal("0.5"), TypeError, "timeout must be an integer or None"),
-        (Fraction(1, 2), TypeError, "timeout must be an integer or None"),
-        (1j, TypeError, "timeout must be an integer or None"),
+        ("1", TypeError, _timeoutTypeMessage("str")),
+        ([], TypeError, _timeoutTypeMessage("list")),
+        (1j, TypeError, _timeoutTypeMessage("complex")),
+        (
+            NotAFloat(),
+            TypeError,
+            _timeoutTypeMessage("tests.test_epoll_poll.NotAFloat"),
+        ),
     ],
 )
 def test_pollBadTimeout(
@@ -246,13 +274,42 @@ def test_pollBadTimeout(
     """
     NaN raises L{ValueError}; timeouts too large for nanoseconds or for a C
     int of milliseconds raise L{OverflowError}; anything but an int, a float
-    or an object with C{__index__} raises L{TypeError}.
+    or an object with C{__index__} (or, on CPython 3.15 and later, with a
+    C{__float__} that gives a float) raises L{TypeError}, whose message
+    names its type on 3.15.
     """
     with epoll() as ep:
         with pytest.raises(exception) as info:
             ep.poll(timeout)
         if message is not None:
             assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "timeout", [Decimal("0.0015"), Fraction(1, 2), Decimal("NaN"), Decimal("1e400")]
+)
+def test_pollRealTimeout(epoll: Any, closer: Closer, timeout: Any) -> None:
+    """
+    On CPython 3.15 and later, a timeout may be any real number, converted
+    as a float (so a L{Decimal} NaN is L{ValueError} and one too large
+    L{OverflowError}, as for floats); before, anything but an int or a
+    float is a L{TypeError}.
+    """
+    left, right = socketPair(closer)
+    with epoll() as ep:
+        ep.register(left, EPOLLOUT)
+        if not SINCE_315:
+            with pytest.raises(TypeError) as info:
+                ep.poll(timeout)
+            assert str(info.value) == "timeout must be an integer or None"
+        elif timeout.is_nan() if isinstance(timeout, Decimal) else False:
+            with pytest.raises(ValueError):
+                ep.poll(timeout)
+        elif float(timeout) > 1e300:
+            with pytest.raises(OverflowError):
+                ep.poll(timeout)
+        else:
+            assert ep.poll(timeout) == [(left.fileno(), EPOLLOUT)]
 
 
 def test_pollLargestTimeout(epoll: Any, closer: Closer) -> None:

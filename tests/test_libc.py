@@ -28,8 +28,13 @@ from tests.kernel import interestList
 PACKAGE = pathlib.Path(epollreactor.__file__).parent
 
 #: Every name the C headers define that _libc mirrors: the constants it
-#: exports, and epoll_ctl(2)'s operations.
-HEADER_CONSTANTS = _libc.__all__ + ["EPOLL_CTL_ADD", "EPOLL_CTL_DEL", "EPOLL_CTL_MOD"]
+#: exports, EPOLLWAKEUP (defined whatever the interpreter; exported from
+#: Python 3.14 on, as select does), and epoll_ctl(2)'s operations.
+HEADER_CONSTANTS = sorted(set(_libc.__all__) | {"EPOLLWAKEUP"}) + [
+    "EPOLL_CTL_ADD",
+    "EPOLL_CTL_DEL",
+    "EPOLL_CTL_MOD",
+]
 
 _LAYOUT_PROGRAM = r"""
 #include <stddef.h>
