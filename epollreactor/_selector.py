@@ -80,7 +80,12 @@ class EpollSelector(BaseSelector):
         L{SelectorKey}.
     @ivar _map: the read-only L{_SelectorMapping} over C{_fdToKey}, or
         C{None} once the selector is closed.
+    @cvar _selector_cls: the class of the epoll instance, under the name
+        C{selectors.EpollSelector} gives it, so that code (CPython's
+        C{test_modify_unregister}) can replace it as it does there.
     """
+
+    _selector_cls = epoll
 
     def __init__(self) -> None:
         """
@@ -88,7 +93,7 @@ class EpollSelector(BaseSelector):
 
         @raise OSError: when the kernel refuses (EMFILE, ENFILE, ENOMEM).
         """
-        self._epoll = epoll()
+        self._epoll = self._selector_cls()
         self._fdToKey: Dict[int, SelectorKey] = {}
         self._map: Optional[_SelectorMapping] = _SelectorMapping(self)
 
