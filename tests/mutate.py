@@ -77,7 +77,7 @@ MUTANTS: Tuple[Mutant, ...] = (
         REACTOR,
         "            if fd not in writes:\n                event &= ~EPOLLOUT\n",
         "            if fd not in writes:\n                pass\n",
-        ("tests/test_robustness.py::test_scenario[writerRemovedEarlierInBatch]",),
+        ("tests/test_reactor.py::test_writerRemovedEarlierInIterationNotDispatched",),
         "a writer removed earlier in the batch still gets doWrite",
     ),
     Mutant(

@@ -45,6 +45,7 @@ class Descriptor:
     @ivar writes: how many times C{doWrite} was called.
     @ivar lost: the reasons passed to C{connectionLost}.
     @ivar onRead: called from C{doRead}, if set.
+    @ivar onWrite: called from C{doWrite}, if set.
     """
 
     def __init__(self, fd: int) -> None:
@@ -56,6 +57,7 @@ class Descriptor:
         self.writes = 0
         self.lost: List[Failure] = []
         self.onRead: Any = None
+        self.onWrite: Any = None
 
     def fileno(self) -> int:
         """
@@ -73,9 +75,11 @@ class Descriptor:
 
     def doWrite(self) -> None:
         """
-        Count the call.
+        Count the call, and run C{onWrite}.
         """
         self.writes += 1
+        if self.onWrite is not None:
+            self.onWrite()
 
     def connectionLost(self, reason: Failure) -> None:
         """
@@ -108,6 +112,17 @@ def kernelInterest(reactor: EPollReactor) -> Dict[int, int]:
 def pair() -> Iterator[List[socket.socket]]:
     """
     A connected pair of UNIX stream sockets, closed afterwards.
+    """
+    sockets = list(socket.socketpair())
+    yield sockets
+    for s in sockets:
+        s.close()
+
+
+@pytest.fixture
+def otherPair() -> Iterator[List[socket.socket]]:
+    """
+    A second connected pair, for tests of two descriptors in one batch.
     """
     sockets = list(socket.socketpair())
     yield sockets
@@ -540,7 +555,10 @@ def test_doPollEINTRReturnsQuietly(
 
 @pytest.mark.parametrize("writing", [False, True], ids=["reading", "both"])
 def test_removedEarlierInIterationNotDispatched(
-    reactor: EPollReactor, pair: List[socket.socket], writing: bool
+    reactor: EPollReactor,
+    pair: List[socket.socket],
+    otherPair: List[socket.socket],
+    writing: bool,
 ) -> None:
     """
     When two ready descriptors come back from one C{epoll_wait(2)} and the
@@ -551,29 +569,51 @@ def test_removedEarlierInIterationNotDispatched(
     masked by the interest its owner has when it is dispatched, not when
     the batch was read.
     """
-    other = socket.socketpair()
-    try:
-        first = Descriptor(pair[0].fileno())
-        second = Descriptor(other[0].fileno())
-        first.onRead = lambda: reactor.removeReader(second)
-        second.onRead = lambda: reactor.removeReader(first)
-        for descriptor in (first, second):
-            reactor.addReader(descriptor)
-            if writing:
-                reactor.addWriter(descriptor)
-        # Give the kernel both masks; nothing is readable yet.
-        reactor.doPoll(0)
-        first.writes = second.writes = 0
-        pair[1].send(b"x")
-        other[1].send(b"x")
-        # Both are ready before the poll, so one epoll_wait reports both.
-        reactor.doPoll(PATIENCE)
-        assert first.reads + second.reads == 1
-        assert (first.writes, second.writes) == ((1, 1) if writing else (0, 0))
-        assert len(userReaders(reactor)) == 1
-    finally:
-        for s in other:
-            s.close()
+    first = Descriptor(pair[0].fileno())
+    second = Descriptor(otherPair[0].fileno())
+    first.onRead = lambda: reactor.removeReader(second)
+    second.onRead = lambda: reactor.removeReader(first)
+    for descriptor in (first, second):
+        reactor.addReader(descriptor)
+        if writing:
+            reactor.addWriter(descriptor)
+    # Give the kernel both masks; nothing is readable yet.
+    reactor.doPoll(0)
+    first.writes = second.writes = 0
+    pair[1].send(b"x")
+    otherPair[1].send(b"x")
+    # Both are ready before the poll, so one epoll_wait reports both.
+    reactor.doPoll(PATIENCE)
+    assert first.reads + second.reads == 1
+    assert (first.writes, second.writes) == ((1, 1) if writing else (0, 0))
+    assert len(userReaders(reactor)) == 1
+
+
+def test_writerRemovedEarlierInIterationNotDispatched(
+    reactor: EPollReactor, pair: List[socket.socket], otherPair: List[socket.socket]
+) -> None:
+    """
+    The write twin of L{test_removedEarlierInIterationNotDispatched}: when
+    two writable descriptors come back from one C{epoll_wait(2)} and the
+    first one dispatched takes away the other's write interest, the other
+    gets no C{doWrite} (Twisted issues 6796 and 4759).  Both also read, with
+    nothing to read, so the other stays registered and its EPOLLOUT event is
+    still in the batch when its turn comes.
+    """
+    first = Descriptor(pair[0].fileno())
+    second = Descriptor(otherPair[0].fileno())
+    first.onWrite = lambda: reactor.removeWriter(second)
+    second.onWrite = lambda: reactor.removeWriter(first)
+    for descriptor in (first, second):
+        reactor.addReader(descriptor)
+        reactor.addWriter(descriptor)
+    # Both are writable from the start, so this one epoll_wait reports
+    # both; whichever is dispatched first removes the other.
+    reactor.doPoll(PATIENCE)
+    assert first.writes + second.writes == 1
+    assert len(reactor.getWriters()) == 1
+    assert (first.reads, second.reads) == (0, 0)
+    assert len(userReaders(reactor)) == 2
 
 
 def threadVoluntarySwitches() -> int:
