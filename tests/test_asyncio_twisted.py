@@ -136,10 +136,11 @@ def test_reactorBuilderSuitesMatchStockLoop(
     problems = comparison.problems()
     assert not problems, "{} problems:\n{}".format(len(problems), "\n".join(problems))
     # Not vacuous: our side ran the suites (about 300 tests of our reactor's
-    # generated classes on CPython, 240 on PyPy), and most of them passed.
+    # generated classes on CPython, 240 on PyPy 3.9), and most of them passed
+    # (the rest skip: 270 of 300 pass on PyPy 3.11).
     ours = comparison.outcomes[OURS]
     generated = [
         outcome for testId, (outcome, _) in ours.items() if "_REACTORTests." in testId
     ]
     assert len(generated) > 200
-    assert generated.count("success") > 0.9 * len(generated)
+    assert generated.count("success") > 0.8 * len(generated)
