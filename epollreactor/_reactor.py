@@ -661,15 +661,21 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             have = masks.get(fd)
             if have is None:
                 continue
+            owner = owners[fd]
             # A reader owed a doWrite after this wait gets EPOLLOUT only if
             # that leaves something unwritten; one that reads no more has no
             # input to wait for, and asks for it now, as Twisted's does.
+            # The attempt must be owed to this owner: one owed to an owner
+            # evicted since (its number closed behind our back and reused)
+            # is never made, and would leave the newcomer without EPOLLOUT.
             want = (EPOLLIN if fd in reads else 0) | (
-                EPOLLOUT if fd in writes and (fd not in due or fd not in reads) else 0
+                EPOLLOUT
+                if fd in writes and (fd not in reads or due.get(fd) is not owner)
+                else 0
             )
             if want == have or not want:
                 continue
-            if self._remask(fd, owners[fd], want):
+            if self._remask(fd, owner, want):
                 # Closed behind our back: others may be too.
                 registrations.suspectStale()
 

@@ -73,6 +73,18 @@ MUTANTS: Tuple[Mutant, ...] = (
         "a reader removed earlier in the batch (by another's doRead) still gets doRead",
     ),
     Mutant(
+        "write owed to an evicted owner",
+        REACTOR,
+        "(fd not in reads or due.get(fd) is not owner)",
+        "(fd not in reads or fd not in due)",
+        (
+            "tests/test_regressions.py::"
+            "test_writeOwedToAStaleOwnerDoesNotHoldBackTheNewcomers",
+        ),
+        "an object added under a number closed behind the reactor's back, "
+        "reading and writing, is never watched for EPOLLOUT",
+    ),
+    Mutant(
         "write interest not masked",
         REACTOR,
         "            if fd not in writes:\n                event &= ~EPOLLOUT\n",

@@ -179,3 +179,41 @@ def test_ownerAddedAfterAStaleEntryIsPreened(
     os.write(peer, b"x")
     reactor.doIteration(0)
     assert calls == [("c1", "doRead")]
+
+
+def test_writeOwedToAStaleOwnerDoesNotHoldBackTheNewcomers(
+    reactor: EPollReactor, descriptors: List[int]
+) -> None:
+    """
+    A write attempt owed to an owner whose number was closed behind the
+    reactor's back does not stand in for the EPOLLOUT of the object added
+    under that number next: the newcomer, reading and writing, is watched
+    for both, and gets its C{doWrite} when its file is writable.
+
+    Found by C{ReactorMachine} (make fuzz, 20,000 examples):
+    C{open(socketpair); addReader(1); addWriter(1); closeBehindBack(1);
+    open(pipe); addWriter(3); addReader(3); iterate()}, where 3 is the
+    pipe's write end on the closed number, gave C{c3} no C{doWrite} and
+    left its kernel entry without EPOLLOUT for good.
+    """
+    calls: List[Call] = []
+    first, second = socketPair(descriptors)
+    stale = Channel(reactor, "c1", second, calls)
+    reactor.addReader(stale)
+    reactor.addWriter(stale)
+    readEnd, writeEnd = os.pipe()
+    os.close(second)
+    descriptors.remove(second)
+    # The write end on the closed number, as the lowest free one would be.
+    os.dup2(writeEnd, second)
+    os.close(writeEnd)
+    descriptors.extend([readEnd, second])
+    newcomer = Channel(reactor, "c3", second, calls)
+    reactor.addWriter(newcomer)
+    reactor.addReader(newcomer)
+
+    reactor.doIteration(0)
+
+    assert ("c3", "doWrite") in calls
+    assert ("c1", "doWrite") not in calls
+    assert interest(reactor)[second] == 5
