@@ -78,8 +78,10 @@ MUTANTS: Tuple[Mutant, ...] = (
         "(fd not in reads or due.get(fd) is not owner)",
         "(fd not in reads or fd not in due)",
         (
-            "tests/test_regressions.py::"
-            "test_writeOwedToAStaleOwnerDoesNotHoldBackTheNewcomers",
+            (
+                "tests/test_regressions.py::"
+                "test_writeOwedToAStaleOwnerDoesNotHoldBackTheNewcomers"
+            ),
         ),
         "an object added under a number closed behind the reactor's back, "
         "reading and writing, is never watched for EPOLLOUT",
