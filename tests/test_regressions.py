@@ -9,10 +9,17 @@ Each test names the machine that found it and the shrunk program.
 import os
 import socket
 import tempfile
-from typing import List
+from typing import Any, List
+
+from twisted.internet.epollreactor import EPollReactor as stockEPollReactor
 
 from epollreactor import EPollReactor
-from tests.test_statemachine_reactor import Call, Channel, kernelRegistrations
+from tests.test_statemachine_reactor import (
+    Call,
+    Channel,
+    ReactorUnderTest,
+    kernelRegistrations,
+)
 
 
 def socketPair(descriptors: List[int]) -> List[int]:
@@ -217,3 +224,48 @@ def test_writeOwedToAStaleOwnerDoesNotHoldBackTheNewcomers(
     assert ("c3", "doWrite") in calls
     assert ("c1", "doWrite") not in calls
     assert interest(reactor)[second] == 5
+
+
+def test_pollerReadsAndBatchReadsAReaderAddedAgainBetween(
+    descriptors: List[int],
+) -> None:
+    """
+    A continuously polled reader whose number has come to name a socket,
+    and which its own C{doRead} removes and adds again, is read twice in
+    one iteration: by the poller, then by the batch of the wait, for its
+    new registration with epoll; stock Twisted does the same.  So the
+    reactor machine lets a channel be called again once its interest was
+    taken away and given back since its last call (C{Iteration.renewed}).
+
+    Found by C{ReactorMachine} (make fuzz, 20,000 examples) as "doRead
+    twice in one iteration", with the removal and the addition made by
+    other polled channels' reactions, in the order of the poller's set.
+    """
+    for makeReactor in (EPollReactor, stockEPollReactor):
+        underTest = ReactorUnderTest(makeReactor())
+        reactor = underTest.reactor
+        calls: List[Call] = []
+        number = regularFile(descriptors)
+        socketNumber, peer = socketPair(descriptors)
+
+        class Renewing(Channel):
+            def doRead(self) -> Any:
+                result = Channel.doRead(self)
+                reactor.removeReader(self)
+                reactor.addReader(self)
+                return result
+
+        channel = Renewing(reactor, "c0", number, calls)
+        reactor.addReader(channel)
+        os.dup2(socketNumber, number)
+        os.write(peer, b"x")
+
+        # The poller's LoopingCall is due a moment after it was started.
+        underTest.clock.now += 1
+        try:
+            reactor.runUntilCurrent()
+            reactor.doIteration(0)
+
+            assert calls == [("c0", "doRead"), ("c0", "doRead")], makeReactor
+        finally:
+            underTest.close()

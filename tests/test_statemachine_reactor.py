@@ -599,6 +599,11 @@ class Iteration:
         the wait (0 for a channel opened since).
     @ivar intact: names of the channels intact at the wait.
     @ivar counts: C{(name, method)} -> how often it was called.
+    @ivar renewed: C{(name, method)} whose interest was taken away and given
+        again since the channel's last such call in this iteration: it may
+        be called once more (a continuously polled reader, removed and
+        added again by another's C{doRead} once its number names a socket,
+        is read by the poller and then by the batch, on stock as on ours).
     @ivar atEnd: names whose C{doRead} saw end-of-file.
     """
 
@@ -613,6 +618,7 @@ class Iteration:
         self.unwatchable: Set[str] = set()
         self.counts: Dict[Call, int] = {}
         self.batchCalls: Dict[Call, int] = {}
+        self.renewed: Set[Call] = set()
         self.atEnd: Set[str] = set()
         self.lostPolling: Set[Tuple[str, int]] = set()
 
@@ -934,8 +940,13 @@ class ReactorRules(RuleBasedStateMachine):
             self.happenings.add("continuous polling: " + method)
         else:
             iteration.batchCalls[key] = iteration.counts[key]
+        renewed = key in iteration.renewed
+        iteration.renewed.discard(key)
         if iteration.counts[key] > 1 and method != "connectionLost":
-            self._violate(key, "twice in one iteration")
+            if renewed:
+                self.happenings.add("called again after its interest was renewed")
+            else:
+                self._violate(key, "twice in one iteration")
         ready = iteration.ready.get(name, 0)
         if method == "doRead":
             if polling:
@@ -1113,7 +1124,13 @@ class ReactorRules(RuleBasedStateMachine):
 
     def _add(self, name: str, event: int, inCallback: bool = False) -> None:
         method = "addReader" if event == EPOLLIN else "addWriter"
-        expected = self.contract.add(self.ours.channels[name], self.world)(event)
+        contract = self.contract
+        listed = name in (contract.reading if event == EPOLLIN else contract.writing)
+        expected = contract.add(self.ours.channels[name], self.world)(event)
+        if self.iteration is not None and not listed and expected is None:
+            self.iteration.renewed.add(
+                (name, "doRead" if event == EPOLLIN else "doWrite")
+            )
         reactors = [self.ours] if inCallback else self.reactors
         for reactor in reactors:
             result = outcome(getattr(reactor.reactor, method), reactor.channels[name])
