@@ -661,7 +661,6 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             have = masks.get(fd)
             if have is None:
                 continue
-            owner = owners[fd]
             # A reader owed a doWrite after this wait gets EPOLLOUT only if
             # that leaves something unwritten; one that reads no more has no
             # input to wait for, and asks for it now, as Twisted's does.
@@ -670,12 +669,12 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             # is never made, and would leave the newcomer without EPOLLOUT.
             want = (EPOLLIN if fd in reads else 0) | (
                 EPOLLOUT
-                if fd in writes and (fd not in reads or due.get(fd) is not owner)
+                if fd in writes and (fd not in reads or due.get(fd) is not owners[fd])
                 else 0
             )
             if want == have or not want:
                 continue
-            if self._remask(fd, owner, want):
+            if self._remask(fd, owners[fd], want):
                 # Closed behind our back: others may be too.
                 registrations.suspectStale()
 

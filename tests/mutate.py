@@ -75,7 +75,7 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "write owed to an evicted owner",
         REACTOR,
-        "(fd not in reads or due.get(fd) is not owner)",
+        "(fd not in reads or due.get(fd) is not owners[fd])",
         "(fd not in reads or fd not in due)",
         (
             (
