@@ -327,7 +327,7 @@ def test_libraryLoadedOnce() -> None:
 
     def address(function: Any) -> int:
         # Not CDLL._handle: on PyPy it is an object, not the loader's number.
-        return ctypes.cast(function, ctypes.c_void_p).value
+        return ctypes.cast(function, ctypes.c_void_p).value or 0
 
     assert isinstance(_libc.libcName, str) and _libc.libcName
     for name in ("epoll_ctl", "epoll_wait"):
