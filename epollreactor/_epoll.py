@@ -112,20 +112,11 @@ _ceil = math.ceil
 _MAX_EVENTS = _INT_MAX // _EVENT_SIZE
 
 
-class _NoBuffer:
-    """
-    Stands in for an L{epoll}'s buffer while it has none: its capacity of 0
-    sends L{epoll.poll} to the path that makes one.  Two
-    instances: L{_NO_BUFFER} before the first poll, and L{_BUFFER_IN_USE}
-    while a call uses the object's buffer, which makes a concurrent
-    L{epoll.poll} use a buffer of its own.
-    """
-
-    capacity = 0
-
-
-_NO_BUFFER = _NoBuffer()
-_BUFFER_IN_USE = _NoBuffer()
+#: What an L{epoll} holds before its first poll: no buffer, and no list to
+#: keep one in (a list for every object would cost memory that
+#: select.epoll's does not).  Shared, so never appended to: the first poll
+#: gives the object a list of its own.
+_NO_BUFFERS: List[EventBuffer] = []
 
 
 def _closedError() -> ValueError:
@@ -363,10 +354,15 @@ class epoll:
     @ivar closed: whether L{close} has been called.
     """
 
-    __slots__ = ("_epfd", "_buffer", "__weakref__")
+    __slots__ = ("_epfd", "_buffers", "__weakref__")
 
     _epfd: int
-    _buffer: Any
+    #: The object's idle result buffer, if it has one and no call is using
+    #: it: a call takes it with C{list.pop} and gives it back with
+    #: C{list.append}, each one step that no other thread can come between
+    #: (on CPython and PyPy alike), so two threads polling one object at once
+    #: never share a buffer.
+    _buffers: List[EventBuffer]
 
     def __new__(cls: Type[_Self], sizehint: int = -1, flags: int = 0) -> _Self:
         """
@@ -415,7 +411,7 @@ class epoll:
         # None until the first poll: a buffer made up front would cost every
         # object memory that select.epoll's does not (bench/README.md,
         # "Memory").
-        self._buffer = _NO_BUFFER
+        self._buffers = _NO_BUFFERS
         return self
 
     @classmethod
@@ -662,24 +658,26 @@ class epoll:
 
     def _pollSlowly(self, milliseconds: int, maxevents: int) -> List[Tuple[int, int]]:
         """
-        L{poll} when the object's buffer will not do: it has none yet, or one
-        too small, or another call is using it (then this call gets one of
-        its own, as CPython mallocs one per call).
+        L{poll} when the object has no idle buffer that will do: it has none
+        yet, or one too small (which the caller took and this one replaces),
+        or another call is using it (then this call gets one of its own, as
+        CPython mallocs one per call, and keeps it only if the other call
+        has not given its back meanwhile).
 
         @param milliseconds: -1 to wait forever, else at least 0.
         @param maxevents: at least 1.
         """
-        if self._buffer is _BUFFER_IN_USE:
-            spare = EventBuffer(maxevents)
-            return _decode(spare, self._waitInto(spare, maxevents, milliseconds))
         buffer = EventBuffer(max(maxevents, _DEFAULT_MAXEVENTS))
-        self._buffer = _BUFFER_IN_USE
         try:
             count = self._waitInto(buffer, maxevents, milliseconds)
             buffer.touched = count
             return _decode(buffer, count)
         finally:
-            self._buffer = buffer
+            buffers = self._buffers
+            if buffers is _NO_BUFFERS:
+                self._buffers = [buffer]
+            elif not buffers:
+                buffers.append(buffer)
 
     def _checkMaxEvents(self, timeout: Any, maxevents: Any) -> int:
         """
@@ -745,10 +743,13 @@ class epoll:
             milliseconds = timeout * 1000
         else:
             milliseconds = timeoutToMilliseconds(timeout)
-        buffer = self._buffer
+        buffers = self._buffers
+        try:
+            buffer = buffers.pop()
+        except IndexError:
+            return self._pollSlowly(milliseconds, maxevents)
         if maxevents > buffer.capacity:
             return self._pollSlowly(milliseconds, maxevents)
-        self._buffer = _BUFFER_IN_USE
         try:
             if milliseconds:
                 count = self._waitInto(buffer, maxevents, milliseconds)
@@ -776,4 +777,7 @@ class epoll:
                 return []
             return _decode(buffer, count)
         finally:
-            self._buffer = buffer
+            # One idle buffer at most: if a concurrent call left its own
+            # meanwhile, this one goes.
+            if not buffers:
+                buffers.append(buffer)

@@ -72,7 +72,7 @@ def test_idleObjectCostsUnderOneKilobyte() -> None:
     not have; there only the absence of a buffer is checked.
     """
     with epoll() as ep:
-        assert ep._buffer.capacity == 0
+        assert ep._buffers == []
     try:
         import tracemalloc
     except ImportError:
@@ -102,11 +102,11 @@ def test_noAllocationPerCall(maxevents: int) -> None:
         try:
             ep.register(w, EPOLLOUT)
             assert ep.poll(0, maxevents) == [(w, EPOLLOUT)]
-            buffer = ep._buffer
+            [buffer] = ep._buffers
             assert buffer.capacity >= maxevents
             for _ in range(10):
                 assert ep.poll(0, maxevents) == [(w, EPOLLOUT)]
-                assert ep._buffer is buffer
+                assert len(ep._buffers) == 1 and ep._buffers[0] is buffer
         finally:
             os.close(r)
             os.close(w)
@@ -122,7 +122,7 @@ def test_bufferMemoryFollowsUse(ready: List[int]) -> None:
     with epoll() as ep:
         ep.register(ready[0], EPOLLOUT)
         assert len(ep.poll(0, 1_000_000)) == 1
-        buffer = ep._buffer
+        [buffer] = ep._buffers
         assert residentBytes(buffer) <= os.sysconf("SC_PAGE_SIZE")
         for number in ready[1:]:
             ep.register(number, EPOLLOUT)
@@ -132,5 +132,5 @@ def test_bufferMemoryFollowsUse(ready: List[int]) -> None:
             ep.unregister(number)
         for _ in range(_TRIM_AFTER + 1):
             assert len(ep.poll(0, 1_000_000)) == 1
-        assert ep._buffer is buffer
+        assert len(ep._buffers) == 1 and ep._buffers[0] is buffer
         assert residentBytes(buffer) <= os.sysconf("SC_PAGE_SIZE")
