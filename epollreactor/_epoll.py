@@ -408,7 +408,7 @@ class epoll:
             # the truthful one, and the type is the same: OSError.
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
         self._epfd = fd
-        # None until the first poll: a buffer made up front would cost every
+        # No buffer until the first poll: one made up front would cost every
         # object memory that select.epoll's does not (bench/README.md,
         # "Memory").
         self._buffers = _NO_BUFFERS
