@@ -16,7 +16,14 @@ negative and oversized numbers, non-integers; every event flag, masks beyond
 32 bits and negative ones; timeouts and C{maxevents} in and out of range.
 
 Results are compared after mapping each side's epoll descriptors to the
-pair they belong to, since those numbers differ between the sides.
+pair they belong to, since those numbers differ between the sides.  That
+mapping is by number, and a registration can outlive its number (epoll(7),
+Q6: a closed descriptor whose file a duplicate keeps open stays in the
+interest list and is still reported under its old number).  So a number
+that may carry such a ghost is never handed to one side only: the shared
+descriptors live at L{_SHARED_FROM} and up, apart from the lowest numbers
+that C{epoll()} takes, and a closed epoll object's number stays taken by a
+placeholder until the machine ends.
 """
 
 import fcntl
@@ -25,10 +32,10 @@ import os
 import platform
 import select
 import socket
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
-from hypothesis import event, note
+from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -70,6 +77,9 @@ pytestmark = [
 
 #: A number no test opens: EBADF on both sides.
 _NOT_OPEN = 4000
+#: The shared descriptors get numbers from here up (the lowest free), the
+#: same on both sides, and never one that C{epoll()} would take.
+_SHARED_FROM = 128
 #: Duplicates get numbers from here up, above any the process opens
 #: otherwise, and below L{_NOT_OPEN}.
 _DUPLICATES_FROM = 256
@@ -148,6 +158,8 @@ class BindingMachine(RuleBasedStateMachine):
         self.labels: List[Tuple[Dict[int, Any], Dict[int, Any]]] = []
         self.descriptors: List[Tuple[int, str]] = []
         self.duplicates = 0
+        #: Closed epoll objects' numbers, held until L{teardown}.
+        self.placeholders: List[int] = []
         assert not _isOpen(_NOT_OPEN)
 
     def teardown(self) -> None:
@@ -158,6 +170,8 @@ class BindingMachine(RuleBasedStateMachine):
             ours.close()
             theirs.close()
         for number, _ in self.descriptors:
+            os.close(number)
+        for number in self.placeholders:
             os.close(number)
 
     def _agree(
@@ -328,7 +342,17 @@ class BindingMachine(RuleBasedStateMachine):
         C{close()} succeeds alike, also when already closed.
         """
         ours, theirs = self._pair(index)
-        self._agree("close()", outcome(ours.close), outcome(theirs.close))
+        numbers = [] if ours.closed else [ours.fileno(), theirs.fileno()]
+        # A duplicate made by fromfd() can keep the file open, and with it
+        # registrations of it under its old number; a new epoll object on
+        # that number on one side only would be mistaken for them.  (Opened
+        # first, or it would take one of the numbers itself.)
+        with open(os.devnull, "rb") as placeholder:
+            self._agree("close()", outcome(ours.close), outcome(theirs.close))
+            for number in numbers:
+                self.placeholders.append(
+                    os.dup2(placeholder.fileno(), number, inheritable=False)
+                )
 
     # The shared descriptors.
 
@@ -346,6 +370,7 @@ class BindingMachine(RuleBasedStateMachine):
             numbers = [(readEnd, "pipe-read"), (writeEnd, "pipe-write")]
         else:
             numbers = [(os.open("/proc/self/stat", os.O_RDONLY), "regular")]
+        numbers = [(_moveAbove(_SHARED_FROM, number), kind) for number, kind in numbers]
         for number, _ in numbers:
             os.set_blocking(number, False)
         self.descriptors.extend(numbers)
@@ -525,6 +550,17 @@ class BindingMachine(RuleBasedStateMachine):
             assert ours.closed == theirs.closed
 
 
+def _moveAbove(lowest: int, number: int) -> int:
+    """
+    Move descriptor C{number} to the lowest free number from C{lowest} up.
+
+    @return: the new number; C{number} is closed.
+    """
+    moved = fcntl.fcntl(number, fcntl.F_DUPFD_CLOEXEC, lowest)
+    os.close(number)
+    return moved
+
+
 def _isOpen(number: int) -> bool:
     """
     @return: whether C{number} is an open descriptor.
@@ -543,3 +579,58 @@ class TestBindingMachine(BindingMachine.TestCase):  # type: ignore[name-defined]
     ready, full and closed, has the same results and raises the same
     exceptions on L{epollreactor.epoll} as on C{select.epoll}.
     """
+
+
+def _oneProgram(test: Callable[[None], None]) -> Any:
+    """
+    Run C{test} once, as a Hypothesis example, where the machine's rules
+    (which record notes and events) can be called one by one.
+    """
+    return settings(max_examples=1, database=None)(given(st.none())(test))
+
+
+@_oneProgram
+def test_aClosedSocketsNumberIsNotTakenByOneSidesNewEpoll(_: None) -> None:
+    """
+    A socket closed while a duplicate keeps its file open stays registered
+    under its old number (epoll(7), Q6); an epoll object made afterwards
+    does not take that number on one side only, so that both sides still
+    name the ghost's events alike.
+    """
+    machine = BindingMachine()
+    try:
+        machine.first()
+        ghost = machine.descriptors[0][0]
+        machine.register(0, ("fd", 0), EPOLLOUT)
+        machine.fromfd(0, "socket")
+        machine.closeDescriptor(0)
+        machine.create(-1, 0)
+        assert ghost not in [side.fileno() for side in machine.pairs[2]]
+        machine.register(0, ("epoll", 2), EPOLLIN)
+        machine.poll(0, -1)
+    finally:
+        machine.teardown()
+
+
+@_oneProgram
+def test_aClosedEpollsNumberIsNotTakenByANewEpoll(_: None) -> None:
+    """
+    An epoll object closed while a duplicate keeps its file open stays
+    registered in another under its old number; an epoll object made
+    afterwards takes neither side's old number.
+    """
+    machine = BindingMachine()
+    try:
+        machine.first()
+        machine.register(0, ("fd", 0), EPOLLOUT)
+        machine.fromfd(0, "epoll")
+        machine.create(-1, 0)
+        machine.register(2, ("epoll", 0), EPOLLIN)
+        ghosts = [side.fileno() for side in machine.pairs[0]]
+        machine.close(0)
+        machine.create(-1, 0)
+        assert not set(ghosts) & {side.fileno() for side in machine.pairs[3]}
+        machine.register(2, ("epoll", 3), EPOLLIN)
+        machine.poll(2, -1)
+    finally:
+        machine.teardown()
