@@ -73,7 +73,8 @@ mutate: $(STAMP)
 		$(if $(MUTATE_WHOLE),--whole)
 
 # Types and lint: mypy --strict over the package (configured in
-# pyproject.toml's [tool.mypy]), ruff over the whole tree ([tool.ruff]).
+# pyproject.toml's [tool.mypy]), ruff's checks and its formatter's over
+# the whole tree ([tool.ruff]).
 LINT_STAMP := $(VENV)/.installed-lint
 
 $(LINT_STAMP): $(STAMP)
@@ -84,6 +85,7 @@ $(LINT_STAMP): $(STAMP)
 lint: $(LINT_STAMP)
 	$(VPY) -m mypy --strict epollreactor
 	$(VPY) -m ruff check .
+	$(VPY) -m ruff format --check .
 
 # twisted.web serving this folder, in the foreground; twistd's log names the
 # reactor class it runs on, and Ctrl-C stops it.

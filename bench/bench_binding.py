@@ -57,9 +57,7 @@ def _raiseDescriptorLimit(needed: int) -> None:
         if hard == resource.RLIM_INFINITY or hard >= needed:
             resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
         else:
-            sys.exit(
-                "need {} descriptors, the hard limit is {}".format(needed, hard)
-            )
+            sys.exit("need {} descriptors, the hard limit is {}".format(needed, hard))
 
 
 def pollEmpty(implementation: type) -> Runner:
@@ -79,7 +77,9 @@ def pollEmpty(implementation: type) -> Runner:
     return run
 
 
-def pollReady(implementation: type, pairs: List[Tuple[socket.socket, socket.socket]]) -> Runner:
+def pollReady(
+    implementation: type, pairs: List[Tuple[socket.socket, socket.socket]]
+) -> Runner:
     """
     @return: a runner calling C{poll(0)} on an epoll set of L{READY}
         writable sockets, each call returning all of them.
@@ -269,7 +269,9 @@ def _report(
         print("{:<24} {:>11.3f} us {:>14} {:>7}".format(title, ours, "-", "-"))
         return None
     ratio = ours / theirs
-    print("{:<24} {:>11.3f} us {:>11.3f} us {:>6.2f}x".format(title, ours, theirs, ratio))
+    print(
+        "{:<24} {:>11.3f} us {:>11.3f} us {:>6.2f}x".format(title, ours, theirs, ratio)
+    )
     return ratio
 
 
@@ -305,8 +307,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     # name, builder, iterations, calls per iteration
     scenarios: List[Tuple[str, Callable[[type], Runner], int, int]] = [
         ("poll(0), empty set", pollEmpty, 200_000, 1),
-        ("poll(0), {} ready".format(READY), lambda impl: pollReady(impl, pairs), 500, 1),
-        ("register+unregister", lambda impl: registerUnregister(impl, spare), 100_000, 1),
+        (
+            "poll(0), {} ready".format(READY),
+            lambda impl: pollReady(impl, pairs),
+            500,
+            1,
+        ),
+        (
+            "register+unregister",
+            lambda impl: registerUnregister(impl, spare),
+            100_000,
+            1,
+        ),
         ("modify", lambda impl: modify(impl, spare), 100_000, 2),
     ]
     # What no Python code around the ctypes call can beat.
@@ -331,13 +343,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("-" * len(header))
     worst = 0.0
     for title, build, iterations, calls in scenarios:
-        ratio = _report(title, build, implementations, iterations // scale, options.rounds, calls)
+        ratio = _report(
+            title, build, implementations, iterations // scale, options.rounds, calls
+        )
         worst = max(worst, ratio or 0.0)
     if worst:
         print("worst ratio: {:.2f}x (goal: at most 1.5x)".format(worst))
     print("-" * len(header))
     for title, build, iterations, calls in floors:
-        _report(title, build, implementations, iterations // scale, options.rounds, calls)
+        _report(
+            title, build, implementations, iterations // scale, options.rounds, calls
+        )
     for left, right in pairs:
         left.close()
         right.close()

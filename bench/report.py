@@ -273,7 +273,9 @@ def peersTable(table: Dict[str, Dict[str, Dict[str, float]]], key: str) -> List[
             scale = (
                 None
                 if key == "faults"
-                else ratio(stock, value) if key == "cpu" else ratio(value, stock)
+                else ratio(stock, value)
+                if key == "cpu"
+                else ratio(value, stock)
             )
             cells.append(
                 "{} ({:.2f}x)".format(formatNumber(value), scale)
@@ -362,7 +364,7 @@ def writeMarkdown(path: str, data: Dict[str, Any]) -> None:
             (
                 "## Minor page faults of the server per unit, every peer "
                 "(minflt from /proc over the counted window; bench/README.md, "
-                "\"the heap given back and faulted in again\")"
+                '"the heap given back and faulted in again")'
             ),
             "",
         ]

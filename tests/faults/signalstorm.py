@@ -114,7 +114,8 @@ def main() -> None:
     reactor.run()
     signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     results["match"] = (
-        results["echoed"] == results["sent"] and sentHash.digest() == echoedHash.digest()
+        results["echoed"] == results["sent"]
+        and sentHash.digest() == echoedHash.digest()
     )
     results["errors"] = errors[:5]
     results["errorCount"] = len(errors)

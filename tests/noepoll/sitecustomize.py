@@ -22,9 +22,7 @@ import select
 import sys
 from typing import Any
 
-for _name in [name for name in vars(select) if name.startswith("EPOLL")] + [
-    "epoll"
-]:
+for _name in [name for name in vars(select) if name.startswith("EPOLL")] + ["epoll"]:
     if hasattr(select, _name):
         delattr(select, _name)
 
@@ -43,9 +41,7 @@ def _runNextSitecustomize() -> None:
     Run the C{sitecustomize} that ours shadows, if there is one.
     """
     here = os.path.dirname(os.path.abspath(__file__))
-    path = [
-        entry for entry in sys.path if os.path.abspath(entry or os.curdir) != here
-    ]
+    path = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != here]
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", path)
     if spec is None or spec.loader is None:
         return

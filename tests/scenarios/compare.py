@@ -23,7 +23,9 @@ def compare() -> List[Tuple[str, str, Tuple[bool, str], Tuple[bool, str]]]:
     """
     rows = []
     for name, reference, scenario in SCENARIOS:
-        rows.append((name, reference, run(StockReactor, scenario), run(EPollReactor, scenario)))
+        rows.append(
+            (name, reference, run(StockReactor, scenario), run(EPollReactor, scenario))
+        )
     for name, fault in FAULTS:
         stock = fault(True)  # type: ignore[operator]
         ours = fault(False)  # type: ignore[operator]
