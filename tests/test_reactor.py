@@ -633,22 +633,58 @@ def threadSwitches() -> Tuple[int, int]:
     return counts["voluntary_ctxt_switches"], counts["nonvoluntary_ctxt_switches"]
 
 
-def sleptIn(call: Callable[[], object]) -> Optional[bool]:
+def sleptIn(call: Callable[[], object], deadline: float) -> Optional[bool]:
     """
     Run C{call} and tell whether the thread slept in the kernel meanwhile.
 
-    @return: C{True} if it did; C{False} if it did not and was not
-        preempted either; C{None} if it was preempted without sleeping,
-        which tells nothing: a thread preempted for longer than a short
-        timeout, between C{epoll_wait(2)} taking its deadline and going to
-        sleep, finds the deadline passed and returns without sleeping.
+    @param deadline: how long the call waits at most, in seconds, as the
+        kernel rounds it.
+    @return: C{True} if it did; C{False} if it did not, was not preempted
+        either and returned before C{deadline}; C{None} otherwise, which
+        tells nothing: a thread kept off the processor for longer than a
+        short timeout, between C{epoll_wait(2)} taking its deadline and
+        going to sleep, finds the deadline passed and returns without
+        sleeping.  Preemption shows in the thread's counts; a virtual
+        processor that the host does not run meanwhile (steal time) shows
+        in none, only in the time the call took.
     """
     voluntary, preempted = threadSwitches()
+    started = time.monotonic()
     call()
+    took = time.monotonic() - started
     voluntaryAfter, preemptedAfter = threadSwitches()
     if voluntaryAfter > voluntary:
         return True
-    return None if preemptedAfter > preempted else False
+    if preemptedAfter > preempted or took >= deadline:
+        return None
+    return False
+
+
+def test_sleptInTellsNothingOfACallThatOutlastedItsDeadline() -> None:
+    """
+    L{sleptIn} says C{False} of a call that returns at once without
+    sleeping, C{True} of one that sleeps, and nothing (C{None}) of one
+    that ran past its deadline without sleeping: from the inside, a
+    thread the host did not run looks like that.
+    """
+    for _ in range(50):
+        quick = sleptIn(lambda: None, 1.0)
+        if quick is not None:
+            # Not preempted on the way.
+            break
+    assert quick is False
+    assert sleptIn(lambda: time.sleep(0.002), 1.0) is True
+
+    def spin() -> None:
+        until = time.monotonic() + 0.002
+        while time.monotonic() < until:
+            pass
+
+    assert sleptIn(spin, 0.001) in (None, True)
+
+
+#: What C{epoll_wait(2)} waits at most for a timeout under a millisecond.
+_ROUNDED_UP = 0.001
 
 
 @pytest.mark.parametrize("timeout", [1e-9, 0.0004, 0.000999])
@@ -664,7 +700,7 @@ def test_doPollRoundsShortTimeoutUp(reactor: EPollReactor, timeout: float) -> No
     # On a loaded machine a preemption can make one try tell nothing; the
     # first try that tells decides.
     for _ in range(50):
-        slept = sleptIn(lambda: reactor.doPoll(timeout))
+        slept = sleptIn(lambda: reactor.doPoll(timeout), _ROUNDED_UP)
         if slept is not None:
             break
     assert slept

@@ -124,6 +124,7 @@ preen).  They show in Hypothesis's statistics
 import array
 import errno
 import fcntl
+import math
 import os
 import select
 import shutil
@@ -780,7 +781,9 @@ class ReactorUnderTest:
         self.clock.now += 1
         self.reactor.runUntilCurrent()
         beforeWait()
-        self.slept = sleptIn(lambda: self.reactor.doIteration(timeout))
+        self.slept = sleptIn(
+            lambda: self.reactor.doIteration(timeout), math.ceil(timeout * 1000) / 1000
+        )
         return list(self.calls)
 
     def close(self) -> None:
