@@ -134,7 +134,7 @@ def medians(data: Dict[str, Any]) -> Dict[str, Dict[str, Dict[str, float]]]:
     for scenario, row in data["samples"].items():
         for peer, samples in row.items():
             cell = table.setdefault(scenario, {}).setdefault(peer, {})
-            for key in ("rate", "cpu", "faults", "p50", "p99", "max"):
+            for key in ("rate", "cpu", "faults", "delayedAcks", "p50", "p99", "max"):
                 value = median(samples, key)
                 if value is not None:
                     cell[key] = value
@@ -251,8 +251,8 @@ def summaryTable(table: Dict[str, Dict[str, Dict[str, float]]]) -> List[str]:
 def peersTable(table: Dict[str, Dict[str, Dict[str, float]]], key: str) -> List[str]:
     """
     @return: markdown lines: per scenario, every peer's median C{key}
-        (C{rate}, C{cpu} or C{faults}) with its ratio to stock (none for
-        C{faults}, a count where zero is common).
+        (C{rate}, C{cpu}, C{faults} or C{delayedAcks}) with its ratio to
+        stock (none for the last two, counts where zero is common).
     """
     peers = [p for p in PEERS if any(p in row for row in table.values())]
     lines = [
@@ -272,7 +272,7 @@ def peersTable(table: Dict[str, Dict[str, Dict[str, float]]], key: str) -> List[
                 continue
             scale = (
                 None
-                if key == "faults"
+                if key in ("faults", "delayedAcks")
                 else ratio(stock, value)
                 if key == "cpu"
                 else ratio(value, stock)
@@ -286,6 +286,8 @@ def peersTable(table: Dict[str, Dict[str, Dict[str, float]]], key: str) -> List[
             title,
             unit
             if key == "rate"
+            else "per second"
+            if key == "delayedAcks"
             else ("us per " if key == "cpu" else "per ") + cpuUnit,
         )
         lines.append("| {} | {} |".format(label, " | ".join(cells)))
@@ -369,6 +371,17 @@ def writeMarkdown(path: str, data: Dict[str, Any]) -> None:
             "",
         ]
         lines.extend(peersTable(table, "faults"))
+    if any("delayedAcks" in cell for row in table.values() for cell in row.values()):
+        lines += [
+            "",
+            (
+                "## Delayed-ACK timer firings per second, every peer "
+                "(TcpExt DelayedACKs, the whole machine, over the counted "
+                'window; bench/README.md, "the tail-segment wait")'
+            ),
+            "",
+        ]
+        lines.extend(peersTable(table, "delayedAcks"))
     lines += ["", "## Latency, every peer: p50 / p99 / max", ""]
     lines.extend(latencyTable(table))
     lines.append("")

@@ -182,6 +182,25 @@ class Server:
             self.process.wait()
 
 
+def delayedAcks() -> int:
+    """
+    @return: how often the kernel's delayed-ACK timer has fired, on every
+        TCP connection of the machine (C{DelayedACKs} of C{TcpExt} in
+        C{/proc/net/netstat}).  In a ping-pong each firing is a peer that
+        waited at least 40 ms: a reply answers, and so acknowledges, the
+        data at once, unless a tail segment is held back by Nagle's
+        algorithm until the ACK the other side delays (bench/README.md,
+        "Big messages on many connections: the tail-segment wait").
+    """
+    with open("/proc/net/netstat") as f:
+        lines = f.read().splitlines()
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("TcpExt:"):
+            counts = dict(zip(names.split()[1:], values.split()[1:]))
+            return int(counts["DelayedACKs"])
+    raise RuntimeError("no TcpExt counters in /proc/net/netstat")
+
+
 def runClient(
     command: List[str],
     seconds: float,
@@ -192,21 +211,26 @@ def runClient(
     Run a load client (bench/loadgen.c) once and parse its last line.  With
     C{server}, also measure the server's CPU time over the counted window,
     which starts when the client prints "measuring": C{cpu} in the result
-    is its CPU time per unit, in microseconds.
+    is its CPU time per unit, in microseconds.  C{delayedAcks} is how often
+    per second the delayed-ACK timer fired meanwhile (L{delayedAcks}).
     """
     client = subprocess.Popen(
         command, stdout=subprocess.PIPE, preexec_fn=pinner(cpu), text=True
     )
     assert client.stdout is not None
     start = None
+    acksBefore = None
     output = ""
     try:
         for line in client.stdout:
-            if line.startswith("measuring") and server is not None:
-                start = server.usage()
+            if line.startswith("measuring"):
+                acksBefore = delayedAcks()
+                if server is not None:
+                    start = server.usage()
             else:
                 output += line
         end = server.usage() if server is not None else None
+        acks = delayedAcks() - acksBefore if acksBefore is not None else None
         status = client.wait(timeout=seconds + WARMUP + 180)
     finally:
         if client.poll() is None:
@@ -218,6 +242,8 @@ def runClient(
     if start is not None and end is not None and result.get("count"):
         result["cpu"] = (end[0] - start[0]) / result["count"] * 1e6
         result["faults"] = (end[1] - start[1]) / result["count"]
+    if acks is not None and result.get("elapsed"):
+        result["delayedAcks"] = acks / result["elapsed"]
     return result
 
 
@@ -243,6 +269,8 @@ def wrk(
         timeout=120,
     )
     start = server.usage()
+    acksBefore = delayedAcks()
+    began = time.monotonic()
     output = subprocess.run(
         base + ["-d{}s".format(max(1, round(seconds))), url],
         stdout=subprocess.PIPE,
@@ -252,7 +280,9 @@ def wrk(
         timeout=seconds + 120,
     ).stdout
     end = server.usage()
-    return parseWrk(output, end[0] - start[0], end[1] - start[1])
+    result = parseWrk(output, end[0] - start[0], end[1] - start[1])
+    result["delayedAcks"] = (delayedAcks() - acksBefore) / (time.monotonic() - began)
+    return result
 
 
 _WRK_UNITS = {"us": 1.0, "ms": 1e3, "s": 1e6, "m": 60e6}
@@ -304,14 +334,17 @@ def measure(peer: str, scenario: str, seconds: float, webRoot: str) -> Dict[str,
 
     @return: C{rate} (per second), C{cpu} (the server's CPU time per unit,
         in microseconds, over the counted window: what a busy shared
-        machine disturbs least) and, where latency means something, C{p50},
-        C{p99} and C{max} (microseconds).
+        machine disturbs least), C{delayedAcks} (per second; L{delayedAcks})
+        and, where latency means something, C{p50}, C{p99} and C{max}
+        (microseconds).
     """
     spec = SCENARIOS[scenario]
     kind = spec["kind"]
     serverCpu, clientCpu = cpus()
     if kind == "bulk":
         # Client and server in one process, on the server's core.
+        acksBefore = delayedAcks()
+        began = time.monotonic()
         output = subprocess.run(
             [sys.executable, BULK, peer, str(spec["size"]), str(seconds), str(WARMUP)],
             stdout=subprocess.PIPE,
@@ -320,7 +353,12 @@ def measure(peer: str, scenario: str, seconds: float, webRoot: str) -> Dict[str,
             check=True,
             timeout=seconds + WARMUP + 120,
         ).stdout
-        return {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", output)}
+        result = {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", output)}
+        # Over the whole run, warm-up and start-up included.
+        result["delayedAcks"] = (delayedAcks() - acksBefore) / (
+            time.monotonic() - began
+        )
+        return result
     backend = None
     role = "echo"
     statsPath = None
