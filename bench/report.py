@@ -360,28 +360,28 @@ def writeMarkdown(path: str, data: Dict[str, Any]) -> None:
         "",
     ]
     lines.extend(peersTable(table, "cpu"))
-    if any("faults" in cell for row in table.values() for cell in row.values()):
-        lines += [
-            "",
+    # Counts that older results do not have: a table only where they do.
+    for key, heading in (
+        (
+            "faults",
             (
                 "## Minor page faults of the server per unit, every peer "
                 "(minflt from /proc over the counted window; bench/README.md, "
                 '"the heap given back and faulted in again")'
             ),
-            "",
-        ]
-        lines.extend(peersTable(table, "faults"))
-    if any("delayedAcks" in cell for row in table.values() for cell in row.values()):
-        lines += [
-            "",
+        ),
+        (
+            "delayedAcks",
             (
                 "## Delayed-ACK timer firings per second, every peer "
                 "(TcpExt DelayedACKs, the whole machine, over the counted "
                 'window; bench/README.md, "the tail-segment wait")'
             ),
-            "",
-        ]
-        lines.extend(peersTable(table, "delayedAcks"))
+        ),
+    ):
+        if any(key in cell for row in table.values() for cell in row.values()):
+            lines += ["", heading, ""]
+            lines.extend(peersTable(table, key))
     lines += ["", "## Latency, every peer: p50 / p99 / max", ""]
     lines.extend(latencyTable(table))
     lines.append("")
