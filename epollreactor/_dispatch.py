@@ -13,8 +13,9 @@ selectable and the log observe is unchanged: C{log.msg} inside C{doRead}
 carries the selectable's prefix as C{system}, and a failure is logged, with
 that prefix, and disconnects it (C{tests/test_dispatch.py}).  One thing
 differs from C{_doReadOrWrite}, on purpose: when one event reports both
-directions and C{doRead} takes the write interest away, no C{doWrite}
-follows, as none would for an event masked by that interest.
+directions and C{doRead} takes the write interest away, or gives the number
+to another selectable, no C{doWrite} follows, as none would for an event
+masked by that interest or for a selectable no longer registered.
 """
 
 import sys
@@ -51,15 +52,62 @@ def _logContextStack() -> Optional[List[Dict[Any, Any]]]:
     return stack
 
 
+def _readOrWrite(
+    reactor: Any,
+    reads: Set[int],
+    writes: Set[int],
+    owners: Dict[int, Any],
+    selectable: Any,
+    fd: int,
+    event: int,
+) -> None:
+    """
+    Hand one event to its selectable: what
+    C{posixbase._PollLikeMixin._doReadOrWrite} does, but for the difference
+    the module's docstring gives.
+
+    @param owners: the reactor's owner by descriptor number.
+    """
+    why: Optional[BaseException] = None
+    inRead = False
+    if event & _DISCONNECTED and not event & EPOLLIN:
+        if fd in reads:
+            inRead = True
+            why = CONNECTION_DONE
+        else:
+            why = CONNECTION_LOST
+    else:
+        try:
+            if selectable.fileno() == -1:
+                why = _NO_FILEDESC
+            else:
+                if event & EPOLLIN:
+                    why = selectable.doRead()
+                    inRead = True
+                    if event & EPOLLOUT and (
+                        fd not in writes or owners.get(fd) is not selectable
+                    ):
+                        event = EPOLLIN
+                if not why and event & EPOLLOUT:
+                    why = selectable.doWrite()
+                    inRead = False
+        except BaseException:
+            why = sys.exc_info()[1]
+            log.err()
+    if why:
+        reactor._disconnectSelectable(selectable, why, inRead)
+
+
 class Dispatcher:
     """
     Builds, for each iteration of a reactor's loop, the function that
     hands one event to its selectable.
 
-    @ivar _reactor: the reactor, whose C{_disconnectSelectable} and
-        C{_doReadOrWrite} the function calls.
+    @ivar _reactor: the reactor, whose C{_disconnectSelectable} the
+        function calls.
     @ivar _reads: the reactor's set of numbers wanting C{doRead}.
     @ivar _writes: the reactor's set of numbers wanting C{doWrite}.
+    @ivar _owners: the reactor's owner by descriptor number.
     @ivar _cached: C{(stack, base, dispatch)}: the last function built,
         kept while the thread's context stack and log context are the same
         objects.
@@ -67,17 +115,21 @@ class Dispatcher:
 
     _cached: Optional[Tuple[Any, Any, Dispatch]] = None
 
-    def __init__(self, reactor: Any, reads: Set[int], writes: Set[int]) -> None:
+    def __init__(
+        self, reactor: Any, reads: Set[int], writes: Set[int], owners: Dict[int, Any]
+    ) -> None:
         """
         @param reactor: the reactor whose selectables get the events.
         @param reads: its set of numbers wanting C{doRead}, which tells a
             reader's hang-up (C{CONNECTION_DONE}) from a writer's.
         @param writes: its set of numbers wanting C{doWrite}, checked again
             after a C{doRead} that came with EPOLLOUT.
+        @param owners: its owner by descriptor number, checked then too.
         """
         self._reactor = reactor
         self._reads = reads
         self._writes = writes
+        self._owners = owners
 
     def forIteration(self) -> Dispatch:
         """
@@ -86,12 +138,25 @@ class Dispatcher:
             selectable, fd, event)} does.
         """
         stack = _logContextStack()
+        reads = self._reads
+        writes = self._writes
+        owners = self._owners
+        reactor = self._reactor
         if stack is None:
-            drdw = self._reactor._doReadOrWrite
             callWithLogger: Callable[..., object] = log.callWithLogger
 
             def dispatchWithLogger(selectable: Any, fd: int, event: int) -> None:
-                callWithLogger(selectable, drdw, selectable, fd, event)
+                callWithLogger(
+                    selectable,
+                    _readOrWrite,
+                    reactor,
+                    reads,
+                    writes,
+                    owners,
+                    selectable,
+                    fd,
+                    event,
+                )
 
             return dispatchWithLogger
         # What context.get(ILogContext) finds, without its three calls.
@@ -108,9 +173,6 @@ class Dispatcher:
             return cached[2]
         push = stack.append
         pop = stack.pop
-        reads = self._reads
-        writes = self._writes
-        reactor = self._reactor
 
         def dispatch(selectable: Any, fd: int, event: int) -> None:
             try:
@@ -124,8 +186,8 @@ class Dispatcher:
             logContext["system"] = prefix
             push({_ILogContext: logContext})
             try:
-                # posixbase._PollLikeMixin._doReadOrWrite, inlined to save a
-                # frame per event (bench/bench_dispatch.py).
+                # _readOrWrite, inlined to save a frame per event
+                # (bench/bench_dispatch.py); the two change together.
                 why: Optional[BaseException] = None
                 inRead = False
                 if event & _DISCONNECTED and not event & EPOLLIN:
@@ -142,11 +204,9 @@ class Dispatcher:
                             if event & EPOLLIN:
                                 why = selectable.doRead()
                                 inRead = True
-                                if fd not in writes:
-                                    # doRead took the write interest away:
-                                    # no doWrite, though Twisted's
-                                    # _doReadOrWrite would still call it
-                                    # (tests/test_statemachine_reactor.py).
+                                if event & EPOLLOUT and (
+                                    fd not in writes or owners.get(fd) is not selectable
+                                ):
                                     event = EPOLLIN
                             if not why and event & EPOLLOUT:
                                 why = selectable.doWrite()

@@ -242,7 +242,9 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         self._writeAttempts: Dict[int, Any] = {}
         self._maxEvents = 256
         self._events = EventBuffer(self._maxEvents)
-        self._dispatcher = Dispatcher(self, self._reads, self._writes)
+        self._dispatcher = Dispatcher(
+            self, self._reads, self._writes, self._selectables
+        )
         _liveReactors.add(self)
         posixbase.PosixReactorBase.__init__(self)
 

@@ -183,6 +183,20 @@ MUTANTS: Tuple[Mutant, ...] = (
         "a selectable closed earlier in the batch gets doRead on a socket that is gone",
     ),
     Mutant(
+        "doWrite after doRead handed the number over",
+        DISPATCH,
+        "                                    fd not in writes or owners.get(fd) is not selectable\n",
+        "                                    fd not in writes\n",
+        (
+            (
+                "tests/test_dispatch.py::"
+                "test_noDoWriteOnceDoReadStoppedWriting[Twisted's own-HandsOverOnRead]"
+            ),
+        ),
+        "a selectable whose doRead gave its number to another still gets doWrite, "
+        "and writes to the other's descriptor",
+    ),
+    Mutant(
         "broken logPrefix hidden",
         DISPATCH,
         "                prefix = _BUGGY_LOG_PREFIX\n                log.err(system=prefix)\n",

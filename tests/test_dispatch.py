@@ -243,17 +243,58 @@ class StopsWritingOnRead(abstract.FileDescriptor):
         self.calls.append("doWrite")
 
 
-def test_noDoWriteOnceDoReadStoppedWriting() -> None:
+class HandsOverOnRead(StopsWritingOnRead):
+    """
+    Like L{StopsWritingOnRead}, but its C{doRead} adds another selectable
+    on the same descriptor as a writer instead: the last one added under a
+    number owns it, so this one is dropped from the reactor's lists.
+
+    @ivar successor: that other selectable.
+    """
+
+    def __init__(self, sock: socket.socket, reactor: Any) -> None:
+        StopsWritingOnRead.__init__(self, sock, reactor)
+        self.successor = StopsWritingOnRead(sock, reactor)
+
+    def doRead(self) -> None:
+        """
+        Drain the socket and hand the descriptor over.
+        """
+        self.calls.append("doRead")
+        self.socket.recv(65536)
+        self.reactor.addWriter(self.successor)
+
+
+@pytest.fixture(params=["Twisted's own", "of another kind"])
+def contextTracker(request: pytest.FixtureRequest) -> Iterator[str]:
+    """
+    Each kind of log context tracker, one per way the reactor dispatches:
+    its own copy of the context under Twisted's, C{log.callWithLogger}
+    under another kind.
+    """
+    original = context.theContextTracker
+    if request.param != "Twisted's own":
+        context.installContextTracker(context.ContextTracker())
+    try:
+        yield request.param
+    finally:
+        context.installContextTracker(original)
+
+
+@pytest.mark.parametrize("kind", [StopsWritingOnRead, HandsOverOnRead])
+def test_noDoWriteOnceDoReadStoppedWriting(contextTracker: str, kind: Any) -> None:
     """
     An event that finds a selectable both readable and writable gives it no
-    C{doWrite} when its C{doRead} took the write interest away: the interest
-    is checked again between the two calls (Twisted's C{_doReadOrWrite}
-    does not, and calls C{doWrite} anyway).
+    C{doWrite} when its C{doRead} took the write interest away, or handed
+    its descriptor to another selectable: the interest and the owner are
+    checked again between the two calls (Twisted's C{_doReadOrWrite} does
+    not, and calls C{doWrite} anyway, on a selectable that may no longer
+    be registered).
     """
     reactor = EPollReactor()
     a, b = socket.socketpair()
     try:
-        selectable = StopsWritingOnRead(a, reactor)
+        selectable = kind(a, reactor)
         # Writer first, so that the kernel watches EPOLLOUT from the start
         # and one event reports both directions.
         reactor.addWriter(selectable)
