@@ -6,14 +6,15 @@ chance to report more of that input, so input that arrives in several reads
 is answered in as few C{send()} calls as Twisted's own reactor makes, and a
 write costs no C{epoll_ctl(2)} when everything goes out at once.
 
-The first rule is what keeps Nagle's algorithm and the peer's delayed ACK
-from holding a message's last segment (the reactor's module docstring,
-"Writing early"); the second is what makes small request/response traffic
-cheaper than on Twisted's reactor.
+The first rule keeps a reply from being sent in more calls than Twisted's
+reactor sends it in (the reactor's module docstring, "Writing early"; how
+each call is cut into segments is C{tests/test_segments.py}'s); the second
+is what makes small request/response traffic cheaper than on Twisted's
+reactor.
 """
 
 import socket
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Iterator, List, Tuple, Type
 
 import pytest
 from twisted.internet.abstract import FileDescriptor
@@ -77,6 +78,32 @@ class CountingSocket:
         return getattr(self._real, name)
 
 
+def serveEcho(
+    reactor: EPollReactor, protocol: Type[Protocol] = Echo
+) -> Tuple[socket.socket, Any, Any]:
+    """
+    Start an echo server (or a server of C{protocol}) on C{reactor} and
+    connect a non-blocking client socket to it over loopback.
+
+    @return: the client socket, the server connection's transport, and the
+        listening port.
+    """
+    servers: List[Protocol] = []
+
+    class Recorded(protocol):  # type: ignore[valid-type,misc]
+        def connectionMade(self) -> None:
+            servers.append(self)
+
+    port = reactor.listenTCP(0, Factory.forProtocol(Recorded), interface="127.0.0.1")
+    client = socket.create_connection(("127.0.0.1", port.getHost().port))
+    client.setblocking(False)
+    for _ in range(LIMIT):
+        if servers:
+            break
+        reactor.doIteration(0.01)
+    return client, servers[0].transport, port
+
+
 @pytest.fixture
 def connection(
     reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
@@ -89,20 +116,7 @@ def connection(
     @return: the client socket and the trace.
     """
     trace: List[Tuple[str, int]] = []
-    servers: List[Protocol] = []
-
-    class Recorded(Echo):
-        def connectionMade(self) -> None:
-            servers.append(self)
-
-    port = reactor.listenTCP(0, Factory.forProtocol(Recorded), interface="127.0.0.1")
-    client = socket.create_connection(("127.0.0.1", port.getHost().port))
-    client.setblocking(False)
-    for _ in range(LIMIT):
-        if servers:
-            break
-        reactor.doIteration(0.01)
-    transport: Any = servers[0].transport
+    client, transport, port = serveEcho(reactor)
     transport.socket = CountingSocket(transport.socket, trace)
     realWait = _reactor.epoll_wait
     realControl = _registrations.epoll_ctl
@@ -125,22 +139,29 @@ def connection(
     port.stopListening()
 
 
-def exchange(reactor: EPollReactor, client: socket.socket, message: bytes) -> None:
+def exchange(
+    reactor: EPollReactor, client: socket.socket, message: bytes, burst: bool = False
+) -> None:
     """
     Send C{message} from the client while the reactor runs, a little at a
     time as the connection takes it, until all of it has been echoed back.
+
+    @param burst: send each time as much as the connection takes, so that
+        the server's input never runs dry before the whole message is in.
     """
     sent = received = 0
     for _ in range(LIMIT):
-        if sent < len(message):
-            try:
+        try:
+            while sent < len(message):
                 sent += client.send(message[sent : sent + 262_144])
-            except BlockingIOError:
-                pass
+                if not burst:
+                    break
+        except BlockingIOError:
+            pass
         reactor.doIteration(0.01)
         try:
             while True:
-                chunk = client.recv(1_048_576)
+                chunk = client.recv(4_194_304)
                 assert chunk, "the server closed the connection"
                 received += len(chunk)
         except BlockingIOError:
