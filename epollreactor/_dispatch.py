@@ -15,7 +15,9 @@ that prefix, and disconnects it (C{tests/test_dispatch.py}).  One thing
 differs from C{_doReadOrWrite}, on purpose: when one event reports both
 directions and C{doRead} takes the write interest away, or gives the number
 to another selectable, no C{doWrite} follows, as none would for an event
-masked by that interest or for a selectable no longer registered.
+masked by that interest or for a selectable no longer registered.  And a
+TCP connection's C{doWrite} sends whole segments, the short tail of a burst
+last (L{epollreactor._segments}).
 """
 
 import sys
@@ -26,6 +28,7 @@ from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
 from twisted.python import context, log
 
 from epollreactor._libc import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT
+from epollreactor._segments import WholeSegmentWriter
 
 __all__ = ["Dispatch", "Dispatcher"]
 
@@ -57,6 +60,7 @@ def _readOrWrite(
     reads: Set[int],
     writes: Set[int],
     owners: Dict[int, Any],
+    doWrite: Callable[[Any], Optional[BaseException]],
     selectable: Any,
     fd: int,
     event: int,
@@ -67,6 +71,8 @@ def _readOrWrite(
     the module's docstring gives.
 
     @param owners: the reactor's owner by descriptor number.
+    @param doWrite: calls a selectable's C{doWrite}
+        (L{WholeSegmentWriter.doWrite}).
     """
     why: Optional[BaseException] = None
     inRead = False
@@ -89,7 +95,7 @@ def _readOrWrite(
                     ):
                         event = EPOLLIN
                 if not why and event & EPOLLOUT:
-                    why = selectable.doWrite()
+                    why = doWrite(selectable)
                     inRead = False
         except BaseException:
             why = sys.exc_info()[1]
@@ -108,6 +114,7 @@ class Dispatcher:
     @ivar _reads: the reactor's set of numbers wanting C{doRead}.
     @ivar _writes: the reactor's set of numbers wanting C{doWrite}.
     @ivar _owners: the reactor's owner by descriptor number.
+    @ivar _segments: has a TCP connection write whole segments.
     @ivar _cached: C{(stack, base, dispatch)}: the last function built,
         kept while the thread's context stack and log context are the same
         objects.
@@ -130,6 +137,7 @@ class Dispatcher:
         self._reads = reads
         self._writes = writes
         self._owners = owners
+        self._segments = WholeSegmentWriter()
 
     def forIteration(self) -> Dispatch:
         """
@@ -142,6 +150,7 @@ class Dispatcher:
         writes = self._writes
         owners = self._owners
         reactor = self._reactor
+        doWrite = self._segments.doWrite
         if stack is None:
             callWithLogger: Callable[..., object] = log.callWithLogger
 
@@ -153,6 +162,7 @@ class Dispatcher:
                     reads,
                     writes,
                     owners,
+                    doWrite,
                     selectable,
                     fd,
                     event,
@@ -209,7 +219,7 @@ class Dispatcher:
                                 ):
                                     event = EPOLLIN
                             if not why and event & EPOLLOUT:
-                                why = selectable.doWrite()
+                                why = doWrite(selectable)
                                 inRead = False
                     except BaseException:
                         why = sys.exc_info()[1]

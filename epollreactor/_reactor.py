@@ -125,13 +125,18 @@ a little later in the same iteration: after the next C{epoll_wait(2)} (with
 a zero timeout, so it costs no latency) and after all of that wait's events
 were dispatched, the connection's own C{doRead} included.  A write is never
 sent before the kernel was asked whether more input for the same reply is
-there, and each C{send()} carries at least everything the protocol had
-written by the time Twisted's reactor would have sent it.  So we make no
-more C{send()} calls per message than Twisted's reactor, none earlier, and
-(without its two C{epoll_ctl(2)} calls around each) cut a message into no
-more short segments: the wait above cannot come from us where it does not
-come from Twisted with the same application.  C{tests/test_earlywrite.py}
-pins it in system calls: between the C{recv} that starts a reply and the
+there.
+
+That alone only matches Twisted, whose own sends end short too: each
+C{doWrite} of its TCP transport sends C{SEND_LIMIT} (131,072) bytes, which
+the usual segment sizes do not divide (65,483 on loopback, 1,448 on
+Ethernet), or empties the buffer while the message is still arriving, and
+the wait showed on Twisted's reactor as on ours at 256 KiB and 1 MiB.  So
+each C{doWrite} of a TCP connection sends whole segments while its protocol
+is still writing the burst, and the short tail last
+(L{epollreactor._segments}, which says why that cannot bring the wait
+back; C{tests/test_segments.py}).  C{tests/test_earlywrite.py} pins the
+timing in system calls: between the C{recv} that starts a reply and the
 C{send} of it there is always an C{epoll_wait}, at every message size,
 while a 64-byte echo still costs one C{send} and no C{epoll_ctl(2)}.
 """

@@ -61,6 +61,7 @@ DISPATCH = "epollreactor/_dispatch.py"
 EPOLL = "epollreactor/_epoll.py"
 LIBC = "epollreactor/_libc.py"
 SELECTOR = "epollreactor/_selector.py"
+SEGMENTS = "epollreactor/_segments.py"
 
 MUTANTS: Tuple[Mutant, ...] = (
     # The reactor.
@@ -278,6 +279,48 @@ MUTANTS: Tuple[Mutant, ...] = (
         ),
         "after a refused modify the selector keeps a key the kernel no longer "
         "watches (bpo-30014)",
+    ),
+    Mutant(
+        "sends of Twisted's whole SEND_LIMIT",
+        SEGMENTS,
+        "        whole = limit - limit % segment\n",
+        "        whole = limit\n",
+        ("tests/test_segments.py::test_aLargeWriteIsSentInWholeSegments",),
+        "every 131,072-byte send of a large message ends in a short segment, "
+        "and the message's last one waits for the peer's delayed ACK",
+    ),
+    Mutant(
+        "burst's tail sent before the burst ends",
+        SEGMENTS,
+        "        return buffered - tail\n",
+        "        return None\n",
+        ("tests/test_segments.py::test_aBurstEndsInItsOnlyShortSegment",),
+        "a large echo empties its buffer while the message still arrives, "
+        "and two short segments of one message wait for the delayed ACK",
+    ),
+    Mutant(
+        "a burst's first call blind to input waiting",
+        SEGMENTS,
+        "(waitsForEmpty or not _unread(sock))",
+        "True",
+        ("tests/test_segments.py::test_aBurstEndsInItsOnlyShortSegment",),
+        "a large echo's first send ends short while the message still arrives",
+    ),
+    Mutant(
+        "pull producer's tail held",
+        SEGMENTS,
+        "connection.producerPaused or not connection.streamingProducer",
+        "False",
+        ("tests/test_segments.py::test_aPullProducersChunksAreSentAsTwistedSendsThem",),
+        "a file sent by twisted.web waits an iteration and a send per chunk",
+    ),
+    Mutant(
+        "SEND_LIMIT left on the transport",
+        SEGMENTS,
+        "                    del selectable.SEND_LIMIT\n",
+        "                    pass\n",
+        ("tests/test_segments.py::test_theTransportsOwnSendLimitIsKeptAndHonoured",),
+        "an application's connection keeps a send limit it never set",
     ),
 )
 

@@ -1,0 +1,303 @@
+"""
+How L{epollreactor.EPollReactor} has a TCP connection cut a burst of
+output, counted in C{send()} calls on real connections over loopback: every
+call of a burst asks for a whole number of segments (the connection's MSS
+at that moment) but the last, so the burst carries one short segment, at
+its end, and Nagle's algorithm has no earlier one to hold it behind
+(L{epollreactor._segments}).  Output that one call takes whole, and output
+of a pull producer, goes as Twisted sends it.
+"""
+
+import socket
+from typing import Any, Iterator, List, Tuple
+
+from zope.interface import implementer
+
+import pytest
+from twisted.internet.interfaces import IPullProducer
+from twisted.internet.protocol import Factory, Protocol
+
+from epollreactor._reactor import EPollReactor
+from tests.test_earlywrite import LIMIT, Echo, exchange, serveEcho
+
+#: One C{send()}: bytes asked for, bytes taken, the connection's MSS then.
+Send = Tuple[int, int, int]
+
+
+class MeasuringSocket:
+    """
+    The server connection's socket, which records every C{send()} with the
+    connection's MSS (C{TCP_MAXSEG}, tcp(7)) as it was when the call was
+    made; everything else goes to the real socket.
+    """
+
+    def __init__(self, real: socket.socket, sends: List[Send]) -> None:
+        """
+        @param real: the socket Twisted's transport holds.
+        @param sends: where calls are recorded.
+        """
+        self._real = real
+        self._sends = sends
+
+    def send(self, data: Any) -> int:
+        """
+        C{send(2)}, recorded.
+        """
+        segment = self._real.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
+        sent = self._real.send(data)
+        self._sends.append((len(data), sent, segment))
+        return sent
+
+    def __getattr__(self, name: str) -> Any:
+        """
+        @return: the real socket's attribute.
+        """
+        return getattr(self._real, name)
+
+
+@pytest.fixture
+def served(
+    reactor: EPollReactor,
+) -> Iterator[Tuple[socket.socket, Any, List[Send]]]:
+    """
+    An echo server on C{reactor} and a non-blocking client socket connected
+    to it, with the server connection's C{send()} calls recorded.
+
+    @return: the client socket, the server's transport, and the record.
+    """
+    sends: List[Send] = []
+    client, transport, port = serveEcho(reactor)
+    transport.socket = MeasuringSocket(transport.socket, sends)
+    yield client, transport, sends
+    client.close()
+    transport.loseConnection()
+    port.stopListening()
+
+
+def shortSends(sends: List[Send]) -> List[int]:
+    """
+    @return: the positions in C{sends} of the calls that asked for a length
+        that is not a whole number of segments.
+    """
+    return [index for index, (asked, _, segment) in enumerate(sends) if asked % segment]
+
+
+@pytest.mark.parametrize("size", [200_000, 262_144, 1_048_576, 3_000_001])
+def test_aBurstEndsInItsOnlyShortSegment(
+    reactor: EPollReactor,
+    served: Tuple[socket.socket, Any, List[Send]],
+    size: int,
+) -> None:
+    """
+    A message that arrives in several reads is echoed in sends that each
+    ask for a whole number of segments, but the last one: one short segment
+    per message, at its end.  Twisted's transport alone asks for 131,072
+    bytes at a time (C{SEND_LIMIT}), which no MSS divides, and empties its
+    buffer whenever it can, so each of its sends ends short.
+    """
+    client, transport, sends = served
+    for _ in range(3):
+        del sends[:]
+        exchange(reactor, client, b"m" * size, burst=True)
+        assert sum(sent for _, sent, _ in sends) == size
+        assert len(sends) > 1
+        assert shortSends(sends) in ([], [len(sends) - 1]), sends
+
+
+def test_aMessageOneSendTakesIsSentWhole(
+    reactor: EPollReactor,
+    served: Tuple[socket.socket, Any, List[Send]],
+) -> None:
+    """
+    A 64 KiB message, read at once and answered in one call, goes out in
+    that one call as Twisted sends it: nothing is held back when no more
+    input is arriving, so a request's response costs no extra C{send()}.
+    """
+    client, transport, sends = served
+    for _ in range(5):
+        del sends[:]
+        exchange(reactor, client, b"q" * 65_536, burst=True)
+        if len(sends) == 1:
+            assert sends[0][:2] == (65_536, 65_536)
+            return
+    # The message arrived in two reads every time: it is then a burst, and
+    # must have been cut as one.
+    assert shortSends(sends) in ([], [len(sends) - 1]), sends
+
+
+def test_theTransportsOwnSendLimitIsKeptAndHonoured(
+    reactor: EPollReactor,
+    served: Tuple[socket.socket, Any, List[Send]],
+) -> None:
+    """
+    An application that set its connection's C{SEND_LIMIT} gets sends no
+    larger, still in whole segments, and finds its own value afterwards;
+    one that did not finds no attribute of ours on its transport.
+    """
+    client, transport, sends = served
+    exchange(reactor, client, b"d" * 1_048_576, burst=True)
+    assert "SEND_LIMIT" not in vars(transport)
+    del sends[:]
+    transport.SEND_LIMIT = 100_000
+    exchange(reactor, client, b"l" * 1_048_576, burst=True)
+    assert max(asked for asked, _, _ in sends) <= 100_000
+    assert shortSends(sends) in ([], [len(sends) - 1]), sends
+    assert vars(transport)["SEND_LIMIT"] == 100_000
+
+
+class Download(Protocol):
+    """
+    Answers any input with one write of L{SIZE} bytes: a large response,
+    written at once.
+    """
+
+    SIZE = 3_000_000
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Write the response.
+        """
+        self.transport.write(b"r" * self.SIZE)
+
+
+def test_aLargeWriteIsSentInWholeSegments(reactor: EPollReactor) -> None:
+    """
+    A response written at once, larger than Twisted's C{SEND_LIMIT}, goes
+    out in sends of whole segments and one short one, the last: Twisted's
+    transport alone sends 131,072 bytes a call, each ending short.
+    """
+    sends: List[Send] = []
+    client, transport, port = serveEcho(reactor, Download)
+    transport.socket = MeasuringSocket(transport.socket, sends)
+    try:
+        client.send(b"get")
+        received = 0
+        for _ in range(LIMIT):
+            reactor.doIteration(0.01)
+            try:
+                while True:
+                    chunk = client.recv(4_194_304)
+                    assert chunk
+                    received += len(chunk)
+            except BlockingIOError:
+                pass
+            if received == Download.SIZE:
+                break
+    finally:
+        client.close()
+        transport.loseConnection()
+        port.stopListening()
+    assert received == Download.SIZE
+    assert shortSends(sends) in ([], [len(sends) - 1]), sends
+
+
+@implementer(IPullProducer)
+class Chunks:
+    """
+    A pull producer that writes C{count} chunks of C{size} bytes, one each
+    time the transport asks for more, as C{twisted.web} sends a file.
+    """
+
+    def __init__(self, transport: Any, size: int, count: int) -> None:
+        """
+        @param transport: the connection it writes to.
+        @param size: bytes per chunk.
+        @param count: how many chunks.
+        """
+        self.transport = transport
+        self.size = size
+        self.left = count
+
+    def resumeProducing(self) -> None:
+        """
+        Write the next chunk, or unregister after the last.
+        """
+        if not self.left:
+            self.transport.unregisterProducer()
+            return
+        self.left -= 1
+        self.transport.write(b"c" * self.size)
+
+    def stopProducing(self) -> None:
+        """
+        Nothing to release.
+        """
+
+
+def test_aPullProducersChunksAreSentAsTwistedSendsThem(
+    reactor: EPollReactor,
+    served: Tuple[socket.socket, Any, List[Send]],
+) -> None:
+    """
+    A pull producer writes again only when the buffer is empty, so a held
+    tail would stall it for an iteration per chunk: each chunk goes out
+    whole, in one C{send()}, as Twisted sends it, even while input waits to
+    be read (which on its own would mean the burst goes on).
+    """
+    client, transport, sends = served
+    transport.stopReading()
+    client.send(b"unread")
+    size, count = 65_536 + 1_000, 8
+    transport.registerProducer(Chunks(transport, size, count), False)
+    received = 0
+    for _ in range(LIMIT):
+        reactor.doIteration(0.01)
+        try:
+            while True:
+                chunk = client.recv(1_048_576)
+                assert chunk
+                received += len(chunk)
+        except BlockingIOError:
+            pass
+        if received == size * count:
+            break
+    assert received == size * count
+    assert [asked for asked, _, _ in sends] == [size] * count
+
+
+def test_unixSocketsAreLeftToTwisted(reactor: EPollReactor, tmp_path: Any) -> None:
+    """
+    A Unix socket connection is a TCP connection by class, but has no
+    segments: a large echo over one is sent as Twisted sends it, 131,072
+    bytes a call, and arrives whole.
+    """
+    asked: List[int] = []
+
+    class Recording(Echo):
+        def connectionMade(self) -> None:
+            real = self.transport.socket
+            self.transport.socket = MeasuringUnixSocket(real, asked)
+
+    path = str(tmp_path / "echo.sock")
+    port = reactor.listenUNIX(path, Factory.forProtocol(Recording))
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.connect(path)
+    client.setblocking(False)
+    try:
+        exchange(reactor, client, b"u" * 1_048_576)
+    finally:
+        client.close()
+        port.stopListening()
+    assert asked and max(asked) == 131_072
+
+
+class MeasuringUnixSocket(MeasuringSocket):
+    """
+    A Unix socket's C{send()} calls, recorded by the length asked for.
+    """
+
+    def __init__(self, real: socket.socket, asked: List[int]) -> None:
+        """
+        @param real: the socket Twisted's transport holds.
+        @param asked: where each call's length is recorded.
+        """
+        self._real = real
+        self._asked = asked
+
+    def send(self, data: Any) -> int:
+        """
+        C{send(2)}, recorded.
+        """
+        self._asked.append(len(data))
+        sent: int = self._real.send(data)
+        return sent
