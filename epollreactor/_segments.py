@@ -127,8 +127,9 @@ class WholeSegmentWriter:
 
     @ivar _isTCP: by selectable type, whether its instances are Twisted TCP
         connections over IP (not Unix sockets, which share the class).
-    @ivar _tails: by connection, how many bytes its last C{doWrite} left
-        unsent; an entry lasts until the next C{doWrite}, or the connection.
+    @ivar _tails: by connection whose last C{doWrite} we cut, how many
+        bytes it left unsent; an entry lasts until the next C{doWrite}, or
+        the connection.
     """
 
     def __init__(self) -> None:
@@ -160,11 +161,8 @@ class WholeSegmentWriter:
         sendLimit = self._wholeSegments(selectable, buffered, previous)
         if sendLimit is None:
             why = selectable.doWrite()
-        elif not sendLimit:
-            # Less than a segment, and the protocol is still writing.
-            tails[selectable] = buffered
-            return None
-        else:
+            return why
+        if sendLimit:
             own = selectable.__dict__.get("SEND_LIMIT", _ABSENT)
             selectable.SEND_LIMIT = sendLimit
             try:
@@ -174,6 +172,10 @@ class WholeSegmentWriter:
                     del selectable.SEND_LIMIT
                 else:
                     selectable.SEND_LIMIT = own
+        else:
+            # Less than a segment, and the protocol is still writing.
+            why = None
+        # A burst we cut goes on: the next call compares with what is left.
         left = _buffered(selectable)
         if left:
             tails[selectable] = left
