@@ -40,10 +40,12 @@ import errno
 import math
 import os
 import platform
+import sys
 import warnings
 from operator import index as _index
 from struct import error as _StructError
 from time import monotonic
+from types import FrameType
 from typing import Any, List, Optional, Tuple, Type, TypeVar
 
 from epollreactor._libc import (
@@ -68,9 +70,12 @@ from epollreactor._versions import (
     BOOL_DESCRIPTOR_WARNS,
     CLOSE_RAISES,
     FILENO_ERROR_NAMES_TYPES,
+    IMPLICIT_INT_CONVERSION,
+    INDEX_ERROR_NAMES_TYPES,
     MASK_RANGE_WARNS,
     REAL_TIMEOUTS,
     typeName,
+    typeSlotName,
 )
 
 __all__ = ["epoll", "FileDescriptorLike", "timeoutToMilliseconds", "asFileDescriptor"]
@@ -84,6 +89,7 @@ _INT_MAX = 2**31 - 1
 _INT_MIN = -(2**31)
 _TIME_MIN = -(2**63)
 _TIME_MAX = 2**63 - 1
+_TIME_OVERFLOW = "timestamp too large to convert to C _PyTime_t"
 _UNSIGNED_INT_MASK = 0xFFFFFFFF
 _DEFAULT_EVENTMASK = EPOLLIN | EPOLLPRI | EPOLLOUT
 #: What C{maxevents=-1} means, as in CPython.
@@ -126,15 +132,119 @@ def _closedError() -> ValueError:
     return ValueError("I/O operation on closed epoll object")
 
 
+#: Where this module's code runs: a warning CPython's C code gives is
+#: attributed to the first frame outside it (L{_warnAtCaller}).
+_THIS_FILE = sys._getframe().f_code.co_filename
+
+#: What CPython's warnings add when it converts an integer argument with
+#: C{__int__} (3.9's C{_PyLong_FromNbIndexOrNbInt}), or takes an int
+#: subclass from C{__index__} or C{__int__} (C{Objects/longobject.c},
+#: C{Objects/abstract.c}).
+_IMPLICIT_INT_DEPRECATED = (
+    "Implicit conversion to integers using __int__ is deprecated, and may "
+    "be removed in a future version of Python."
+)
+_SUBCLASS_RESULT_DEPRECATED = (
+    "The ability to return an instance of a strict subclass of int is "
+    "deprecated, and may be removed in a future version of Python."
+)
+
+
+def _warnAtCaller(message: str) -> None:
+    """
+    Give a L{DeprecationWarning} attributed to the code that called into
+    this module, as a warning from C{select.epoll}'s C code is attributed
+    to the line that called it.
+    """
+    level = 2
+    frame: Optional[FrameType] = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename == _THIS_FILE:
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, DeprecationWarning, stacklevel=level)
+
+
+def _integer(value: Any) -> int:
+    """
+    Convert an argument that CPython's C code parses as an integer, as
+    C{PyNumber_Index} does: an int as it is, another object through its
+    C{__index__}; on CPython 3.9 also through C{__int__}
+    (L{_implicitInteger}).  Written out rather than C{operator.index}, so
+    that a warning is attributed to the caller, as CPython's is.
+
+    @raise TypeError: when C{value} is not an integer, or its method
+        returns no int.
+    """
+    if isinstance(value, int):
+        return value
+    cls = type(value)
+    if hasattr(cls, "__index__"):
+        return _exactInt(value, cls.__index__(value), "__index__")
+    if IMPLICIT_INT_CONVERSION:
+        return _implicitInteger(value)
+    # Fails with CPython's own message, which names the type by tp_name.
+    return _index(value)
+
+
+def _implicitInteger(value: Any) -> int:
+    """
+    Convert an integer argument that has no C{__index__} as CPython 3.9
+    does: Argument Clinic refuses a float first, then
+    C{_PyLong_FromNbIndexOrNbInt} converts an object with C{__int__}
+    through it, with a L{DeprecationWarning}.
+
+    @raise TypeError: when C{value} has no C{__int__} or is a float, or
+        C{__int__} returns no int.
+    """
+    if isinstance(value, float):
+        raise TypeError("integer argument expected, got float")
+    cls = type(value)
+    if not hasattr(cls, "__int__"):
+        raise TypeError(
+            "an integer is required (got type {})".format(typeSlotName(value))
+        )
+    result = _exactInt(value, cls.__int__(value), "__int__")
+    _warnAtCaller(
+        "an integer is required (got type {}).  {}".format(
+            typeSlotName(value), _IMPLICIT_INT_DEPRECATED
+        )
+    )
+    return result
+
+
+def _exactInt(value: Any, result: Any, method: str) -> int:
+    """
+    Check what C{value}'s C{__index__} or C{__int__} returned, as CPython
+    does: an int is taken, an int subclass is taken as an int with a
+    L{DeprecationWarning}.
+
+    @param method: the method's name, for the messages.
+    @raise TypeError: for anything else.
+    """
+    if result.__class__ is int:
+        return int(result)
+    if INDEX_ERROR_NAMES_TYPES:
+        problem = "{}.{}() must return an int, not {}".format(
+            typeName(value), method, typeName(result)
+        )
+    else:
+        problem = "{} returned non-int (type {})".format(method, typeSlotName(result))
+    if not isinstance(result, int):
+        raise TypeError(problem)
+    _warnAtCaller("{}.  {}".format(problem, _SUBCLASS_RESULT_DEPRECATED))
+    return int(result)
+
+
 def _asCInt(value: Any) -> int:
     """
     Convert an argument that CPython declares as a C C{int}: any integer,
-    or an object with C{__index__}.
+    or an object with C{__index__} (on CPython 3.9 also one with
+    C{__int__}): L{_integer}.
 
     @raise TypeError: when it is not an integer.
     @raise OverflowError: when it does not fit in a C int.
     """
-    value = _index(value)
+    value = _integer(value)
     if not _INT_MIN <= value <= _INT_MAX:
         raise OverflowError("Python int too large to convert to C int")
     return int(value)
@@ -148,7 +258,7 @@ def _asEventMask(eventmask: Any) -> int:
 
     @raise TypeError: when it is not an integer.
     """
-    value = int(_index(eventmask))
+    value = int(_integer(eventmask))
     if MASK_RANGE_WARNS and not _INT_MIN <= value <= _UNSIGNED_INT_MASK:
         # The caller of register or modify (via _convertControl).
         warnings.warn("integer value out of range", DeprecationWarning, stacklevel=4)
@@ -221,7 +331,9 @@ def timeoutToMilliseconds(timeout: Any) -> int:
 
     An integer (or an object with C{__index__}) is whole seconds; on CPython
     3.15 and later, any other object with C{__float__} (L{decimal.Decimal},
-    L{fractions.Fraction}) is converted as a float.
+    L{fractions.Fraction}) is converted as a float; on CPython 3.9, an
+    object with C{__int__} is whole seconds too, truncated by it, with a
+    L{DeprecationWarning} (L{_implicitInteger}).
 
     @raise TypeError: when C{timeout} is neither a number nor C{None}.
     @raise ValueError: for NaN.
@@ -231,9 +343,13 @@ def timeoutToMilliseconds(timeout: Any) -> int:
         return -1
     if not isinstance(timeout, float):
         try:
-            seconds = _index(timeout)
+            seconds = _integer(timeout)
         except TypeError:
             timeout = _realTimeout(timeout)
+        except OverflowError:
+            # CPython 3.9's __int__ of an infinite Decimal: _PyLong_AsTime_t
+            # names any overflow as its own.
+            raise OverflowError(_TIME_OVERFLOW) from None
         else:
             return _nanosecondsToMilliseconds(_wholeSecondsToNanoseconds(seconds))
     return _nanosecondsToMilliseconds(_floatSecondsToNanoseconds(timeout))
@@ -286,7 +402,7 @@ def _wholeSecondsToNanoseconds(seconds: int) -> int:
     """
     whole = int(seconds) * 1_000_000_000
     if not _TIME_MIN <= whole <= _TIME_MAX:
-        raise OverflowError("timestamp too large to convert to C _PyTime_t")
+        raise OverflowError(_TIME_OVERFLOW)
     return whole
 
 

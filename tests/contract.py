@@ -24,7 +24,20 @@ HAVE_SELECT_EPOLL = hasattr(select, "epoll")
 #: types, and a mask out of range warns.  The tests write each version's
 #: behaviour down, and check it on select.epoll as on ours.
 SINCE_315 = sys.version_info >= (3, 15)
+
+#: Whether the interpreter's select.epoll behaves as CPython 3.9's does: an
+#: integer argument may be an object with only C{__int__}, taken with a
+#: DeprecationWarning, and the TypeErrors for other objects read "an
+#: integer is required (got type ...)" (bpo-37999 ended both in 3.10).
+BEFORE_310 = sys.version_info < (3, 10)
 SELECT_EPOLL: Any = getattr(select, "epoll", None)
+
+#: How the interpreter's messages name L{decimal.Decimal}'s type: by its
+#: C type's dotted name on CPython; by its bare name on PyPy, where it is
+#: a class written in Python, as every such class is named.
+DECIMAL_TYPE_NAME = (
+    "decimal.Decimal" if platform.python_implementation() == "CPython" else "Decimal"
+)
 
 #: The reference is CPython's select.epoll; PyPy's is its own rewrite, with
 #: its own messages and corner cases.
@@ -82,6 +95,26 @@ class Index:
         self.value = value
 
     def __index__(self) -> int:
+        """
+        @return: the value.
+        """
+        return self.value
+
+
+class IntOnly:
+    """
+    An object that is an integer only through C{__int__}, which CPython 3.9's
+    C int converters accept with a L{DeprecationWarning} and later ones
+    refuse.
+    """
+
+    def __init__(self, value: int) -> None:
+        """
+        @param value: what C{__int__} will return.
+        """
+        self.value = value
+
+    def __int__(self) -> int:
         """
         @return: the value.
         """

@@ -27,10 +27,13 @@ from epollreactor import (
     EPOLLRDHUP,
 )
 from tests.contract import (
+    BEFORE_310,
+    DECIMAL_TYPE_NAME,
     SINCE_315,
     Closer,
     FileNo,
     Index,
+    IntOnly,
     outcome,
     pipe,
     socketPair,
@@ -363,7 +366,7 @@ def test_boolDescriptor(epoll: Any, closer: Closer) -> None:
     assert outcomes[0:2] == outcomes[2:4] == outcomes[4:6]
 
 
-@pytest.mark.parametrize("eventmask", [1.0, "1", None, Decimal(1), [1]])
+@pytest.mark.parametrize("eventmask", [1.0, "1", None, [1]])
 @pytest.mark.parametrize("method", ["register", "modify"])
 def test_eventmaskBadTypes(
     epoll: Any, closer: Closer, eventmask: Any, method: str
@@ -377,6 +380,45 @@ def test_eventmaskBadTypes(
             ep.register(left, EPOLLIN)
         with pytest.raises(TypeError):
             getattr(ep, method)(left, eventmask)
+
+
+@pytest.mark.parametrize(
+    "eventmask, typeName",
+    [(Decimal(EPOLLOUT), DECIMAL_TYPE_NAME), (IntOnly(EPOLLOUT), "IntOnly")],
+)
+@pytest.mark.parametrize("method", ["register", "modify"])
+def test_eventmaskThroughDunderInt(
+    epoll: Any, closer: Closer, eventmask: Any, typeName: str, method: str
+) -> None:
+    """
+    An event mask that is an integer only through C{__int__} raises
+    L{TypeError} since CPython 3.10; on CPython 3.9 C{__int__} converts it,
+    with a L{DeprecationWarning} attributed to the caller.
+    """
+    left, right = socketPair(closer)
+    with epoll() as ep:
+        if method == "modify":
+            ep.register(left, EPOLLIN)
+        if not BEFORE_310:
+            with pytest.raises(TypeError) as info:
+                getattr(ep, method)(left, eventmask)
+            assert str(info.value) == (
+                "'{}' object cannot be interpreted as an integer".format(typeName)
+            )
+            return
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            getattr(ep, method)(left, eventmask)
+        assert [(w.category, str(w.message), w.filename) for w in caught] == [
+            (
+                DeprecationWarning,
+                "an integer is required (got type {}).  Implicit conversion to "
+                "integers using __int__ is deprecated, and may be removed in a "
+                "future version of Python.".format(typeName),
+                __file__,
+            )
+        ]
+        assert ep.poll(0) == [(left.fileno(), EPOLLOUT)]
 
 
 @pytest.mark.parametrize(

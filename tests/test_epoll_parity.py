@@ -8,6 +8,7 @@ Random programs in lockstep are C{test_statemachine_epoll.py}'s job.
 import math
 import pathlib
 import pickle
+import warnings
 from decimal import Decimal
 from typing import Any, Callable, List, Tuple
 
@@ -23,6 +24,7 @@ from tests.contract import (
     Closer,
     FileNo,
     Index,
+    IntOnly,
     outcome,
     pipe,
     skipUnlessCPython,
@@ -55,6 +57,15 @@ PARITY_OPERATIONS: List[Tuple[str, Callable[[Any, Any], Any], str]] = [
     ("poll 2.2e6", lambda ep, d: ep.poll(2.2e6), "message"),
     ("poll str", lambda ep, d: ep.poll("x"), "message"),
     ("poll Decimal", lambda ep, d: ep.poll(Decimal(0)), "message"),
+    ("poll Decimal 0.0015", lambda ep, d: ep.poll(Decimal("0.0015")), "message"),
+    ("poll Decimal -0.5", lambda ep, d: ep.poll(Decimal("-0.5"), 1), "message"),
+    ("poll Decimal NaN", lambda ep, d: ep.poll(Decimal("NaN")), "message"),
+    ("poll Decimal inf", lambda ep, d: ep.poll(Decimal("Infinity")), "errno"),
+    ("poll Decimal 1e400", lambda ep, d: ep.poll(Decimal("1e400")), "errno"),
+    ("poll IntOnly", lambda ep, d: ep.poll(IntOnly(0)), "message"),
+    ("poll Index subclass", lambda ep, d: ep.poll(Index(IntSubclass(0))), "message"),
+    ("poll maxevents Decimal", lambda ep, d: ep.poll(0, Decimal(3)), "message"),
+    ("poll maxevents IntOnly", lambda ep, d: ep.poll(0, IntOnly(2**40)), "message"),
     ("poll maxevents 0", lambda ep, d: ep.poll(0, 0), "message"),
     ("poll maxevents -2", lambda ep, d: ep.poll(0, -2), "message"),
     ("poll maxevents 2**31", lambda ep, d: ep.poll(0, 2**31), "message"),
@@ -84,6 +95,44 @@ PARITY_OPERATIONS: List[Tuple[str, Callable[[Any, Any], Any], str]] = [
     ("register fileno 2**40", lambda ep, d: ep.register(FileNo(2**40)), "message"),
     ("register mask float", lambda ep, d: ep.register(d.b, 1.0), "message"),
     ("register mask -1", lambda ep, d: ep.register(d.b, -1), "message"),
+    ("register mask str", lambda ep, d: ep.register(d.b, "1"), "message"),
+    ("register mask None", lambda ep, d: ep.register(d.b, None), "message"),
+    (
+        "register mask IntOnly",
+        lambda ep, d: (ep.register(d.b, IntOnly(EPOLLOUT)), ep.poll(0)),
+        "message",
+    ),
+    (
+        "register mask Decimal 2**70",
+        lambda ep, d: (ep.register(d.b, Decimal(2**70 + EPOLLOUT)), ep.poll(0)),
+        "message",
+    ),
+    (
+        "register mask IntOnly subclass",
+        lambda ep, d: (ep.register(d.b, IntOnly(IntSubclass(EPOLLOUT))), ep.poll(0)),
+        "message",
+    ),
+    (
+        "register mask Index subclass",
+        lambda ep, d: (ep.register(d.b, Index(IntSubclass(EPOLLOUT))), ep.poll(0)),
+        "message",
+    ),
+    (
+        "register mask IntOnly str",
+        lambda ep, d: ep.register(d.b, IntOnly("1")),
+        "message",
+    ),
+    ("modify mask Decimal", lambda ep, d: ep.modify(d.a, Decimal(EPOLLIN)), "message"),
+    (
+        "register mask Index float",
+        lambda ep, d: ep.register(d.b, Index(1.5)),
+        "message",
+    ),
+    (
+        "register mask Index True",
+        lambda ep, d: ep.register(d.b, Index(True)),
+        "message",
+    ),
     (
         "register mask Index",
         lambda ep, d: (ep.register(d.b, Index(EPOLLOUT)), ep.poll(0)),
@@ -132,6 +181,9 @@ PARITY_OPERATIONS: List[Tuple[str, Callable[[Any, Any], Any], str]] = [
     ("fromfd keyword", lambda ep, d: type(ep).fromfd(fd=-1), "errno"),
     ("fromfd float", lambda ep, d: type(ep).fromfd(1.0), "message"),
     ("fromfd 2**40", lambda ep, d: type(ep).fromfd(2**40), "message"),
+    ("fromfd Decimal -1", lambda ep, d: type(ep).fromfd(Decimal(-1)), "message"),
+    ("create Decimal", lambda ep, d: type(ep)(Decimal(3)), "message"),
+    ("create flags IntOnly", lambda ep, d: type(ep)(flags=IntOnly(0)), "message"),
     ("create 0", lambda ep, d: type(ep)(0), "message"),
     ("create flags 1", lambda ep, d: type(ep)(flags=1), "message"),
     ("create str", lambda ep, d: type(ep)("x"), "message"),
@@ -140,6 +192,13 @@ PARITY_OPERATIONS: List[Tuple[str, Callable[[Any, Any], Any], str]] = [
     ("create too many", lambda ep, d: type(ep)(1, 2, 3), "errno"),
     ("pickle", lambda ep, d: pickle.dumps(ep), "errno"),
 ]
+
+
+class IntSubclass(int):
+    """
+    A strict subclass of int, which CPython takes from C{__index__} or
+    C{__int__} with a L{DeprecationWarning}.
+    """
 
 
 class Descriptors:
@@ -181,14 +240,22 @@ def test_parity(
     """
     The same operation on L{epollreactor.epoll} and C{select.epoll} gives
     the same result, or the same exception type and errno, and the same
-    message where CPython's is stable across versions.
+    message where CPython's is stable across versions; and the same
+    warnings, attributed to the same line.
     """
     descriptors = Descriptors(closer, tmp_path)
     outcomes = []
+    warned = []
     for implementation in (epollreactor.epoll, SELECT_EPOLL):
         ep = closer.add(implementation())
         ep.register(descriptors.a, EPOLLOUT)
-        outcomes.append(outcome(operation, ep, descriptors))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            outcomes.append(outcome(operation, ep, descriptors))
+        warned.append(
+            [(w.category, str(w.message), w.filename, w.lineno) for w in caught]
+        )
+    assert warned[0] == warned[1]
     # Each side's new epoll objects are its own: compare what they are.
     ours, theirs = [
         ("ok", ("an epoll object", result[1].closed))

@@ -11,6 +11,7 @@ import resource
 import signal
 import socket
 import threading
+import warnings
 from decimal import Decimal
 from fractions import Fraction
 from time import monotonic
@@ -26,9 +27,11 @@ from epollreactor import (
 )
 from epollreactor._epoll import timeoutToMilliseconds
 from tests.contract import (
+    BEFORE_310,
     SINCE_315,
     Closer,
     Index,
+    IntOnly,
     skipUnlessCPython,
     socketPair,
 )
@@ -292,24 +295,73 @@ def test_pollRealTimeout(epoll: Any, closer: Closer, timeout: Any) -> None:
     """
     On CPython 3.15 and later, a timeout may be any real number, converted
     as a float (so a L{Decimal} NaN is L{ValueError} and one too large
-    L{OverflowError}, as for floats); before, anything but an int or a
-    float is a L{TypeError}.
+    L{OverflowError}, as for floats).  On CPython 3.9 one with C{__int__}
+    (a L{Decimal}, not a L{Fraction}) is whole seconds, truncated by it,
+    with a L{DeprecationWarning}: a NaN is C{__int__}'s L{ValueError}, one
+    too large L{OverflowError}.  Between, anything but an int or a float is
+    a L{TypeError}.
+    """
+    left, right = socketPair(closer)
+    converted = SINCE_315 or (BEFORE_310 and isinstance(timeout, Decimal))
+    with epoll() as ep:
+        ep.register(left, EPOLLOUT)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            if not converted:
+                with pytest.raises(TypeError) as info:
+                    ep.poll(timeout)
+                assert str(info.value) == "timeout must be an integer or None"
+            elif isinstance(timeout, Decimal) and timeout.is_nan():
+                with pytest.raises(ValueError):
+                    ep.poll(timeout)
+            elif timeout > 1e300:
+                with pytest.raises(OverflowError):
+                    ep.poll(timeout)
+            else:
+                assert ep.poll(timeout) == [(left.fileno(), EPOLLOUT)]
+
+
+@pytest.mark.parametrize(
+    "timeout, exception",
+    [
+        (IntOnly(0), None),
+        (Decimal("-0.5"), None),
+        (Decimal("Infinity"), OverflowError),
+        (Decimal("1e10"), OverflowError),
+    ],
+)
+def test_pollTimeoutThroughDunderInt(
+    epoll: Any, closer: Closer, timeout: Any, exception: Any
+) -> None:
+    """
+    On CPython 3.9, a timeout that is an integer only through C{__int__} is
+    whole seconds, with a L{DeprecationWarning} attributed to the caller; a
+    value C{__int__} cannot give, or too many seconds for CPython's 64-bit
+    nanoseconds, is L{OverflowError}.  Since 3.10 it is a L{TypeError}
+    (since 3.15 a L{Decimal} is converted as a float: L{test_pollRealTimeout}).
     """
     left, right = socketPair(closer)
     with epoll() as ep:
         ep.register(left, EPOLLOUT)
-        if not SINCE_315:
-            with pytest.raises(TypeError) as info:
-                ep.poll(timeout)
-            assert str(info.value) == "timeout must be an integer or None"
-        elif timeout.is_nan() if isinstance(timeout, Decimal) else False:
-            with pytest.raises(ValueError):
-                ep.poll(timeout)
-        elif float(timeout) > 1e300:
-            with pytest.raises(OverflowError):
-                ep.poll(timeout)
-        else:
-            assert ep.poll(timeout) == [(left.fileno(), EPOLLOUT)]
+        if not BEFORE_310:
+            if isinstance(timeout, IntOnly) or not SINCE_315:
+                with pytest.raises(TypeError):
+                    ep.poll(timeout)
+            return
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if exception is None:
+                assert ep.poll(timeout) == [(left.fileno(), EPOLLOUT)]
+            else:
+                with pytest.raises(exception) as info:
+                    ep.poll(timeout)
+                assert str(info.value) == (
+                    "timestamp too large to convert to C _PyTime_t"
+                )
+        # Decimal's infinity has no int: __int__ fails before the warning.
+        assert [(w.category, w.filename) for w in caught] == (
+            [] if timeout == Decimal("Infinity") else [(DeprecationWarning, __file__)]
+        )
 
 
 def test_pollLargestTimeout(epoll: Any, closer: Closer) -> None:
