@@ -47,6 +47,35 @@ def replaceStock() -> None:
     selectors.DefaultSelector = epollreactor.EpollSelector  # type: ignore[misc]
 
 
+def testsOf(module: Any) -> unittest.TestSuite:
+    """
+    The tests of one of CPython's test modules, as its own test runner
+    finds them: where the module has a C{test_main} (CPython 3.9's
+    C{test_selectors}, whose base class is a C{TestCase} that only its
+    subclasses can run), the classes that function hands to
+    C{test.support.run_unittest}; else all the module's tests.
+    """
+    loader = unittest.TestLoader()
+    testMain = getattr(module, "test_main", None)
+    if testMain is None:
+        return loader.loadTestsFromModule(module)
+    from test import support
+
+    named: List[Any] = []
+    runUnittest = support.run_unittest
+    support.run_unittest = lambda *classes: named.extend(classes)
+    try:
+        testMain()
+    finally:
+        support.run_unittest = runUnittest
+    return unittest.TestSuite(
+        loader.loadTestsFromModule(sys.modules[test])
+        if isinstance(test, str)
+        else loader.loadTestsFromTestCase(test)
+        for test in named
+    )
+
+
 def run() -> Dict[str, Any]:
     """
     Load and run L{SUITES}.
@@ -55,9 +84,8 @@ def run() -> Dict[str, Any]:
         the names and tracebacks of those that did not pass.
     """
     replaceStock()
-    loader = unittest.TestLoader()
     suite = unittest.TestSuite(
-        loader.loadTestsFromModule(importlib.import_module(name)) for name in SUITES
+        testsOf(importlib.import_module(name)) for name in SUITES
     )
     stream = io.StringIO()
     result = unittest.TextTestRunner(stream=stream, verbosity=0).run(suite)
