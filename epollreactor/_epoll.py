@@ -260,8 +260,7 @@ def _asEventMask(eventmask: Any) -> int:
     """
     value = int(_integer(eventmask))
     if MASK_RANGE_WARNS and not _INT_MIN <= value <= _UNSIGNED_INT_MASK:
-        # The caller of register or modify (via _convertControl).
-        warnings.warn("integer value out of range", DeprecationWarning, stacklevel=4)
+        _warnAtCaller("integer value out of range")
     return value & _UNSIGNED_INT_MASK
 
 
