@@ -38,8 +38,9 @@ test-twisted-full: $(STAMP)
 # The interpreter and architecture matrix (.ci/matrix): Debian roots made
 # with mmdebstrap and cached in /var/cache/epollreactor-matrix (MATRIX_CACHE=
 # to move it); the whole suite on CPython 3.13, 3.14, 3.15 and PyPy 3.11
-# (Debian unstable) and on CPython 3.9 (Debian 11), the binding, selector, libc and reactor tests on i386,
-# and on arm64 and s390x under qemu-user-static.  MATRIX= names entries
+# (Debian unstable) and on CPython 3.9 (Debian 11); the binding, selector,
+# libc and reactor tests on i386 (with Twisted's own reactor suites), and on
+# arm64 and s390x under qemu-user-static.  MATRIX= names entries
 # (.ci/matrix --list), all by default.  Needs root.
 MATRIX ?=
 
