@@ -60,7 +60,7 @@ def _readOrWrite(
     reads: Set[int],
     writes: Set[int],
     owners: Dict[int, Any],
-    doWrite: Callable[[Any], Optional[BaseException]],
+    doWrite: Callable[[Any, int], Optional[BaseException]],
     selectable: Any,
     fd: int,
     event: int,
@@ -95,7 +95,7 @@ def _readOrWrite(
                     ):
                         event = EPOLLIN
                 if not why and event & EPOLLOUT:
-                    why = doWrite(selectable)
+                    why = doWrite(selectable, inRead)
                     inRead = False
         except BaseException:
             why = sys.exc_info()[1]
@@ -219,7 +219,7 @@ class Dispatcher:
                                 ):
                                     event = EPOLLIN
                             if not why and event & EPOLLOUT:
-                                why = doWrite(selectable)
+                                why = doWrite(selectable, inRead)
                                 inRead = False
                     except BaseException:
                         why = sys.exc_info()[1]

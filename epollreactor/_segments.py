@@ -17,11 +17,8 @@ short segment that arrives after that ACK waits for the delayed-ACK timer
 (40 ms at least on Linux, C{TCP_DELACK_MIN}).  So a burst sent as two
 C{send()} calls that each end short can stall: the first short segment
 arrives after the ACK of the full segments before it, and the second,
-often the burst's last bytes, waits for the timer.  Captured on loopback
-(MSS 65,483) with 1 MiB echoed through Twisted's transport, which sends at
-most C{SEND_LIMIT} = 131,072 bytes per call: sends of 131,072 bytes leave
-65,483 + 65,483 + 106, and the message's last 106 bytes waited 40-44 ms in
-29 of 800 round trips, on Twisted's own reactor as on ours.
+often the burst's last bytes, waits for the timer (bench/README.md
+has the loopback capture).
 
 Twisted's C{FileDescriptor.doWrite} sends C{min(buffered, SEND_LIMIT)}
 bytes per call, so where the short segments come from is (a) every call
@@ -45,9 +42,27 @@ reports then):
    which the reactor makes at the next EPOLLOUT, in the next iteration.
    "Still writing" means, on a burst's first call, that the peer's input
    is waiting to be read (C{FIONREAD}, tcp(7)), so the protocol has more to
-   answer; on a later call, that it wrote at least L{SMALLEST_SEGMENT}
+   answer; on a later call, that the call comes right after a C{doRead} of
+   the same connection and the protocol wrote at least L{SMALLEST_SEGMENT}
    bytes since the call before.  The first call after which less came
    sends everything, which removes (b).
+
+A tail is held only for the burst it belongs to, and never longer than
+L{HOLD_LIMIT}:
+
+ - output that no input drives (a timer's, another connection's) ends the
+   burst at the next call, so a trickle of small writes after a large one
+   goes out a write at a time, as Twisted sends it;
+ - a tail is held at most L{HOLD_LIMIT} seconds after the last call that
+   sent something, however long input keeps coming, since a segment
+   (65,483 bytes on loopback and jumbo-frame links) can take long to fill
+   with small writes; a burst whose every call sends whole segments is
+   never cut short by it, however slowly the loop turns;
+ - a connection whose application set C{TCP_NODELAY} (tcp(7)) asked for
+   every write to leave at once, and Nagle no longer holds anything on it:
+   it is written as Twisted writes it;
+ - a held tail never waits on a ready EPOLLOUT: the next iteration's call
+   either comes after more input or sends it.
 
 A burst's first call that one C{send()} takes whole while no input waits
 (a request's response), a first call shorter than a segment, and a
@@ -60,25 +75,26 @@ earlier short segment of the same burst is there for Nagle to hold it
 behind, and the one that ended the burst before was followed by this
 burst's full segments, whose ACK covers it.  Nor can it add a wait of its
 own: the bytes held are fewer than a segment, held only while the protocol
-goes on writing, and they leave in the first iteration in which it wrote
-less.  C{tests/test_segments.py} pins the shape in C{send()} calls.
+goes on writing in answer to input, and at most L{HOLD_LIMIT}.
+C{tests/test_segments.py} pins the shape in C{send()} calls.
 
 What it leaves to TCP: the kernel makes short segments of its own when the
 receiver's window is smaller than what is queued (C{tcp_write_xmit} cuts
 at the window's edge) or when the send buffer takes part of a call, and
 Nagle counts those too, so the rest can still wait for the receiver's
-delayed ACK; a burst whose input pauses half-way (a slow sender) ends at
-the pause, with its own short segment; and two writes shorter than a
-segment made moments apart are Nagle's to hold.  All three happen on
-Twisted's reactor alike; only C{TCP_NODELAY}, the application's choice,
-changes them.
+delayed ACK; a burst whose input pauses half-way (a slow sender), or whose
+small writes take longer than L{HOLD_LIMIT} to fill a segment, ends with
+its own short segment; and two writes shorter than a segment made moments apart are
+Nagle's to hold.  All three happen on Twisted's reactor alike; only
+C{TCP_NODELAY}, the application's choice, changes them.
 """
 
 from array import array
 from fcntl import ioctl
-from socket import IPPROTO_TCP, TCP_MAXSEG
+from socket import IPPROTO_TCP, TCP_MAXSEG, TCP_NODELAY
 from termios import FIONREAD
-from typing import Any, Dict, Optional
+from time import monotonic
+from typing import Any, Dict, Optional, Tuple
 from weakref import WeakKeyDictionary
 
 from twisted.internet import tcp, unix
@@ -89,6 +105,11 @@ __all__ = ["WholeSegmentWriter"]
 #: default): a buffer shorter than this is never more than one segment, and
 #: is written without asking the kernel for the connection's MSS.
 SMALLEST_SEGMENT = 536
+
+#: The longest, in seconds, that a byte of a burst's tail is held back
+#: waiting for the rest of the burst: well under the 40 ms of a delayed ACK
+#: that holding it saves, and a small part of a request's round trip.
+HOLD_LIMIT = 0.001
 
 #: Twisted's Unix socket connections, which are TCP connections by class.
 _UNIX = (unix.Server, unix.Client)
@@ -128,19 +149,23 @@ class WholeSegmentWriter:
     @ivar _isTCP: by selectable type, whether its instances are Twisted TCP
         connections over IP (not Unix sockets, which share the class).
     @ivar _tails: by connection whose last C{doWrite} we cut, how many
-        bytes it left unsent; an entry lasts until the next C{doWrite}, or
-        the connection.
+        bytes it left unsent and since when (L{monotonic}) the oldest of
+        them has waited; an entry lasts until the next C{doWrite}, or the
+        connection.
     """
 
     def __init__(self) -> None:
         self._isTCP: Dict[type, bool] = {}
-        self._tails: WeakKeyDictionary[Any, int] = WeakKeyDictionary()
+        self._tails: WeakKeyDictionary[Any, Tuple[int, float]] = WeakKeyDictionary()
 
-    def doWrite(self, selectable: Any) -> Optional[BaseException]:
+    def doWrite(self, selectable: Any, afterRead: int = 0) -> Optional[BaseException]:
         """
         Call C{selectable.doWrite()}; for a TCP connection, with its
         C{SEND_LIMIT} set for that call as the module's docstring says.
 
+        @param afterRead: true when this call follows a C{doRead} of the
+            same selectable in the same event: only then can a burst that
+            was cut still be arriving.
         @return: what C{doWrite} returned.
         """
         kind = selectable.__class__
@@ -158,7 +183,7 @@ class WholeSegmentWriter:
         if buffered < SMALLEST_SEGMENT:
             why = selectable.doWrite()
             return why
-        sendLimit = self._wholeSegments(selectable, buffered, previous)
+        sendLimit = self._wholeSegments(selectable, buffered, previous, afterRead)
         if sendLimit is None:
             why = selectable.doWrite()
             return why
@@ -172,25 +197,35 @@ class WholeSegmentWriter:
                     del selectable.SEND_LIMIT
                 else:
                     selectable.SEND_LIMIT = own
+            # What is held now was written after the oldest byte held
+            # before, which this call sent.
+            since = monotonic()
         else:
             # Less than a segment, and the protocol is still writing.
             why = None
+            since = previous[1] if previous is not None else monotonic()
         # A burst we cut goes on: the next call compares with what is left.
         left = _buffered(selectable)
         if left:
-            tails[selectable] = left
+            tails[selectable] = (left, since)
         return why
 
     def _wholeSegments(
-        self, connection: Any, buffered: int, previous: Optional[int]
+        self,
+        connection: Any,
+        buffered: int,
+        previous: Optional[Tuple[int, float]],
+        afterRead: int,
     ) -> Optional[int]:
         """
         @param connection: a Twisted TCP connection.
         @param buffered: how many bytes it has to send, at least
             L{SMALLEST_SEGMENT}.
-        @param previous: how many its previous C{doWrite} left unsent, if
-            that was its last one: the burst it belongs to is still being
-            sent.
+        @param previous: how many its previous C{doWrite} left unsent, and
+            since when the oldest of them waits, if that was its last one:
+            the burst it belongs to may still be arriving.
+        @param afterRead: whether a C{doRead} of the connection came just
+            before.
 
         @return: the C{SEND_LIMIT} for its next C{doWrite} (0: no call this
             time), or C{None} for its own.
@@ -211,8 +246,15 @@ class WholeSegmentWriter:
                 return None
             writing = not waitsForEmpty
         else:
-            writing = not waitsForEmpty and buffered - previous >= SMALLEST_SEGMENT
+            writing = (
+                bool(afterRead)
+                and not waitsForEmpty
+                and buffered - previous[0] >= SMALLEST_SEGMENT
+            )
         try:
+            if sock.getsockopt(IPPROTO_TCP, TCP_NODELAY):
+                # Nagle holds nothing here: a short segment costs no wait.
+                return None
             segment: int = sock.getsockopt(IPPROTO_TCP, TCP_MAXSEG)
         except OSError:
             return None
@@ -228,5 +270,12 @@ class WholeSegmentWriter:
         if not tail or (previous is None and buffered < segment):
             # Whole segments already; or a reply shorter than a segment,
             # which is not held back for input still to come.
+            return None
+        if (
+            previous is not None
+            and tail == buffered
+            and monotonic() - previous[1] >= HOLD_LIMIT
+        ):
+            # Held for long enough without a segment's worth coming.
             return None
         return buffered - tail

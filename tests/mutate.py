@@ -325,6 +325,31 @@ MUTANTS: Tuple[Mutant, ...] = (
         "a file sent by twisted.web waits an iteration and a send per chunk",
     ),
     Mutant(
+        "output no input drives held as a burst",
+        SEGMENTS,
+        "                bool(afterRead)\n                and not waitsForEmpty",
+        "                not waitsForEmpty",
+        ("tests/test_segments.py::test_aTrickleAfterABurstIsSentAWriteAtATime",),
+        "a timer's small updates after a large write wait until a whole "
+        "segment (64 KiB on loopback) has built up",
+    ),
+    Mutant(
+        "tail held past the hold limit",
+        SEGMENTS,
+        "            and monotonic() - previous[1] >= HOLD_LIMIT\n",
+        "            and False\n",
+        ("tests/test_segments.py::test_aHeldTailWaitsNoLongerThanTheHoldLimit",),
+        "updates answered while input keeps coming wait for a whole segment",
+    ),
+    Mutant(
+        "tail held on a TCP_NODELAY connection",
+        SEGMENTS,
+        "            if sock.getsockopt(IPPROTO_TCP, TCP_NODELAY):\n",
+        "            if False:\n",
+        ("tests/test_segments.py::test_noTailIsHeldOnAConnectionWithNoDelay",),
+        "an application that asked for low latency has its writes held",
+    ),
+    Mutant(
         "SEND_LIMIT left on the transport",
         SEGMENTS,
         "                    del selectable.SEND_LIMIT\n",

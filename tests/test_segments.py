@@ -17,7 +17,9 @@ import pytest
 from twisted.internet.interfaces import IPullProducer
 from twisted.internet.protocol import Factory, Protocol
 
+from epollreactor import _segments
 from epollreactor._reactor import EPollReactor
+from epollreactor._segments import HOLD_LIMIT
 from tests.test_earlywrite import LIMIT, Echo, exchange, serveEcho
 
 #: One C{send()}: bytes asked for, bytes taken, the connection's MSS then.
@@ -53,6 +55,16 @@ class MeasuringSocket:
         @return: the real socket's attribute.
         """
         return getattr(self._real, name)
+
+
+@pytest.fixture(autouse=True)
+def stillClock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Stop the clock L{epollreactor._segments} reads: a burst's shape is
+    then what its input makes it, not how fast this machine runs it, and
+    L{HOLD_LIMIT} is checked on its own, by counted ticks.
+    """
+    monkeypatch.setattr(_segments, "monotonic", Clock())
 
 
 @pytest.fixture
@@ -301,3 +313,165 @@ class MeasuringUnixSocket(MeasuringSocket):
         self._asked.append(len(data))
         sent: int = self._real.send(data)
         return sent
+
+
+#: One update of the trickle that follows a snapshot: shorter than a
+#: segment, longer than L{SMALLEST_SEGMENT}.
+UPDATE = b"u" * 600
+
+#: The snapshot a trickle follows: more than one call sends, so its first
+#: call is cut and leaves a tail behind.
+SNAPSHOT = b"s" * 200_000
+
+
+class Updates(Protocol):
+    """
+    Writes one L{UPDATE} each time it is asked: by its input, as a server
+    answers a client that asked for a change, or by a timer, as a server
+    pushes changes of its own.
+
+    @ivar updates: how many it wrote.
+    """
+
+    updates = 0
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Answer with one update.
+        """
+        self.push()
+
+    def push(self) -> None:
+        """
+        Write one update.
+        """
+        self.transport.write(UPDATE)
+        self.updates += 1
+
+
+def drain(client: socket.socket) -> int:
+    """
+    @return: how many bytes the client read, all it had.
+    """
+    received = 0
+    try:
+        while True:
+            chunk = client.recv(4_194_304)
+            assert chunk, "the server closed the connection"
+            received += len(chunk)
+    except BlockingIOError:
+        pass
+    return received
+
+
+class Clock:
+    """
+    The time L{epollreactor._segments} reads, moved by the test alone, so
+    that a hold's bound is checked by counting, never by the machine's
+    speed.
+    """
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        """
+        @return: the time now.
+        """
+        return self.now
+
+
+def trickleAfterSnapshot(
+    reactor: EPollReactor,
+    monkeypatch: pytest.MonkeyPatch,
+    tick: float,
+    noDelay: bool = False,
+    asked: bool = True,
+) -> List[int]:
+    """
+    Serve L{Updates} after a L{SNAPSHOT}, one update in every iteration,
+    with the clock moving C{tick} seconds each time.
+
+    @param noDelay: set C{TCP_NODELAY} on the server's connection first.
+    @param asked: the client asks for each update; otherwise the server
+        pushes them, as a timer would, and the client sends nothing.
+    @return: for each update, how many iterations passed until all that was
+        written up to it had been sent: 1 when it is sent after the next
+        C{epoll_wait(2)}, where Twisted's reactor sends it.
+    """
+    clock = Clock()
+    monkeypatch.setattr(_segments, "monotonic", clock)
+    sends: List[Send] = []
+    client, transport, port = serveEcho(reactor, Updates)
+    transport.socket = MeasuringSocket(transport.socket, sends)
+    if noDelay:
+        transport.setTcpNoDelay(True)
+    # Each question leaves at once, not when Nagle lets it.
+    client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    waits: List[int] = []
+    pending: List[Tuple[int, int]] = []
+    updates = 0
+    try:
+        transport.write(SNAPSHOT)
+        for iteration in range(60):
+            if asked:
+                client.send(b"?")
+            else:
+                transport.protocol.push()
+            clock.now += tick
+            reactor.doIteration(0)
+            drain(client)
+            while updates < transport.protocol.updates:
+                # Written in this iteration, in answer to input.
+                updates += 1
+                pending.append((iteration, len(SNAPSHOT) + updates * len(UPDATE)))
+            sent = sum(taken for _, taken, _ in sends)
+            while pending and pending[0][1] <= sent:
+                waits.append(iteration - pending.pop(0)[0])
+    finally:
+        client.close()
+        transport.loseConnection()
+        port.stopListening()
+    return waits + [LIMIT] * len(pending)
+
+
+def test_aTrickleAfterABurstIsSentAWriteAtATime(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    Small writes that no input drives (a timer's updates) after a large one
+    are each sent after the next wait, as Twisted's reactor sends them,
+    however still the clock stands: output no input drives is no burst
+    still arriving, so the snapshot's tail is not held waiting for a
+    segment's worth of updates.
+    """
+    waits = trickleAfterSnapshot(reactor, monkeypatch, 0.0, asked=False)
+    assert waits and max(waits) <= 1, waits
+
+
+def test_aHeldTailWaitsNoLongerThanTheHoldLimit(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    While input keeps a burst going, its tail is held for the rest of the
+    burst, but no byte of it longer than L{HOLD_LIMIT}: a segment (65,483
+    bytes on loopback) can take long to fill, and updates written while
+    it fills must not wait for it.
+    """
+    tick = HOLD_LIMIT / 4
+    waits = trickleAfterSnapshot(reactor, monkeypatch, tick)
+    assert waits
+    assert max(waits) * tick <= HOLD_LIMIT + 2 * tick, waits
+
+
+def test_noTailIsHeldOnAConnectionWithNoDelay(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A connection whose application set C{TCP_NODELAY} asked for every write
+    to leave at once, and Nagle holds nothing there: each update is sent
+    after the next wait, as Twisted's reactor sends it, however still the
+    clock stands.
+    """
+    waits = trickleAfterSnapshot(reactor, monkeypatch, 0.0, noDelay=True)
+    assert waits and max(waits) <= 1, waits
