@@ -33,10 +33,32 @@ from typing import Any, Callable, Dict, List
 
 from twisted.internet.protocol import Factory, Protocol
 
+#: The checkout this script belongs to: "ours" is its package, whatever
+#: else the interpreter could import.
+_CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def _ours() -> None:
+    sys.path.insert(0, _CHECKOUT)
     import epollreactor
 
+    assert os.path.dirname(epollreactor.__file__).startswith(_CHECKOUT)
+
+    epollreactor.install()
+
+
+def _baseline() -> None:
+    """
+    Ours as another checkout has it (the directory in C{BENCH_BASELINE}),
+    so that a change is measured before and after in one interleaved run.
+    """
+    checkout = os.environ.get("BENCH_BASELINE")
+    if not checkout:
+        raise SystemExit("the baseline peer needs BENCH_BASELINE=<a checkout>")
+    sys.path.insert(0, os.path.abspath(checkout))
+    import epollreactor
+
+    assert os.path.dirname(epollreactor.__file__).startswith(os.path.abspath(checkout))
     epollreactor.install()
 
 
@@ -76,6 +98,7 @@ def _uvloop() -> None:
 #: Reactor names and how to install each.
 REACTORS: Dict[str, Callable[[], None]] = {
     "ours": _ours,
+    "baseline": _baseline,
     "epoll": _stock,
     "poll": _poll,
     "select": _select,

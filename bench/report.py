@@ -24,11 +24,12 @@ RESULTS = os.path.join(HERE, "results")
 
 #: Peer reactors, in the order of the tables; names as in
 #: echo_server.REACTORS.
-PEERS = ["ours", "epoll", "poll", "select", "asyncio", "uvloop"]
+PEERS = ["ours", "baseline", "epoll", "poll", "select", "asyncio", "uvloop"]
 
 #: What each peer is, for the table.
 PEER_TITLES = {
     "ours": "ours (epollreactor.EPollReactor, ctypes)",
+    "baseline": "ours as the checkout in BENCH_BASELINE has it",
     "epoll": "stock twisted epollreactor (C select.epoll)",
     "poll": "twisted pollreactor",
     "select": "twisted selectreactor",
