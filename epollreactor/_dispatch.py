@@ -15,27 +15,27 @@ that prefix, and disconnects it (C{tests/test_dispatch.py}).  One thing
 differs from C{_doReadOrWrite}, on purpose: when one event reports both
 directions and C{doRead} takes the write interest away, or gives the number
 to another selectable, no C{doWrite} follows, as none would for an event
-masked by that interest or for a selectable no longer registered.  And a
-TCP connection's C{doWrite} sends whole segments, the short tail of a burst
-last (L{epollreactor._segments}).
+masked by that interest or for a selectable no longer registered.  Every
+C{doWrite} goes through the reactor's write policy
+(L{epollreactor._writing}).
 """
 
 import sys
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from twisted.internet import posixbase
 from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
 from twisted.python import context, log
 
-from epollreactor._libc import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT
-from epollreactor._segments import WholeSegmentWriter
+from epollreactor._libc import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EVENT, EventBuffer
+from epollreactor._registrations import Registration, Registrations
+from epollreactor._writing import Dispatch, WritePolicy
 
 __all__ = ["Dispatch", "Dispatcher"]
 
-#: C{dispatch(selectable, fd, event)}.
-Dispatch = Callable[[Any, int, int], None]
-
 _ILogContext = log.ILogContext
+_unpackEvents = EVENT.iter_unpack
+_EVENT_SIZE = EVENT.size
 _NO_FILEDESC = posixbase._NO_FILEDESC
 _DISCONNECTED = EPOLLHUP | EPOLLERR
 _BUGGY_LOG_PREFIX = "(buggy logPrefix method)"
@@ -57,27 +57,23 @@ def _logContextStack() -> Optional[List[Dict[Any, Any]]]:
 
 def _readOrWrite(
     reactor: Any,
-    reads: Set[int],
-    writes: Set[int],
-    owners: Dict[int, Any],
-    doWrite: Callable[[Any, int], Optional[BaseException]],
-    selectable: Any,
-    fd: int,
+    doWrite: Callable[[Registration, int], Optional[BaseException]],
+    record: Registration,
     event: int,
 ) -> None:
     """
-    Hand one event to its selectable: what
+    Hand one event to C{record}'s owner: what
     C{posixbase._PollLikeMixin._doReadOrWrite} does, but for the difference
     the module's docstring gives.
 
-    @param owners: the reactor's owner by descriptor number.
-    @param doWrite: calls a selectable's C{doWrite}
-        (L{WholeSegmentWriter.doWrite}).
+    @param doWrite: calls the owner's C{doWrite}
+        (L{WritePolicy.doWrite}).
     """
+    selectable = record.owner
     why: Optional[BaseException] = None
     inRead = False
     if event & _DISCONNECTED and not event & EPOLLIN:
-        if fd in reads:
+        if record.reading:
             inRead = True
             why = CONNECTION_DONE
         else:
@@ -90,12 +86,10 @@ def _readOrWrite(
                 if event & EPOLLIN:
                     why = selectable.doRead()
                     inRead = True
-                    if event & EPOLLOUT and (
-                        fd not in writes or owners.get(fd) is not selectable
-                    ):
+                    if not (record.writing and record.owner is selectable):
                         event = EPOLLIN
                 if not why and event & EPOLLOUT:
-                    why = doWrite(selectable, inRead)
+                    why = doWrite(record, inRead)
                     inRead = False
         except BaseException:
             why = sys.exc_info()[1]
@@ -111,10 +105,8 @@ class Dispatcher:
 
     @ivar _reactor: the reactor, whose C{_disconnectSelectable} the
         function calls.
-    @ivar _reads: the reactor's set of numbers wanting C{doRead}.
-    @ivar _writes: the reactor's set of numbers wanting C{doWrite}.
-    @ivar _owners: the reactor's owner by descriptor number.
-    @ivar _segments: has a TCP connection write whole segments.
+    @ivar _table: the reactor's records, which events are checked against.
+    @ivar _doWrite: the reactor's write policy's C{doWrite}.
     @ivar _cached: C{(stack, base, dispatch)}: the last function built,
         kept while the thread's context stack and log context are the same
         objects.
@@ -123,52 +115,58 @@ class Dispatcher:
     _cached: Optional[Tuple[Any, Any, Dispatch]] = None
 
     def __init__(
-        self, reactor: Any, reads: Set[int], writes: Set[int], owners: Dict[int, Any]
+        self, reactor: Any, table: Registrations, writing: WritePolicy
     ) -> None:
         """
         @param reactor: the reactor whose selectables get the events.
-        @param reads: its set of numbers wanting C{doRead}, which tells a
-            reader's hang-up (C{CONNECTION_DONE}) from a writer's.
-        @param writes: its set of numbers wanting C{doWrite}, checked again
-            after a C{doRead} that came with EPOLLOUT.
-        @param owners: its owner by descriptor number, checked then too.
+        @param table: its records.
+        @param writing: its write policy, through which every C{doWrite}
+            goes.
         """
         self._reactor = reactor
-        self._reads = reads
-        self._writes = writes
-        self._owners = owners
-        self._segments = WholeSegmentWriter()
+        self._table = table
+        self._doWrite = writing.doWrite
+
+    def dispatchEvents(self, buffer: EventBuffer, count: int) -> Dispatch:
+        """
+        Hand each of the C{count} events in C{buffer} to its record's owner:
+        an event whose generation is not that of the record now under its
+        number is stale (fact 3 of L{epollreactor._reactor}) or a ghost
+        (fact 1), and each is masked by what the owner wants now, with the
+        errors it always gets.
+
+        @return: this iteration's dispatch function.
+        """
+        dispatch = self.forIteration()
+        table = self._table
+        byNumber = table.byNumber
+        for event, fd, generation in _unpackEvents(buffer.view[: count * _EVENT_SIZE]):
+            record = byNumber.get(fd)
+            if record is None or record.generation != generation:
+                table.stray(generation)
+                continue
+            if not record.reading:
+                event &= ~EPOLLIN
+            elif event & EPOLLHUP:
+                # A hang-up can come before, or without, EPOLLIN while input
+                # is still buffered (fact 4, Twisted issue 7932): read until
+                # the read itself sees end-of-file.
+                event |= EPOLLIN
+            if not record.writing:
+                event &= ~EPOLLOUT
+            if event:
+                dispatch(record, event)
+        return dispatch
 
     def forIteration(self) -> Dispatch:
         """
-        @return: C{dispatch(selectable, fd, event)}, which does what
+        @return: C{dispatch(record, event)}, which does what
             C{log.callWithLogger(selectable, reactor._doReadOrWrite,
-            selectable, fd, event)} does.
+            selectable, fd, event)} does for C{record}'s owner and number.
         """
         stack = _logContextStack()
-        reads = self._reads
-        writes = self._writes
-        owners = self._owners
-        reactor = self._reactor
-        doWrite = self._segments.doWrite
         if stack is None:
-            callWithLogger: Callable[..., object] = log.callWithLogger
-
-            def dispatchWithLogger(selectable: Any, fd: int, event: int) -> None:
-                callWithLogger(
-                    selectable,
-                    _readOrWrite,
-                    reactor,
-                    reads,
-                    writes,
-                    owners,
-                    doWrite,
-                    selectable,
-                    fd,
-                    event,
-                )
-
-            return dispatchWithLogger
+            return self._dispatchWithLogger
         # What context.get(ILogContext) finds, without its three calls.
         base: Any = None
         for layer in reversed(stack):
@@ -181,10 +179,32 @@ class Dispatcher:
             # events; an iteration with only a few (connection churn) should
             # not pay it again (bench/README.md, churn).
             return cached[2]
+        dispatch = self._build(stack, base)
+        self._cached = (stack, base, dispatch)
+        return dispatch
+
+    def _dispatchWithLogger(self, record: Registration, event: int) -> None:
+        """
+        Dispatch through L{log.callWithLogger}, for an application that
+        installed a context tracker of its own.
+        """
+        log.callWithLogger(
+            record.owner, _readOrWrite, self._reactor, self._doWrite, record, event
+        )
+
+    def _build(self, stack: List[Dict[Any, Any]], base: Any) -> Dispatch:
+        """
+        @param stack: the thread's list of log contexts.
+        @param base: the log context there now, which each event's copies.
+        @return: the dispatch function for them.
+        """
         push = stack.append
         pop = stack.pop
+        reactor = self._reactor
+        doWrite = self._doWrite
 
-        def dispatch(selectable: Any, fd: int, event: int) -> None:
+        def dispatch(record: Registration, event: int) -> None:
+            selectable = record.owner
             try:
                 prefix = selectable.logPrefix()
             except KeyboardInterrupt:
@@ -201,7 +221,7 @@ class Dispatcher:
                 why: Optional[BaseException] = None
                 inRead = False
                 if event & _DISCONNECTED and not event & EPOLLIN:
-                    if fd in reads:
+                    if record.reading:
                         inRead = True
                         why = CONNECTION_DONE
                     else:
@@ -214,12 +234,10 @@ class Dispatcher:
                             if event & EPOLLIN:
                                 why = selectable.doRead()
                                 inRead = True
-                                if event & EPOLLOUT and (
-                                    fd not in writes or owners.get(fd) is not selectable
-                                ):
+                                if not (record.writing and record.owner is selectable):
                                     event = EPOLLIN
                             if not why and event & EPOLLOUT:
-                                why = doWrite(selectable, inRead)
+                                why = doWrite(record, inRead)
                                 inRead = False
                     except BaseException:
                         why = sys.exc_info()[1]
@@ -233,5 +251,4 @@ class Dispatcher:
             finally:
                 pop()
 
-        self._cached = (stack, base, dispatch)
         return dispatch

@@ -56,6 +56,7 @@ from epollreactor._libc import (
     EPOLLIN,
     EPOLLOUT,
     EPOLLPRI,
+    EVENT,
     FD_EVENT,
     FD_SETSIZE,
     EventBuffer,
@@ -64,6 +65,7 @@ from epollreactor._libc import (
     epoll_ctl_bare,
     epoll_wait,
     epoll_wait_bare,
+    osError,
     repeatFailed,
 )
 from epollreactor._versions import (
@@ -109,6 +111,7 @@ _TRIM_AFTER = 64
 _PAGE_EVENTS = EventBuffer.pageEvents
 
 _packFdEvent = FD_EVENT.pack
+_packEvent = EVENT.pack
 _unpackFdEvent = FD_EVENT.unpack_from
 _STRIDE = EventBuffer.stride
 _EVENT_SIZE = FD_EVENT.size
@@ -338,8 +341,13 @@ def timeoutToMilliseconds(timeout: Any) -> int:
     @raise ValueError: for NaN.
     @raise OverflowError: when it is too large for C{epoll_wait(2)}.
     """
+    if timeout.__class__ is float and 0.0 <= timeout <= _FAST_FLOAT_SECONDS_MAX:
+        # The two roundings below, for the common case (a reactor's timer).
+        return -(-_ceil(timeout * 1e9) // 1_000_000)
     if timeout is None:
         return -1
+    if timeout.__class__ is int and 0 <= timeout <= _FAST_SECONDS_MAX:
+        return timeout * 1000
     if not isinstance(timeout, float):
         try:
             seconds = _integer(timeout)
@@ -458,6 +466,19 @@ if platform.python_implementation() == "PyPy":
     _decode = _decodeEachEvent
 
 
+def _newInstance() -> int:
+    """
+    @return: the descriptor of a new epoll instance, close-on-exec.
+    @raise OSError: when the kernel refuses (EMFILE, ENFILE, ENOMEM).
+    """
+    fd: int = epoll_create1(EPOLL_CLOEXEC)
+    if fd < 0:
+        fd, err = repeatFailed(epoll_create1, EPOLL_CLOEXEC)
+        if err:
+            raise osError(err)
+    return fd
+
+
 class epoll:
     """
     An epoll instance: CPython's C{select.epoll}, built on ctypes.
@@ -513,15 +534,11 @@ class epoll:
         self = object.__new__(cls)
         self._epfd = -1
         if fd == -1:
-            fd = epoll_create1(EPOLL_CLOEXEC)
-            if fd < 0:
-                fd, err = repeatFailed(epoll_create1, EPOLL_CLOEXEC)
-                if err:
-                    raise OSError(err, os.strerror(err))
+            fd = _newInstance()
         elif fd < 0:
             # CPython reports whatever errno happens to hold here; EBADF is
             # the truthful one, and the type is the same: OSError.
-            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+            raise osError(errno.EBADF)
         self._epfd = fd
         # No buffer until the first poll: one made up front would cost every
         # object memory that select.epoll's does not (bench/README.md,
@@ -635,7 +652,7 @@ class epoll:
         """
         err = repeatFailed(epoll_ctl, epfd, operation, fd, event)[1]
         if err:
-            raise OSError(err, os.strerror(err))
+            raise osError(err)
 
     def register(
         self, fd: FileDescriptorLike, eventmask: int = _DEFAULT_EVENTMASK
@@ -729,6 +746,60 @@ class epoll:
         if epoll_ctl_bare(epfd, EPOLL_CTL_DEL, number, None):
             self._controlFailed(epfd, EPOLL_CTL_DEL, number, None)
 
+    # The reactor's road to the kernel: no argument conversion, errors as
+    # errnos, events tagged (L{epollreactor._registrations}).
+
+    def _control(self, operation: int, fd: int, mask: int, tag: int) -> int:
+        """
+        C{epoll_ctl(2)} with C{tag} in the upper half of C{epoll_data}
+        (L{EVENT}), for L{EPollReactor<epollreactor.EPollReactor>}'s
+        registrations.
+
+        @return: 0, or the errno of its failure, learnt by repeating the
+            call (L{repeatFailed}: errno itself may have been replaced by a
+            signal handler since); a repeat that succeeds is the call's
+            outcome.
+        """
+        epfd = self._epfd
+        # A NULL event for EPOLL_CTL_DEL (see unregister).
+        event = None if operation == EPOLL_CTL_DEL else _packEvent(mask, fd, tag)
+        if epoll_ctl_bare(epfd, operation, fd, event):
+            return repeatFailed(epoll_ctl, epfd, operation, fd, event)[1]
+        return 0
+
+    def _waitOnce(self, buffer: EventBuffer, maxevents: int, milliseconds: int) -> int:
+        """
+        One C{epoll_wait(2)} into C{buffer}, for the reactor's loop: a wait
+        a signal interrupts returns no events, so that the loop runs what
+        the signal's handler scheduled before it waits again.
+
+        @raise OSError: the kernel's error, as its subclass.
+        """
+        epfd = self._epfd
+        count: int = epoll_wait(epfd, buffer.pointer, maxevents, milliseconds)
+        if count < 0:
+            # Interrupted (EINTR), or a failure of its own: a repeat with a
+            # zero timeout cannot be interrupted, so its failure is the
+            # call's own (repeatFailed).
+            count, err = repeatFailed(epoll_wait, epfd, buffer.pointer, maxevents, 0)
+            if err:
+                raise osError(err)
+        return count
+
+    def _renew(self) -> None:
+        """
+        Hold a new, empty epoll instance instead of the one held now, which
+        is closed (the reactor's rebuild).  The new one is made first, so
+        its descriptor is another number.
+
+        @raise OSError: when the kernel refuses a new instance; the old one
+            is kept then.
+        """
+        old = self._epfd
+        self._epfd = _newInstance()
+        if old >= 0:
+            os.close(old)
+
     def _waitInto(self, buffer: EventBuffer, maxevents: int, milliseconds: int) -> int:
         """
         Call C{epoll_wait(2)} into C{buffer}, retrying on EINTR with the
@@ -762,7 +833,7 @@ class epoll:
                 return count
             count, err = repeatFailed(epoll_wait, self._epfd, pointer, maxevents, 0)
             if err:
-                raise OSError(err, os.strerror(err))
+                raise osError(err)
             if count or not milliseconds:
                 return count
             if milliseconds > 0:
@@ -814,7 +885,7 @@ class epoll:
                 raise _closedError()
             timeoutToMilliseconds(timeout)
             if converted > _MAX_EVENTS:
-                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+                raise osError(errno.EINVAL)
             raise ValueError(
                 "maxevents must be greater than 0, got {}".format(converted)
             )
@@ -851,11 +922,6 @@ class epoll:
             milliseconds = -1
         elif timeout is _ZERO:
             milliseconds = 0
-        elif timeout.__class__ is float and 0.0 <= timeout <= _FAST_FLOAT_SECONDS_MAX:
-            # The exact conversion's two roundings, for the common case.
-            milliseconds = -(-_ceil(timeout * 1e9) // 1_000_000)
-        elif timeout.__class__ is int and 0 <= timeout <= _FAST_SECONDS_MAX:
-            milliseconds = timeout * 1000
         else:
             milliseconds = timeoutToMilliseconds(timeout)
         buffers = self._buffers

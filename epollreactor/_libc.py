@@ -4,7 +4,7 @@ The C boundary: the only module of epollreactor that imports L{ctypes}.
 It loads the C library once, declares the three epoll system calls and the
 layout of C{struct epoll_event}, exports the kernel's EPOLL* constants, and
 owns the one road by which a failed call becomes a Python exception:
-L{lastError}.
+L{osError}.
 
 Everything above this module sees plain Python: integers, L{bytes} and a
 preallocated L{EventBuffer}.
@@ -470,23 +470,28 @@ if platform.python_implementation() == "PyPy":
         epoll_wait = epoll_wait_bare = _pointers["epoll_wait"]
 
 
-def lastError() -> OSError:
+def osError(err: int) -> OSError:
     """
-    Build the exception for the C library call that just failed, from the
-    errno it left.
+    Build the exception for a C library call that failed with C{err}.
 
     This is the one road by which every failed epoll call becomes an
     exception, so that the L{OSError} subclasses (L{FileNotFoundError},
-    L{FileExistsError}, L{PermissionError}, ...) come out exactly as CPython's
-    C{select.epoll} raises them.  Call it right after L{repeatFailed} has
-    confirmed the errno, or right after a call that no signal handler can
-    follow.
+    L{FileExistsError}, L{PermissionError}, ...) come out exactly as
+    CPython's C{select.epoll} raises them.
 
-    @return: C{OSError(errno, os.strerror(errno))}, which Python turns into
-        the subclass for that errno.
+    @return: C{OSError(err, os.strerror(err))}, which Python turns into the
+        subclass for that errno.
     """
-    err = getErrno()
     return OSError(err, os.strerror(err))
+
+
+def lastError() -> OSError:
+    """
+    @return: L{osError} for the errno the C library call that just failed
+        left.  Call it right after L{repeatFailed} has confirmed the errno,
+        or right after a call that no signal handler can follow.
+    """
+    return osError(getErrno())
 
 
 def repeatFailed(call: _EpollCall, *arguments: Any) -> "tuple[int, int]":

@@ -1,22 +1,24 @@
 """
 L{Registrations}: the reactor's entries in the kernel's interest list of one
-epoll instance, kept in step with the kernel, in the reactor's own terms
-(an owner, a descriptor number, a mask) and without knowing what the owner
-is: nothing here calls an owner's methods, so nothing here runs
-application code, and nothing here imports Twisted.
+epoll instance, one L{Registration} record each, kept in step with the
+kernel; every C{epoll_ctl(2)} the reactor makes goes through it, and through
+the L{epoll} object it holds.
 
 It follows the facts about epoll written above L{epollreactor._reactor}:
 
- - Tables change only after the system call succeeded (CPython's
+ - A record changes only after the system call succeeded (CPython's
    C{selectors._PollLikeSelector.register}, Twisted's C{_add}); a removal
    whose descriptor is already closed (EBADF), renamed (ENOENT) or replaced
-   by a file epoll cannot watch (EPERM) cleans the tables instead of
+   by a file epoll cannot watch (EPERM) forgets the record instead of
    raising (facts 1, 2).
  - Every entry carries a generation in the upper half of C{epoll_data}, so
-   an event names the entry it was queued for, not merely a number (fact 3).
- - Each owner holds one number, found from its identity in constant time,
-   so that removing an owner whose C{fileno()} no longer names it never
-   scans the table.
+   an event names the record it was queued for, not merely a number: an
+   event whose generation is not that of the record now under its number
+   is stale (fact 3).
+ - A record is found by number (events, C{fileno()}) or by its owner's
+   identity (an owner whose C{fileno()} no longer names it), each in
+   constant time; a record whose C{owner} is C{None} has ended, whatever
+   still holds it.
  - One stale entry means application code closes descriptors behind the
    reactor's back, so every entry is checked again; but only
    L{PREEN_BATCH} per iteration, so that an event a peer can cause (Twisted
@@ -24,25 +26,24 @@ It follows the facts about epoll written above L{epollreactor._reactor}:
    registration.
  - A registration the kernel keeps for a file no number names any more
    (a ghost, fact 1), or one shared with a parent after C{fork()} (fact 6),
-   is left behind with the whole epoll instance: L{rebuild} makes a new one
-   from the tables.
+   is left behind with the whole epoll instance: L{Registrations.rebuild}
+   renews it from the records.
 """
 
 import errno
-import os
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from epollreactor._epoll import epoll
 from epollreactor._libc import (
     EPOLL_CTL_ADD,
     EPOLL_CTL_DEL,
     EPOLL_CTL_MOD,
-    EVENT,
-    epoll_ctl,
-    repeatFailed,
+    EPOLLIN,
+    EPOLLOUT,
+    osError,
 )
 
-__all__ = ["PREEN_BATCH", "Registrations"]
+__all__ = ["PREEN_BATCH", "Registration", "Registrations"]
 
 #: How many entries one iteration checks while a preen is under way: after
 #: a stale entry was found, every entry that existed then is checked within
@@ -63,282 +64,343 @@ _STRAYS_KEPT = 4096
 # epoll_ctl(2) checks the target file before it looks the number up).
 _STALE_ERRNOS = frozenset([errno.EBADF, errno.ENOENT, errno.EPERM])
 
-_packEvent = EVENT.pack
+#: What L{Registrations.pending} holds: work owed before the next wait.
+FORKED = 1
+GHOSTS = 2
+PREENING = 4
+
+#: What L{Registrations} calls for a record whose descriptor is gone, once
+#: the record has ended: with its owner, whether the owner was reading, and
+#: the exception its C{connectionLost} is to get (C{None}: the number was
+#: closed without being removed, as a preen finds it).
+Lose = Callable[[Any, bool, Optional[BaseException]], None]
 
 
-def _control(epfd: int, operation: int, fd: int, event: bytes) -> int:
+class Registration:
     """
-    Run C{epoll_ctl(2)}.
+    One owner's registration under one descriptor number: all the reactor
+    knows of it, in one place, so that nothing about it can disagree.
 
-    @return: 0, or the errno of its failure, learnt by repeating the call
-        (L{repeatFailed}: errno itself may have been replaced by a signal
-        handler since); a repeat that succeeds is the call's outcome.
+    @ivar owner: the selectable; C{None} once the registration has ended
+        (removed, evicted or lost), which is how whatever still holds the
+        record learns it.
+    @ivar fd: the number it is registered under.
+    @ivar generation: its tag in C{epoll_data} (fact 3).
+    @ivar mask: the event mask the kernel has for it.
+    @ivar reading: whether the owner wants C{doRead}.
+    @ivar writing: whether the owner wants C{doWrite}.
+    @ivar owedWrite: whether the owner, reading, asked to write while the
+        kernel was not watching for EPOLLOUT: it gets one C{doWrite} after
+        the next wait, and EPOLLOUT only if that leaves something unwritten
+        (L{WritePolicy<epollreactor._writing.WritePolicy>}).
+    @ivar tail: how many bytes its last C{doWrite}, which the write policy
+        cut, left unsent; -1 when that call was not cut.
+    @ivar heldSince: since when (L{time.monotonic}) that tail is held.
     """
-    if epoll_ctl(epfd, operation, fd, event):
-        return repeatFailed(epoll_ctl, epfd, operation, fd, event)[1]
-    return 0
+
+    __slots__ = (
+        "owner",
+        "fd",
+        "generation",
+        "mask",
+        "reading",
+        "writing",
+        "owedWrite",
+        "tail",
+        "heldSince",
+    )
+
+    def __init__(self, owner: Any, fd: int, generation: int, mask: int) -> None:
+        self.owner = owner
+        self.fd = fd
+        self.generation = generation
+        self.mask = mask
+        self.reading = bool(mask & EPOLLIN)
+        self.writing = bool(mask & EPOLLOUT)
+        self.owedWrite = False
+        self.tail = -1
+        self.heldSince = 0.0
+
+    def wanted(self) -> int:
+        """
+        @return: the mask its interests ask of the kernel: EPOLLIN while
+            reading, EPOLLOUT while writing, but not while a write attempt
+            is owed to a reader.
+        """
+        return (EPOLLIN if self.reading else 0) | (
+            EPOLLOUT if self.writing and not (self.owedWrite and self.reading) else 0
+        )
+
+    def __repr__(self) -> str:
+        return "<Registration {} of {!r}, mask {:#x}, generation {}>".format(
+            self.fd, self.owner, self.mask, self.generation
+        )
 
 
 class Registrations:
     """
-    The entries one reactor has in an epoll instance's interest list.
+    The records of one reactor's entries in an epoll instance's interest
+    list, indexed the two ways the reactor looks them up.
 
-    The dictionaries below are read by the reactor's hot paths directly (a
-    lookup, not a call, per event); only this object changes them.
-
-    @ivar poller: the L{epoll} instance; replaced by L{rebuild}.
-    @ivar owners: maps each registered descriptor number to its owner.
-    @ivar masks: maps each registered number to the event mask the kernel
-        has for it.
-    @ivar generations: maps each registered number to its entry's
-        generation.
-    @ivar byGeneration: maps each live generation to the owner of the entry
-        it tags; an event whose generation is not here is stale.
-    @ivar numbers: maps C{id()} of each owner to the number it is
-        registered under, whatever its C{fileno()} says now; an owner holds
-        one number (the reactor moves one whose C{fileno()} changed).
-    @ivar forked: set in a forked child until L{rebuild} has run.
-    @ivar rebuildWanted: set when ghost events keep coming.
-    @ivar repairPending: set while L{forked}, L{rebuildWanted} or a preen
-        (L{preening}) asks for work before the next wait, so that the
-        reactor's loop tests one attribute.
+    @ivar poller: the L{epoll} object; L{rebuild} renews the instance
+        inside it.
+    @ivar byNumber: each registered number's record.
+    @ivar byOwner: each registered owner's record, by C{id()} of the owner,
+        whatever its C{fileno()} says now; an owner holds one number.
+    @ivar pending: L{FORKED}, L{GHOSTS} and L{PREENING}: the work owed
+        before the next wait (L{repair}), in one attribute the reactor's
+        loop tests.
     """
 
-    forked = False
-    rebuildWanted = False
-    repairPending = False
+    pending = 0
 
-    def __init__(self) -> None:
+    def __init__(self, lose: Lose) -> None:
         """
         Create the epoll instance, with no entries.
+
+        @param lose: called with a record found lost (its number closed, or
+            naming another file its owner no longer reports), once the
+            record is forgotten; the reactor tells the owner.
         """
         # The 1024 is only a hint; the kernel ignores it since Linux 2.6.8.
         self.poller = epoll(1024)
-        self.owners: Dict[int, Any] = {}
-        self.masks: Dict[int, int] = {}
-        self.generations: Dict[int, int] = {}
-        self.byGeneration: Dict[int, Any] = {}
-        self.numbers: Dict[int, int] = {}
+        self.byNumber: Dict[int, Registration] = {}
+        self.byOwner: Dict[int, Registration] = {}
+        self._lose = lose
         self._nextGeneration = 1
         self._strays: Set[int] = set()
-        #: The preen's snapshot of numbers and where it is in it; whether a
+        #: The preen's snapshot of records and where it is in it; whether a
         #: pass over a new snapshot is owed once that one is used up.
-        self._sweep: List[int] = []
+        self._sweep: List[Registration] = []
         self._sweepAt = 0
         self._passOwed = False
 
-    # Looking up.
+    # Registering.
 
-    def numberOf(self, owner: Any) -> Optional[int]:
-        """
-        @return: the number C{owner} is registered under, found by identity
-            whatever its C{fileno()} says now, or C{None}.
-        """
-        return self.numbers.get(id(owner))
-
-    # Changing.
-
-    def _newGeneration(self) -> int:
-        """
-        @return: a generation no live entry uses.
-        """
-        byGeneration = self.byGeneration
-        generation = self._nextGeneration
-        while generation in byGeneration:
-            generation = generation + 1 if generation + 1 < _GENERATION_LIMIT else 1
-        self._nextGeneration = (
-            generation + 1 if generation + 1 < _GENERATION_LIMIT else 1
-        )
-        return generation
-
-    def add(self, owner: Any, fd: int, mask: int) -> None:
+    def register(self, owner: Any, fd: int, mask: int) -> Registration:
         """
         Give the kernel an entry for C{fd} owned by C{owner}, with a new
-        generation, and record it once the kernel has it.  Neither C{fd}
-        nor C{owner} may be registered already (see L{evict} and
-        L{remove}).
+        generation, and record it once the kernel has it.  Neither may be
+        registered already, but for a record L{evict} left under C{fd},
+        whose entry goes to C{owner}.
 
         @raise OSError: the kernel's error (EBADF for a closed descriptor,
             EPERM for a regular file), with nothing recorded.
         """
+        if self.pending & FORKED:
+            # The instance is the parent's too: leave it first.
+            self.rebuild()
+        # An event is checked against the record under its number, so a
+        # generation need only differ from the one before under that number
+        # (and from ghosts, which a rebuild clears): a counter will do.
         generation = self._nextGeneration
-        if generation in self.byGeneration or generation + 1 >= _GENERATION_LIMIT:
-            generation = self._newGeneration()
-        else:
-            # The common case, without a call: the next one is free.
-            self._nextGeneration = generation + 1
-        epfd = self.poller._epfd
-        masks = self.masks
-        event = _packEvent(mask, fd, generation)
-        if fd in masks:
+        self._nextGeneration = generation % (_GENERATION_LIMIT - 1) + 1
+        control = self.poller._control
+        if fd in self.byNumber:
             # An evicted owner's entry: give it the new generation.  ENOENT:
             # the kernel dropped it when the old file was closed (fact 2).
-            failure = _control(epfd, EPOLL_CTL_MOD, fd, event)
+            failure = control(EPOLL_CTL_MOD, fd, mask, generation)
             if failure == errno.ENOENT:
-                failure = _control(epfd, EPOLL_CTL_ADD, fd, event)
+                failure = control(EPOLL_CTL_ADD, fd, mask, generation)
         else:
-            failure = _control(epfd, EPOLL_CTL_ADD, fd, event)
+            failure = control(EPOLL_CTL_ADD, fd, mask, generation)
             if failure == errno.EEXIST:
                 # An entry we forgot, or one from before a fork; take it.
-                failure = _control(epfd, EPOLL_CTL_MOD, fd, event)
+                failure = control(EPOLL_CTL_MOD, fd, mask, generation)
         if failure:
-            masks.pop(fd, None)
-            raise OSError(failure, os.strerror(failure))
-        masks[fd] = mask
-        self.generations[fd] = generation
-        self.byGeneration[generation] = owner
-        self.owners[fd] = owner
-        self.numbers[id(owner)] = fd
+            self.byNumber.pop(fd, None)
+            raise osError(failure)
+        record = self.byNumber[fd] = Registration(owner, fd, generation, mask)
+        self.byOwner[id(owner)] = record
+        return record
 
-    def modify(self, fd: int, mask: int, operation: int = EPOLL_CTL_MOD) -> int:
+    def evict(self, record: Registration) -> None:
         """
-        Change the mask of C{fd}'s entry to C{mask}, keeping its generation.
-
-        With C{operation} C{EPOLL_CTL_ADD}, give back to the kernel an entry
-        it dropped when the number was C{dup2}'d over (ENOENT from the
-        first), for the file the number names now, with the same owner and
-        generation.
-
-        @return: 0, or the kernel's errno, with the tables unchanged: EBADF
-            when the number was closed, ENOENT when it names another file
-            now (the entry belonged to the old one, fact 1).
+        End C{record}, whose descriptor was closed behind our back since a
+        new object is being added under its number, but keep it under the
+        number, with its kernel entry, for L{register} to give to the
+        newcomer.  Others may have been closed too: a preen begins.
         """
-        failure = _control(
-            self.poller._epfd, operation, fd, _packEvent(mask, fd, self.generations[fd])
-        )
-        if not failure:
-            self.masks[fd] = mask
-        return failure
-
-    def remove(self, fd: int) -> bool:
-        """
-        Remove C{fd}'s entry from the kernel and from the tables.  An entry
-        the kernel no longer has (EBADF, ENOENT, EPERM) is only forgotten.
-
-        @return: whether the entry was stale: then others may be too.
-        @raise OSError: for any other failure of C{epoll_ctl(2)}, with the
-            tables unchanged.
-        """
-        masks = self.masks
-        stale = False
-        if fd in masks:
-            epfd = self.poller._epfd
-            # _control inlined: one frame less per connection closed.
-            if epoll_ctl(epfd, EPOLL_CTL_DEL, fd, None) and (
-                failure := repeatFailed(epoll_ctl, epfd, EPOLL_CTL_DEL, fd, None)[1]
-            ):
-                if failure not in _STALE_ERRNOS:
-                    raise OSError(failure, os.strerror(failure))
-                stale = True
-            del masks[fd]
-        # _drop inlined: one frame less per connection closed.
-        owner = self.owners.pop(fd, None)
-        if owner is not None:
-            del self.numbers[id(owner)]
-        generation = self.generations.pop(fd, None)
-        if generation is not None:
-            del self.byGeneration[generation]
-        return stale
-
-    def forget(self, fd: int) -> Any:
-        """
-        Forget C{fd}'s entry without asking the kernel, for an entry the
-        kernel no longer has.
-
-        @return: its owner, or C{None}.
-        """
-        self.masks.pop(fd, None)
-        return self._drop(fd)
-
-    def evict(self, fd: int) -> Any:
-        """
-        Forget the owner of C{fd}, whose descriptor was closed behind our
-        back since a new object is being added under its number; keep the
-        kernel entry, for L{add} to give to the newcomer.  Others may have
-        been closed too: a preen begins.
-
-        @return: the evicted owner.
-        """
+        del self.byOwner[id(record.owner)]
+        record.owner = None
         self.suspectStale()
-        return self._drop(fd)
 
-    def _drop(self, fd: int) -> Any:
+    def remove(self, record: Registration) -> bool:
         """
-        Drop C{fd} from every table but L{masks}.
+        Remove C{record}'s entry from the kernel, and the record.  An entry
+        the kernel no longer has (EBADF, ENOENT, EPERM) is only forgotten,
+        and others may have been closed behind our back too: a preen
+        begins.
 
-        @return: its owner, or C{None}.
+        @return: whether the entry was stale.
+        @raise OSError: for any other failure of C{epoll_ctl(2)}, with the
+            record kept.
         """
-        owner = self.owners.pop(fd, None)
+        if self.pending & FORKED:
+            # The instance is the parent's too: leave it first.
+            self.rebuild()
+            if record.owner is None:
+                return False
+        failure = self.poller._control(EPOLL_CTL_DEL, record.fd, 0, 0)
+        if failure:
+            if failure not in _STALE_ERRNOS:
+                raise osError(failure)
+            self.suspectStale()
+        self.forget(record)
+        return bool(failure)
+
+    def forget(self, record: Registration) -> None:
+        """
+        Forget C{record} without asking the kernel, for an entry the kernel
+        no longer has; a record ended already stays ended.
+        """
+        if self.byNumber.get(record.fd) is record:
+            del self.byNumber[record.fd]
+        if record.owner is not None:
+            del self.byOwner[id(record.owner)]
+            record.owner = None
+
+    # Masks.
+
+    def remask(self, record: Registration, mask: int) -> bool:
+        """
+        Give the kernel C{mask} for C{record}'s entry, for a changed
+        interest or to check the entry is still there.  One policy for an
+        entry the kernel dropped: if the number was C{dup2}'d over (ENOENT)
+        and the owner still reports it, the number is watched again for the
+        file it names now, as selectreactor and pollreactor, which know
+        only numbers, would watch it; otherwise (EBADF: the number was
+        closed) the record is lost.
+
+        @return: whether it was lost (and the owner told).
+        """
+        control = self.poller._control
+        fd = record.fd
+        failure = control(EPOLL_CTL_MOD, fd, mask, record.generation)
+        if failure == errno.ENOENT:
+            try:
+                reported = record.owner.fileno()
+            except Exception:
+                reported = None
+            if reported == fd:
+                failure = control(EPOLL_CTL_ADD, fd, mask, record.generation)
+        if not failure:
+            record.mask = mask
+            return False
+        self.lost(record, osError(failure))
+        return True
+
+    def apply(self, changed: Set[Registration]) -> None:
+        """
+        Give the kernel the mask each changed record wants now (emptying
+        C{changed}); a change undone within the iteration costs no system
+        call, and a record with no interest left is removed already.  One
+        found lost means others may be closed behind our back too.
+        """
+        if self.pending & FORKED:
+            self.rebuild()
+        while changed:
+            record = changed.pop()
+            if record.owner is None:
+                continue
+            want = record.wanted()
+            if want != record.mask and want and self.remask(record, want):
+                self.suspectStale()
+
+    def lost(self, record: Registration, reason: Optional[BaseException]) -> None:
+        """
+        C{record}'s descriptor is gone: forget it, then have its owner told
+        (L{Lose}); a record ended already has no owner to tell.
+        """
+        owner = record.owner
         if owner is not None:
-            del self.numbers[id(owner)]
-        generation = self.generations.pop(fd, None)
-        if generation is not None:
-            del self.byGeneration[generation]
-        return owner
+            self.forget(record)
+            self._lose(owner, record.reading, reason)
 
     # Repair.
 
     def suspectStale(self) -> None:
         """
         A stale entry was found: others may be too.  Owe a pass over every
-        entry there is when the pass begins: at the next L{preenBatch}, or,
+        record there is when the pass begins: at the next L{repair}, or,
         while a pass is under way, once it is done, so that what it has
         checked already is checked again and what it has not is checked
         once.
         """
         self._passOwed = True
-        self.repairPending = True
+        self.pending |= PREENING
 
-    @property
-    def preening(self) -> bool:
+    def repair(self) -> None:
         """
-        Whether a preen has entries left to check.
+        Before the next wait: leave an epoll instance shared with a parent
+        process, check the next records of a preen, and renew an instance
+        that holds ghosts.  The checks come before the ghost rebuild so that
+        it starts from cleaner records.
         """
-        return self._passOwed or self._sweepAt < len(self._sweep)
+        if self.pending & FORKED:
+            self.rebuild()
+        if self.pending & PREENING:
+            self._preen()
+        if self.pending & GHOSTS:
+            self.rebuild()
 
-    def preenBatch(self) -> List[Tuple[int, Any]]:
+    def _preen(self) -> None:
         """
-        The entries to check in this iteration: at most L{PREEN_BATCH}, in
-        turn from a snapshot of the table taken when a pass begins, so that
-        checking N entries costs O(N) whatever happens meanwhile.  A batch
-        never reaches into the next pass, so it names each entry once.  The
-        caller checks each with its owner's C{fileno()} and with L{modify}
-        to the mask it has (the kernel refuses when the entry is gone).
+        Check the next L{PREEN_BATCH} records of the pass under way, as
+        selectreactor's C{_preenDescriptors} checks them all: each owner
+        must still report the number it is registered under, and the kernel
+        must still hold its entry (C{EPOLL_CTL_MOD} with the same mask and
+        generation changes nothing when it does, fact 2; when it does not,
+        L{remask}'s policy applies).  An owner that reports another number,
+        or whose C{fileno()} raises, is lost, and its kernel entry goes.
+        """
+        for record in self._nextBatch():
+            if record.owner is None:
+                # Ended since, perhaps by a connectionLost of this batch.
+                continue
+            try:
+                current = record.owner.fileno()
+                reason: Optional[BaseException] = None
+            except Exception as e:
+                current, reason = None, e
+            if current == record.fd:
+                self.remask(record, record.mask)
+                continue
+            # The number may still name the owner's file, registered: take
+            # it out, or its events would come back as strays.  If the
+            # number names another file now, this fails harmlessly.
+            self.poller._control(EPOLL_CTL_DEL, record.fd, 0, 0)
+            self.lost(record, reason)
 
-        @return: C{(number, owner)} pairs still registered.
+    def _nextBatch(self) -> List[Registration]:
         """
-        sweep = self._sweep
-        at = self._sweepAt
+        @return: the records to check in this iteration: at most
+            L{PREEN_BATCH}, in turn from a snapshot taken when a pass
+            begins, so that checking N records costs O(N) whatever happens
+            meanwhile.  A batch never reaches into the next pass, so it
+            names each record once.
+        """
+        sweep, at = self._sweep, self._sweepAt
         if at >= len(sweep):
-            if not self._passOwed:
-                sweep = []
-            else:
-                # masks, not owners: an evicted owner's entry keeps its place.
-                sweep = list(self.masks)
+            sweep = list(self.byNumber.values()) if self._passOwed else []
             self._passOwed = False
             at = 0
-        owners = self.owners
-        batch: List[Tuple[int, Any]] = []
-        end = min(len(sweep), at + PREEN_BATCH)
-        for fd in sweep[at:end]:
-            owner = owners.get(fd)
-            if owner is not None:
-                batch.append((fd, owner))
-        at = end
+        batch = sweep[at : at + PREEN_BATCH]
+        at += len(batch)
         if at >= len(sweep):
             # Done with this pass: let the snapshot go.
-            sweep = []
-            at = 0
-        self._sweep = sweep
-        self._sweepAt = at
-        self.repairPending = self.preening or self.forked or self.rebuildWanted
+            sweep, at = [], 0
+        self._sweep, self._sweepAt = sweep, at
+        if not (self._passOwed or sweep):
+            self.pending &= ~PREENING
         return batch
 
     def stray(self, generation: int) -> None:
         """
-        An event came with a generation that no live entry has.
+        An event came with a generation that no record under its number
+        has.
 
-        The first time, it is most likely one left in a batch by an entry
+        The first time, it is most likely one left in a batch by a record
         removed or replaced since (fact 3).  If the same generation comes
         again in a later wait (one wait reports each entry once), it is a
         ghost: an entry the kernel keeps for an open file that survives in
@@ -348,7 +410,7 @@ class Registrations:
         """
         strays = self._strays
         if generation in strays:
-            self.rebuildWanted = True
+            self.pending |= GHOSTS
             self.suspectStale()
             return
         if len(strays) >= _STRAYS_KEPT:
@@ -356,41 +418,31 @@ class Registrations:
             strays.clear()
         strays.add(generation)
 
-    def rebuild(self) -> List[Tuple[int, Any, OSError]]:
+    def rebuild(self) -> None:
         """
-        Replace the epoll instance by a new one holding the entries in the
-        tables: in a forked child, to stop sharing the parent's interest
+        Renew the epoll instance inside L{poller} with the entries of the
+        records: in a forked child, to stop sharing the parent's interest
         list (fact 6), and to be rid of ghosts (fact 1).  An entry whose
         number names another file now is added for that file, as a number
         its owner still reports is watched whatever it names (the preen
-        under way checks the owners).
-
-        @return: C{(number, owner, error)} for each entry the new instance
-            refuses (EBADF: its number was closed behind our back),
-            forgotten already, in table order; the caller tells each owner.
+        under way checks the owners).  A record the new instance refuses
+        (EBADF: its number was closed behind our back) is lost.
         """
-        self.forked = self.rebuildWanted = False
+        self.pending &= ~(FORKED | GHOSTS)
         self._strays.clear()
-        old = self.poller
-        self.poller = epoll(1024)
-        old.close()
-        epfd = self.poller._epfd
-        generations = self.generations
-        lost = []
-        for fd, mask in list(self.masks.items()):
-            failure = _control(
-                epfd, EPOLL_CTL_ADD, fd, _packEvent(mask, fd, generations[fd])
-            )
+        self.poller._renew()
+        control = self.poller._control
+        refused = []
+        for record in list(self.byNumber.values()):
+            failure = control(EPOLL_CTL_ADD, record.fd, record.mask, record.generation)
             if failure:
-                lost.append(
-                    (fd, self.forget(fd), OSError(failure, os.strerror(failure)))
-                )
-        self.repairPending = self.preening
-        return lost
+                refused.append((record, failure))
+        for record, failure in refused:
+            self.lost(record, osError(failure))
 
     def markForked(self) -> None:
         """
         This process is a forked child: the epoll instance is shared with
         the parent until L{rebuild} runs (fact 6).
         """
-        self.forked = self.repairPending = True
+        self.pending |= FORKED

@@ -1,7 +1,24 @@
 """
-L{WholeSegmentWriter}: how L{EPollReactor<epollreactor.EPollReactor>} has a
-TCP connection's C{doWrite} cut a burst of output, so that the burst leaves
-with at most one short segment, at its end.
+L{WritePolicy}: how L{EPollReactor<epollreactor.EPollReactor>} has its
+selectables write, decided apart from the loop that waits and dispatches,
+which calls it at two points: before the next wait it hands over the write
+attempts it owes, and after that wait's events were dispatched it makes
+them.
+
+Write attempts
+==============
+
+A protocol that writes to a connection registered for reading does not get
+EPOLLOUT at once: the connection gets one C{doWrite} after the events of
+the next C{epoll_wait(2)} were dispatched, its own C{doRead} included, and
+only what could not be written then waits for EPOLLOUT.  That saves the two
+C{epoll_ctl(2)} calls per message of Twisted's reactor (Twisted issue
+5303) without ever sending earlier than it would: Twisted calls C{doWrite}
+only after a wait that reported EPOLLOUT, and in the same event calls
+C{doRead} first, so a reply goes out with all the input that had arrived by
+then, and so does ours.  A write is never sent before the kernel was asked
+whether more input for the same reply is there; C{tests/test_earlywrite.py}
+pins that in system calls.
 
 The tail-segment wait
 =====================
@@ -27,8 +44,8 @@ that empties the buffer while the protocol is still writing the burst
 (an echo of a message that arrives in several reads, a proxy forwarding a
 response that arrives in several reads).
 
-What this means for us
-======================
+Whole segments
+==============
 
 Around the C{doWrite} of a TCP connection with at least
 L{SMALLEST_SEGMENT} bytes to send, the transport's C{SEND_LIMIT} is set,
@@ -94,12 +111,14 @@ from fcntl import ioctl
 from socket import IPPROTO_TCP, TCP_MAXSEG, TCP_NODELAY
 from termios import FIONREAD
 from time import monotonic
-from typing import Any, Dict, Optional, Tuple
-from weakref import WeakKeyDictionary
+from typing import Any, Callable, Dict, List, Optional, Set
 
-from twisted.internet import tcp, unix
+from twisted.internet import abstract, tcp, unix
 
-__all__ = ["WholeSegmentWriter"]
+from epollreactor._libc import EPOLLOUT
+from epollreactor._registrations import Registration
+
+__all__ = ["WritePolicy"]
 
 #: RFC 1122's smallest MSS a host must accept (536 bytes, also Linux's
 #: default): a buffer shorter than this is never more than one segment, and
@@ -113,6 +132,17 @@ HOLD_LIMIT = 0.001
 
 #: Twisted's Unix socket connections, which are TCP connections by class.
 _UNIX = (unix.Server, unix.Client)
+
+#: The parts of Twisted's C{FileDescriptor} the whole-segment rule reads,
+#: private but for C{SEND_LIMIT}: a transport that lacks one (another
+#: Twisted release) is written as Twisted writes it.
+_TRANSPORT_FIELDS = ("dataBuffer", "offset", "_tempDataLen", "SEND_LIMIT")
+
+#: The write attempts of an iteration that has none; never appended to.
+_NOTHING_OWED: List[Registration] = []
+
+#: C{dispatch(record, event)}, as the reactor's dispatcher builds it.
+Dispatch = Callable[[Registration, int], None]
 _ABSENT = object()
 
 
@@ -141,26 +171,73 @@ def _unread(sock: Any) -> int:
     return _answer[0]
 
 
-class WholeSegmentWriter:
+class WritePolicy:
     """
-    Calls C{doWrite} on a selectable, and on a TCP connection has it send
-    whole segments as the module's docstring says.
+    The write attempts owed, and the whole-segment rule, as the module's
+    docstring says.
 
+    @ivar _owed: the records owed a write attempt after the next wait, in
+        the order they were owed.
     @ivar _isTCP: by selectable type, whether its instances are Twisted TCP
-        connections over IP (not Unix sockets, which share the class).
-    @ivar _tails: by connection whose last C{doWrite} we cut, how many
-        bytes it left unsent and since when (L{monotonic}) the oldest of
-        them has waited; an entry lasts until the next C{doWrite}, or the
-        connection.
+        connections over IP (not Unix sockets, which share the class) with
+        the fields the rule reads.
     """
 
     def __init__(self) -> None:
+        self._owed: List[Registration] = []
         self._isTCP: Dict[type, bool] = {}
-        self._tails: WeakKeyDictionary[Any, Tuple[int, float]] = WeakKeyDictionary()
 
-    def doWrite(self, selectable: Any, afterRead: int = 0) -> Optional[BaseException]:
+    # Write attempts.
+
+    def owe(self, record: Registration) -> None:
         """
-        Call C{selectable.doWrite()}; for a TCP connection, with its
+        C{record}'s owner started writing while the kernel does not watch it
+        for EPOLLOUT: if it is a C{FileDescriptor} (whose C{doWrite} may be
+        called when nothing can be written), owe it a C{doWrite} after the
+        next wait.
+        """
+        if not record.owedWrite and isinstance(record.owner, abstract.FileDescriptor):
+            record.owedWrite = True
+            self._owed.append(record)
+
+    def takeOwed(self) -> List[Registration]:
+        """
+        Before the next wait: hand over the attempts owed so far, for
+        L{attempt} to make after it, which must therefore not sleep.
+        """
+        owed = self._owed
+        if not owed:
+            # Not the list that collects this iteration's, for the next.
+            return _NOTHING_OWED
+        self._owed = []
+        return owed
+
+    def attempt(
+        self, due: List[Registration], dispatch: Dispatch, changed: Set[Registration]
+    ) -> None:
+        """
+        After the wait's events were dispatched: give each owner in C{due}
+        still writing, and still without EPOLLOUT, its C{doWrite}, at the
+        point where Twisted's reactor would call it for EPOLLOUT.  What it
+        cannot write waits for EPOLLOUT, which the next
+        L{Registrations.apply<epollreactor._registrations.Registrations.apply>}
+        asks for.
+        """
+        for record in due:
+            record.owedWrite = False
+            if record.writing and record.owner is not None:
+                if not record.mask & EPOLLOUT:
+                    dispatch(record, EPOLLOUT)
+                if record.writing and record.owner is not None:
+                    changed.add(record)
+
+    # Whole segments.
+
+    def doWrite(
+        self, record: Registration, afterRead: int = 0
+    ) -> Optional[BaseException]:
+        """
+        Call C{doWrite} on C{record}'s owner; for a TCP connection, with its
         C{SEND_LIMIT} set for that call as the module's docstring says.
 
         @param afterRead: true when this call follows a C{doRead} of the
@@ -168,22 +245,25 @@ class WholeSegmentWriter:
             was cut still be arriving.
         @return: what C{doWrite} returned.
         """
+        selectable = record.owner
         kind = selectable.__class__
         isTCP = self._isTCP.get(kind)
         if isTCP is None:
-            isTCP = self._isTCP[kind] = isinstance(
-                selectable, tcp.Connection
-            ) and not isinstance(selectable, _UNIX)
+            isTCP = self._isTCP[kind] = (
+                isinstance(selectable, tcp.Connection)
+                and not isinstance(selectable, _UNIX)
+                and all(hasattr(selectable, name) for name in _TRANSPORT_FIELDS)
+            )
         if not isTCP:
             why: Optional[BaseException] = selectable.doWrite()
             return why
         buffered = _buffered(selectable)
-        tails = self._tails
-        previous = tails.pop(selectable, None) if tails else None
+        previous = record.tail
+        record.tail = -1
         if buffered < SMALLEST_SEGMENT:
             why = selectable.doWrite()
             return why
-        sendLimit = self._wholeSegments(selectable, buffered, previous, afterRead)
+        sendLimit = self._wholeSegments(record, buffered, previous, afterRead)
         if sendLimit is None:
             why = selectable.doWrite()
             return why
@@ -199,37 +279,34 @@ class WholeSegmentWriter:
                     selectable.SEND_LIMIT = own
             # What is held now was written after the oldest byte held
             # before, which this call sent.
-            since = monotonic()
+            record.heldSince = monotonic()
         else:
             # Less than a segment, and the protocol is still writing.
             why = None
-            since = previous[1] if previous is not None else monotonic()
+            if previous < 0:
+                record.heldSince = monotonic()
         # A burst we cut goes on: the next call compares with what is left.
         left = _buffered(selectable)
         if left:
-            tails[selectable] = (left, since)
+            record.tail = left
         return why
 
     def _wholeSegments(
-        self,
-        connection: Any,
-        buffered: int,
-        previous: Optional[Tuple[int, float]],
-        afterRead: int,
+        self, record: Registration, buffered: int, previous: int, afterRead: int
     ) -> Optional[int]:
         """
-        @param connection: a Twisted TCP connection.
+        @param record: a Twisted TCP connection's registration.
         @param buffered: how many bytes it has to send, at least
             L{SMALLEST_SEGMENT}.
-        @param previous: how many its previous C{doWrite} left unsent, and
-            since when the oldest of them waits, if that was its last one:
-            the burst it belongs to may still be arriving.
+        @param previous: how many its previous C{doWrite} left unsent, if
+            that was its last one and was cut (the burst it belongs to may
+            still be arriving), else -1.
         @param afterRead: whether a C{doRead} of the connection came just
             before.
-
         @return: the C{SEND_LIMIT} for its next C{doWrite} (0: no call this
             time), or C{None} for its own.
         """
+        connection = record.owner
         sock = connection.socket
         limit: int = connection.SEND_LIMIT
         # Twisted resumes a paused producer, and asks a pull producer for
@@ -238,19 +315,15 @@ class WholeSegmentWriter:
         waitsForEmpty = connection.producer is not None and (
             connection.producerPaused or not connection.streamingProducer
         )
-        if previous is None:
+        if previous < 0:
             if buffered <= limit and (waitsForEmpty or not _unread(sock)):
-                # One call takes it all, and no more input is arriving to
-                # add to it (a request's whole response, say), or none can
-                # come before it is gone.
+                # One call takes it all, and no more input is arriving to add
+                # to it (a request's whole response), or none can come first.
                 return None
             writing = not waitsForEmpty
         else:
-            writing = (
-                bool(afterRead)
-                and not waitsForEmpty
-                and buffered - previous[0] >= SMALLEST_SEGMENT
-            )
+            more = buffered - previous >= SMALLEST_SEGMENT
+            writing = bool(afterRead) and more and not waitsForEmpty
         try:
             if sock.getsockopt(IPPROTO_TCP, TCP_NODELAY):
                 # Nagle holds nothing here: a short segment costs no wait.
@@ -267,15 +340,12 @@ class WholeSegmentWriter:
             # Nothing more since the last call: the burst ends here.
             return None
         tail = buffered % segment
-        if not tail or (previous is None and buffered < segment):
+        if not tail or (previous < 0 and buffered < segment):
             # Whole segments already; or a reply shorter than a segment,
             # which is not held back for input still to come.
             return None
-        if (
-            previous is not None
-            and tail == buffered
-            and monotonic() - previous[1] >= HOLD_LIMIT
-        ):
-            # Held for long enough without a segment's worth coming.
-            return None
+        if tail == buffered and previous >= 0:
+            if monotonic() - record.heldSince >= HOLD_LIMIT:
+                # Held long enough without a segment's worth coming.
+                return None
         return buffered - tail

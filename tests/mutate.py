@@ -61,53 +61,46 @@ DISPATCH = "epollreactor/_dispatch.py"
 EPOLL = "epollreactor/_epoll.py"
 LIBC = "epollreactor/_libc.py"
 SELECTOR = "epollreactor/_selector.py"
-SEGMENTS = "epollreactor/_segments.py"
+WRITING = "epollreactor/_writing.py"
 
 MUTANTS: Tuple[Mutant, ...] = (
     # The reactor.
     Mutant(
         "read interest not masked",
-        REACTOR,
-        "            if fd not in reads:\n                event &= ~EPOLLIN\n",
-        "            if fd not in reads:\n                pass\n",
+        DISPATCH,
+        "            if not record.reading:\n                event &= ~EPOLLIN\n",
+        "            if not record.reading:\n                pass\n",
         ("tests/test_reactor.py::test_removedEarlierInIterationNotDispatched",),
         "a reader removed earlier in the batch (by another's doRead) still gets doRead",
     ),
     Mutant(
-        "write owed to an evicted owner",
-        REACTOR,
-        "(fd not in reads or due.get(fd) is not owners[fd])",
-        "(fd not in reads or fd not in due)",
-        (
-            (
-                "tests/test_regressions.py::"
-                "test_writeOwedToAStaleOwnerDoesNotHoldBackTheNewcomers"
-            ),
-        ),
-        "an object added under a number closed behind the reactor's back, "
-        "reading and writing, is never watched for EPOLLOUT",
+        "EPOLLOUT asked for a reader owed a write attempt",
+        REGISTRATIONS,
+        "EPOLLOUT if self.writing and not (self.owedWrite and self.reading) else 0",
+        "EPOLLOUT if self.writing else 0",
+        ("tests/test_earlywrite.py::test_pingPongCostsNoEpollCtl",),
+        "every reply costs two epoll_ctl calls again (Twisted issue 5303)",
     ),
     Mutant(
         "write interest not masked",
-        REACTOR,
-        "            if fd not in writes:\n                event &= ~EPOLLOUT\n",
-        "            if fd not in writes:\n                pass\n",
+        DISPATCH,
+        "            if not record.writing:\n                event &= ~EPOLLOUT\n",
+        "            if not record.writing:\n                pass\n",
         ("tests/test_reactor.py::test_writerRemovedEarlierInIterationNotDispatched",),
         "a writer removed earlier in the batch still gets doWrite",
     ),
     Mutant(
         "doPoll timeout not rounded up",
-        REACTOR,
-        "            if milliseconds < timeout * 1000:\n"
-        "                milliseconds += 1\n",
-        "",
+        EPOLL,
+        "        return -(-_ceil(timeout * 1e9) // 1_000_000)\n",
+        "        return int(timeout * 1000)\n",
         ("tests/test_reactor.py::test_doPollRoundsShortTimeoutUp",),
         "a timeout under a millisecond becomes epoll_wait(0): a busy loop "
         "until the timer is due",
     ),
     Mutant(
         "no re-ADD after ENOENT",
-        REACTOR,
+        REGISTRATIONS,
         "            if reported == fd:\n",
         "            if False:\n",
         (
@@ -121,7 +114,7 @@ MUTANTS: Tuple[Mutant, ...] = (
     ),
     Mutant(
         "hang-up does not read to the end",
-        REACTOR,
+        DISPATCH,
         "                event |= EPOLLIN\n",
         "                pass\n",
         ("tests/test_robustness.py::test_scenario[hangUpWithBufferedInput]",),
@@ -129,26 +122,27 @@ MUTANTS: Tuple[Mutant, ...] = (
     ),
     Mutant(
         "revalidation ignores a changed fileno",
-        REACTOR,
-        "            if current != fd:\n",
-        "            if current == -1:\n",
+        REGISTRATIONS,
+        "            if current == record.fd:\n",
+        "            if current != -1:\n",
         ("tests/test_robustness.py::test_revalidationLosesOwnerThatMisreports",),
         "an owner whose fileno() now names another file, or raises, stays "
         "registered under a number it no longer owns",
     ),
     Mutant(
         "lost descriptor stays a reader",
-        REACTOR,
-        "        self._registrations.forget(fd)\n        self._reads.discard(fd)\n",
-        "        self._registrations.forget(fd)\n",
+        REGISTRATIONS,
+        "        if self.byNumber.get(record.fd) is record:\n"
+        "            del self.byNumber[record.fd]\n",
+        "",
         ("tests/test_robustness.py::test_staleEntryRevalidatesOthers",),
         "getReaders() lists an object whose connection was lost",
     ),
     Mutant(
         "early write repeated though EPOLLOUT is watched",
-        REACTOR,
-        "                and not masks.get(fd, 0) & EPOLLOUT\n",
-        "",
+        WRITING,
+        "                if not record.mask & EPOLLOUT:\n",
+        "                if True:\n",
         ("tests/test_earlywrite.py::test_oneDoWritePerIterationWhenEpolloutIsWatched",),
         "a writer gets doWrite twice in one iteration",
     ),
@@ -163,16 +157,25 @@ MUTANTS: Tuple[Mutant, ...] = (
         "fails when the kernel dropped the old entry",
     ),
     Mutant(
-        "removal forgets the owner's generation",
+        "an event's generation not checked",
+        DISPATCH,
+        "            if record is None or record.generation != generation:\n",
+        "            if record is None:\n",
+        ("tests/test_robustness.py::test_scenario[staleEventInBatch]",),
+        "an event queued for a descriptor closed earlier in the batch is "
+        "dispatched to the object that took its number (Twisted issue 6796)",
+    ),
+    Mutant(
+        "an ended record keeps its owner",
         REGISTRATIONS,
-        "        generation = self.generations.pop(fd, None)\n"
-        "        if generation is not None:\n"
-        "            del self.byGeneration[generation]\n"
-        "        return stale\n",
-        "        return stale\n",
-        ("tests/test_statemachine_registrations.py",),
-        "a removed owner stays reachable by its generation, so a stale event "
-        "is dispatched to it",
+        "            del self.byOwner[id(record.owner)]\n            record.owner = None\n",
+        "            del self.byOwner[id(record.owner)]\n",
+        (
+            "tests/test_dispatch.py::test_noDoWriteOnceDoReadStoppedWriting",
+            "tests/test_statemachine_registrations.py",
+        ),
+        "a selectable that handed its number to another in doRead still "
+        "gets doWrite, on the newcomer's descriptor",
     ),
     # Dispatch.
     Mutant(
@@ -186,8 +189,8 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "doWrite after doRead handed the number over",
         DISPATCH,
-        "                                    fd not in writes or owners.get(fd) is not selectable\n",
-        "                                    fd not in writes\n",
+        "                                if not (record.writing and record.owner is selectable):\n",
+        "                                if not record.writing:\n",
         (
             (
                 "tests/test_dispatch.py::"
@@ -292,69 +295,69 @@ MUTANTS: Tuple[Mutant, ...] = (
     ),
     Mutant(
         "sends of Twisted's whole SEND_LIMIT",
-        SEGMENTS,
+        WRITING,
         "        whole = limit - limit % segment\n",
         "        whole = limit\n",
-        ("tests/test_segments.py::test_aLargeWriteIsSentInWholeSegments",),
+        ("tests/test_writing.py::test_aLargeWriteIsSentInWholeSegments",),
         "every 131,072-byte send of a large message ends in a short segment, "
         "and the message's last one waits for the peer's delayed ACK",
     ),
     Mutant(
         "burst's tail sent before the burst ends",
-        SEGMENTS,
+        WRITING,
         "        return buffered - tail\n",
         "        return None\n",
-        ("tests/test_segments.py::test_aBurstEndsInItsOnlyShortSegment",),
+        ("tests/test_writing.py::test_aBurstEndsInItsOnlyShortSegment",),
         "a large echo empties its buffer while the message still arrives, "
         "and two short segments of one message wait for the delayed ACK",
     ),
     Mutant(
         "a burst's first call blind to input waiting",
-        SEGMENTS,
+        WRITING,
         "(waitsForEmpty or not _unread(sock))",
         "True",
-        ("tests/test_segments.py::test_aBurstEndsInItsOnlyShortSegment",),
+        ("tests/test_writing.py::test_aBurstEndsInItsOnlyShortSegment",),
         "a large echo's first send ends short while the message still arrives",
     ),
     Mutant(
         "pull producer's tail held",
-        SEGMENTS,
+        WRITING,
         "connection.producerPaused or not connection.streamingProducer",
         "False",
-        ("tests/test_segments.py::test_aPullProducersChunksAreSentAsTwistedSendsThem",),
+        ("tests/test_writing.py::test_aPullProducersChunksAreSentAsTwistedSendsThem",),
         "a file sent by twisted.web waits an iteration and a send per chunk",
     ),
     Mutant(
         "output no input drives held as a burst",
-        SEGMENTS,
-        "                bool(afterRead)\n                and not waitsForEmpty",
-        "                not waitsForEmpty",
-        ("tests/test_segments.py::test_aTrickleAfterABurstIsSentAWriteAtATime",),
+        WRITING,
+        "writing = bool(afterRead) and more and not waitsForEmpty",
+        "writing = more and not waitsForEmpty",
+        ("tests/test_writing.py::test_aTrickleAfterABurstIsSentAWriteAtATime",),
         "a timer's small updates after a large write wait until a whole "
         "segment (64 KiB on loopback) has built up",
     ),
     Mutant(
         "tail held past the hold limit",
-        SEGMENTS,
-        "            and monotonic() - previous[1] >= HOLD_LIMIT\n",
-        "            and False\n",
-        ("tests/test_segments.py::test_aHeldTailWaitsNoLongerThanTheHoldLimit",),
+        WRITING,
+        "            if monotonic() - record.heldSince >= HOLD_LIMIT:\n",
+        "            if False:\n",
+        ("tests/test_writing.py::test_aHeldTailWaitsNoLongerThanTheHoldLimit",),
         "updates answered while input keeps coming wait for a whole segment",
     ),
     Mutant(
         "tail held on a TCP_NODELAY connection",
-        SEGMENTS,
+        WRITING,
         "            if sock.getsockopt(IPPROTO_TCP, TCP_NODELAY):\n",
         "            if False:\n",
-        ("tests/test_segments.py::test_noTailIsHeldOnAConnectionWithNoDelay",),
+        ("tests/test_writing.py::test_noTailIsHeldOnAConnectionWithNoDelay",),
         "an application that asked for low latency has its writes held",
     ),
     Mutant(
         "SEND_LIMIT left on the transport",
-        SEGMENTS,
+        WRITING,
         "                    del selectable.SEND_LIMIT\n",
         "                    pass\n",
-        ("tests/test_segments.py::test_theTransportsOwnSendLimitIsKeptAndHonoured",),
+        ("tests/test_writing.py::test_theTransportsOwnSendLimitIsKeptAndHonoured",),
         "an application's connection keeps a send limit it never set",
     ),
 )

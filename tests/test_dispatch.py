@@ -242,6 +242,12 @@ class StopsWritingOnRead(abstract.FileDescriptor):
         """
         self.calls.append("doWrite")
 
+    def connectionLost(self, reason: Any) -> None:
+        """
+        Record the call: a failure in dispatch ends in it.
+        """
+        self.calls.append("connectionLost")
+
 
 class HandsOverOnRead(StopsWritingOnRead):
     """

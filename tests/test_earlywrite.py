@@ -8,7 +8,7 @@ write costs no C{epoll_ctl(2)} when everything goes out at once.
 
 The first rule keeps a reply from being sent in more calls than Twisted's
 reactor sends it in (the reactor's module docstring, "Writing early"; how
-each call is cut into segments is C{tests/test_segments.py}'s); the second
+each call is cut into segments is C{tests/test_writing.py}'s); the second
 is what makes small request/response traffic cheaper than on Twisted's
 reactor.
 """
@@ -20,7 +20,7 @@ import pytest
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.protocol import Factory, Protocol
 
-from epollreactor import _reactor, _registrations
+from epollreactor import _epoll
 from epollreactor._reactor import EPollReactor
 
 #: Iterations a test may take before it gives up; each one is bounded by
@@ -118,8 +118,8 @@ def connection(
     trace: List[Tuple[str, int]] = []
     client, transport, port = serveEcho(reactor)
     transport.socket = CountingSocket(transport.socket, trace)
-    realWait = _reactor.epoll_wait
-    realControl = _registrations.epoll_ctl
+    realWait = _epoll.epoll_wait
+    realControl = _epoll.epoll_ctl_bare
 
     def wait(*arguments: Any) -> int:
         count: int = realWait(*arguments)
@@ -131,12 +131,29 @@ def connection(
         result: int = realControl(*arguments)
         return result
 
-    monkeypatch.setattr(_reactor, "epoll_wait", wait)
-    monkeypatch.setattr(_registrations, "epoll_ctl", control)
+    # The reactor's every epoll_wait(2) and epoll_ctl(2) go through its
+    # epoll object.
+    monkeypatch.setattr(_epoll, "epoll_wait", wait)
+    monkeypatch.setattr(_epoll, "epoll_ctl_bare", control)
     yield client, trace
     client.close()
     transport.loseConnection()
     port.stopListening()
+
+
+def drain(client: socket.socket) -> int:
+    """
+    @return: how many bytes the client read, all it had.
+    """
+    received = 0
+    try:
+        while True:
+            chunk = client.recv(4_194_304)
+            assert chunk, "the server closed the connection"
+            received += len(chunk)
+    except BlockingIOError:
+        pass
+    return received
 
 
 def exchange(
@@ -159,13 +176,7 @@ def exchange(
         except BlockingIOError:
             pass
         reactor.doIteration(0.01)
-        try:
-            while True:
-                chunk = client.recv(4_194_304)
-                assert chunk, "the server closed the connection"
-                received += len(chunk)
-        except BlockingIOError:
-            pass
+        received += drain(client)
         if received == len(message):
             return
     raise AssertionError("echoed {} of {} bytes".format(received, len(message)))

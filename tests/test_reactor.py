@@ -15,6 +15,8 @@ import textwrap
 import threading
 import time
 import urllib.request
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
@@ -176,15 +178,17 @@ def test_providesIReactorFDSet(reactor: EPollReactor) -> None:
 def test_attributes(reactor: EPollReactor) -> None:
     """
     The attributes Twisted's documentation lists for its C{EPollReactor}:
-    C{_poller} is an L{epollreactor.epoll}, C{_selectables} a dict,
-    C{_reads} and C{_writes} sets, C{_continuousPolling} a
-    L{posixbase._ContinuousPolling}.  A new reactor watches only its waker.
+    C{_poller} is an L{epollreactor.epoll}, C{_selectables} a mapping,
+    C{_reads} and C{_writes} sets (read-only views of the records),
+    C{_continuousPolling} a L{posixbase._ContinuousPolling}, and the
+    methods C{_add} and C{_remove}.  A new reactor watches only its waker.
     """
     assert isinstance(reactor._poller, epollreactor.epoll)
     assert not reactor._poller.closed
-    assert isinstance(reactor._selectables, dict)
-    assert isinstance(reactor._reads, set)
-    assert isinstance(reactor._writes, set)
+    assert isinstance(reactor._selectables, Mapping)
+    assert isinstance(reactor._reads, AbstractSet)
+    assert isinstance(reactor._writes, AbstractSet)
+    assert callable(reactor._add) and callable(reactor._remove)
     assert isinstance(reactor._continuousPolling, posixbase._ContinuousPolling)
     waker = reactor.waker
     assert reactor._reads == {waker.fileno()}

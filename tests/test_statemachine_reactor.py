@@ -143,7 +143,7 @@ from twisted.internet import abstract
 from twisted.internet.main import CONNECTION_DONE
 from twisted.logger import globalLogPublisher
 
-import epollreactor._registrations
+import epollreactor._epoll
 from epollreactor import EPollReactor
 from epollreactor._libc import (
     EPOLL_CTL_ADD,
@@ -667,21 +667,10 @@ class Paths:
         self.seen: Set[str] = set()
         self._where = "?"
         self._reactor = reactor
-        self._original = epollreactor._registrations.repeatFailed
-        epollreactor._registrations.repeatFailed = self._repeatFailed
-        for method in ("_add", "_unregister", "_applyChanges", "_preen", "_rebuild"):
+        self._original = epollreactor._epoll.repeatFailed
+        epollreactor._epoll.repeatFailed = self._repeatFailed
+        for method in ("_add", "_remove", "doPoll"):
             self._within(method)
-        modify = reactor._registrations.modify
-
-        def recordModify(fd: int, mask: int, operation: int = EPOLL_CTL_MOD) -> int:
-            failure = modify(fd, mask, operation)
-            if not failure and (self._where == "_preen" or operation == EPOLL_CTL_ADD):
-                self.seen.add(
-                    "path: {} {} succeeded".format(self._where, _OPERATIONS[operation])
-                )
-            return failure
-
-        reactor._registrations.modify = recordModify  # type: ignore[method-assign]
 
     def _within(self, method: str) -> None:
         original = getattr(self._reactor, method)
@@ -711,7 +700,7 @@ class Paths:
         """
         Put the module's C{repeatFailed} back.
         """
-        epollreactor._registrations.repeatFailed = self._original
+        epollreactor._epoll.repeatFailed = self._original
 
 
 class FakeClock:

@@ -1,27 +1,28 @@
 """
-L{Registrations}, the reactor's entries in an epoll interest list, driven
-directly through its interface against the kernel's view of the same
-instance (C{/proc/self/fdinfo}, L{tests.kernel.interestList}), on real
-socket pairs that are closed and replaced behind its back.
+L{Registrations}, the reactor's records of its entries in an epoll interest
+list, driven directly through its interface against the kernel's view of
+the same instance (C{/proc/self/fdinfo}, L{tests.kernel.interestList}), on
+real socket pairs that are closed and replaced behind its back.
 
 After every step:
 
- - each entry the tables hold whose file is still open is in the kernel,
-   with the tables' mask, and with C{epoll_data} naming the number and the
-   entry's generation (fact 3 of L{epollreactor._reactor});
- - the kernel holds nothing the tables do not;
- - every owner is found by its number, its generation and its identity.
+ - each record whose file is still open is in the kernel, with the
+   record's mask, and with C{epoll_data} naming the number and the record's
+   generation (fact 3 of L{epollreactor._reactor});
+ - the kernel holds nothing the records do not;
+ - every record is found by its number and by its owner, and has one.
 
-The preen and rebuild steps are driven too: a preen hands out at most
-L{PREEN_BATCH} entries per call, and every entry that existed when it
-began within the bound its docstring states.
+The preen and rebuild steps are driven too: a preen checks at most
+L{PREEN_BATCH} records per call, and every record that existed when it
+began within the bound its docstring states; a record found lost ends, and
+its owner is reported with the kernel's error.
 """
 
 import errno
 import math
 import os
 import socket
-from typing import Dict, List, Set
+from typing import Any, List, Optional, Set, Tuple
 
 import pytest
 from hypothesis import note
@@ -33,24 +34,44 @@ from hypothesis.stateful import (
     rule,
 )
 
-from epollreactor._libc import EPOLL_CTL_ADD, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT
-from epollreactor._registrations import PREEN_BATCH, Registrations
+from epollreactor._libc import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT
+from epollreactor._registrations import (
+    GHOSTS,
+    PREEN_BATCH,
+    PREENING,
+    Registration,
+    Registrations,
+)
 from tests.kernel import interestList
 
 _MASKS = st.sampled_from([EPOLLIN, EPOLLOUT, EPOLLIN | EPOLLOUT])
 _MAX_OPEN = 12
 
+#: What the table reported lost: owner, whether it was reading, reason.
+Lost = Tuple[Any, bool, Optional[BaseException]]
+
 
 class Owner:
     """
-    An owner: the table never calls it, so it has nothing but a name.
+    An owner that reports the number it was registered under, as a
+    selectable does, and counts how often it was asked.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, fd: int) -> None:
         """
         @param name: for Hypothesis's notes.
+        @param fd: what its C{fileno()} reports.
         """
         self.name = name
+        self.fd = fd
+        self.asked = 0
+
+    def fileno(self) -> int:
+        """
+        @return: its number.
+        """
+        self.asked += 1
+        return self.fd
 
     def __repr__(self) -> str:
         """
@@ -59,11 +80,20 @@ class Owner:
         return self.name
 
 
+def newTable() -> Tuple[Registrations, List[Lost]]:
+    """
+    @return: a table, and the list it reports lost records into.
+    """
+    lost: List[Lost] = []
+    table = Registrations(lambda *report: lost.append(report))
+    return table, lost
+
+
 class RegistrationsMachine(RuleBasedStateMachine):
     """
-    Random programs of L{Registrations.add}, C{modify}, C{remove},
-    C{forget}, C{evict}, C{preenBatch} and C{rebuild}, with descriptors
-    closed and replaced behind the table's back.
+    Random programs of L{Registrations.register}, C{remask}, C{remove},
+    C{forget}, C{evict}, C{repair} (the preen) and C{rebuild}, with
+    descriptors closed and replaced behind the table's back.
 
     @ivar open: every descriptor number the machine has open.
     @ivar gone: numbers whose entry the kernel dropped (their file was
@@ -75,7 +105,7 @@ class RegistrationsMachine(RuleBasedStateMachine):
         A table, and nothing open yet.
         """
         super().__init__()
-        self.table = Registrations()
+        self.table, self.lost = newTable()
         self.open: List[int] = []
         self.gone: Set[int] = set()
         self.count = 0
@@ -91,9 +121,21 @@ class RegistrationsMachine(RuleBasedStateMachine):
     def _pick(self, index: int) -> int:
         return self.open[index % len(self.open)]
 
-    def _registered(self, index: int) -> int:
-        numbers = sorted(self.table.owners)
-        return numbers[index % len(numbers)]
+    def _registered(self, index: int) -> Registration:
+        numbers = sorted(self.table.byNumber)
+        return self.table.byNumber[numbers[index % len(numbers)]]
+
+    def _checkLost(self, closed: Set[int]) -> None:
+        """
+        Every record reported lost since had its number closed: an owner
+        that still reports a number another file took keeps watching it.
+        """
+        for owner, _, reason in self.lost:
+            assert owner.fd in closed, (owner, reason)
+            assert isinstance(reason, OSError), reason
+            assert id(owner) not in self.table.byOwner
+            self.gone.discard(owner.fd)
+        del self.lost[:]
 
     @precondition(lambda self: len(self.open) < _MAX_OPEN)
     @rule()
@@ -106,77 +148,75 @@ class RegistrationsMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.open)
     @rule(index=st.integers(0, 63), mask=_MASKS)
-    def add(self, index: int, mask: int) -> None:
+    def register(self, index: int, mask: int) -> None:
         """
         Register a new owner under an open number; one held already by a
         stale owner is evicted first, as the reactor does.
         """
         fd = self._pick(index)
-        if fd in self.table.owners:
-            evicted = self.table.evict(fd)
-            assert evicted is not None
-            assert self.table.numberOf(evicted) is None
+        stale = self.table.byNumber.get(fd)
+        if stale is not None:
+            owner = stale.owner
+            self.table.evict(stale)
+            assert stale.owner is None and id(owner) not in self.table.byOwner
             # A preen of the others begins.
-            assert self.table.preening or not self.table.owners
+            assert self.table.pending & PREENING
         self.count += 1
-        owner = Owner("owner{}".format(self.count))
-        self.table.add(owner, fd, mask)
+        owner = Owner("owner{}".format(self.count), fd)
+        record = self.table.register(owner, fd, mask)
         self.gone.discard(fd)
-        assert self.table.owners[fd] is owner
-        assert self.table.numberOf(owner) == fd
+        assert self.table.byNumber[fd] is record and record.owner is owner
+        assert (record.reading, record.writing) == (
+            bool(mask & EPOLLIN),
+            bool(mask & EPOLLOUT),
+        )
 
-    @precondition(lambda self: self.table.owners)
+    @precondition(lambda self: self.table.byNumber)
     @rule(index=st.integers(0, 63), mask=_MASKS)
-    def modify(self, index: int, mask: int) -> None:
+    def remask(self, index: int, mask: int) -> None:
         """
-        Change an entry's mask: it succeeds while its file is there, and
-        otherwise fails with EBADF (closed) or ENOENT (replaced) and changes
-        nothing; an entry replaced under an open number can be given back to
-        the kernel for the new file (L{Registrations.modify} with C{EPOLL_CTL_ADD}).
+        Change a record's mask: it succeeds while its file is there; an
+        entry whose number names another file now is given back to the
+        kernel for it, since the owner still reports the number; one whose
+        number is closed is lost, with EBADF.
         """
-        fd = self._registered(index)
-        before = self.table.masks[fd]
-        failure = self.table.modify(fd, mask)
-        if fd not in self.gone:
-            assert failure == 0
-            assert self.table.masks[fd] == mask
-            return
-        assert self.table.masks[fd] == before
-        if fd in self.open:
-            assert failure == errno.ENOENT, failure
-            assert self.table.modify(fd, mask, EPOLL_CTL_ADD) == 0
-            assert self.table.masks[fd] == mask
+        record = self._registered(index)
+        fd = record.fd
+        lost = self.table.remask(record, mask)
+        if fd not in self.gone or fd in self.open:
+            assert not lost and record.mask == mask and not self.lost
             self.gone.discard(fd)
-        else:
-            assert failure == errno.EBADF, failure
-            assert self.table.modify(fd, mask, EPOLL_CTL_ADD) == errno.EBADF
+            return
+        assert lost and record.owner is None and fd not in self.table.byNumber
+        assert [report[2].errno for report in self.lost] == [errno.EBADF]  # type: ignore[union-attr]
+        self._checkLost({fd})
 
-    @precondition(lambda self: self.table.owners)
+    @precondition(lambda self: self.table.byNumber)
     @rule(index=st.integers(0, 63))
     def remove(self, index: int) -> None:
         """
-        Remove an entry: never raises because its file is gone, which it
+        Remove a record: never raises because its file is gone, which it
         reports as stale.
         """
-        fd = self._registered(index)
-        owner = self.table.owners[fd]
-        assert self.table.remove(fd) == (fd in self.gone)
-        assert fd not in self.table.owners
-        assert self.table.numberOf(owner) is None
-        self.gone.discard(fd)
+        record = self._registered(index)
+        owner = record.owner
+        assert self.table.remove(record) == (record.fd in self.gone)
+        assert record.fd not in self.table.byNumber
+        assert id(owner) not in self.table.byOwner and record.owner is None
+        self.gone.discard(record.fd)
 
-    @precondition(lambda self: self.table.owners)
+    @precondition(lambda self: self.table.byNumber)
     @rule(index=st.integers(0, 63))
     def forgetGone(self, index: int) -> None:
         """
-        Forget an entry whose file is gone, as the reactor does for a lost
+        Forget a record whose file is gone, as the reactor does for a lost
         descriptor.
         """
-        fd = self._registered(index)
-        if fd in self.gone:
-            owner = self.table.forget(fd)
-            assert owner is not None
-            self.gone.discard(fd)
+        record = self._registered(index)
+        if record.fd in self.gone:
+            self.table.forget(record)
+            assert record.owner is None
+            self.gone.discard(record.fd)
 
     @precondition(lambda self: self.open)
     @rule(index=st.integers(0, 63))
@@ -188,11 +228,11 @@ class RegistrationsMachine(RuleBasedStateMachine):
         fd = self._pick(index)
         self.open.remove(fd)
         os.close(fd)
-        if fd in self.table.owners:
+        if fd in self.table.byNumber:
             self.gone.add(fd)
         note("closed {}".format(fd))
 
-    @precondition(lambda self: self.table.owners)
+    @precondition(lambda self: self.table.byNumber)
     @rule(index=st.integers(0, 63))
     def replaceBehindBack(self, index: int) -> None:
         """
@@ -200,7 +240,7 @@ class RegistrationsMachine(RuleBasedStateMachine):
         file is closed and the kernel drops its entry, though the number is
         open.
         """
-        fd = self._registered(index)
+        fd = self._registered(index).fd
         if fd not in self.open:
             return
         left, right = socket.socketpair()
@@ -210,56 +250,56 @@ class RegistrationsMachine(RuleBasedStateMachine):
         self.gone.add(fd)
         note("replaced {}".format(fd))
 
-    @rule()
-    def preen(self) -> None:
+    @rule(suspect=st.booleans())
+    def preen(self, suspect: bool) -> None:
         """
-        Take one preen batch and check it as the reactor does (the owners
-        here always report their number): at most L{PREEN_BATCH} entries,
-        each still registered; the kernel refuses exactly those whose file
-        is gone, which are then given back for the new file or forgotten.
+        Run one repair, after suspecting stale entries or not: at most
+        L{PREEN_BATCH} owners are asked for their number; entries whose
+        number names another file are given back for it, those whose number
+        is closed are lost.
         """
-        batch = self.table.preenBatch()
-        assert len(batch) <= PREEN_BATCH
-        for fd, owner in batch:
-            assert self.table.owners.get(fd) is owner
-            failure = self.table.modify(fd, self.table.masks[fd])
-            assert bool(failure) == (fd in self.gone), (fd, failure)
-            if failure and not (
-                fd in self.open and not self.table.modify(fd, 1, EPOLL_CTL_ADD)
-            ):
-                self.table.forget(fd)
-            self.gone.discard(fd)
+        if suspect:
+            self.table.suspectStale()
+        owners = [record.owner for record in self.table.byNumber.values()]
+        self.table.repair()
+        assert sum(owner.asked for owner in owners) <= PREEN_BATCH
+        for owner in owners:
+            owner.asked = 0
+        self._checkLost(self.gone - set(self.open))
+        kernel = interestList(self.table.poller.fileno())
+        self.gone = {fd for fd in self.gone if fd in self.table.byNumber}
+        self.gone -= {fd for fd in self.gone if fd in kernel}
 
     @rule()
     def rebuild(self) -> None:
         """
-        Replace the epoll instance: entries whose number is closed are
-        reported lost, with EBADF (or EINVAL, if the new instance took the
-        number), and forgotten; the others are carried
-        over, those whose number names a new file now for that file.
+        Renew the epoll instance: records whose number is closed are lost,
+        with EBADF (or EINVAL, if the new instance took the number); the
+        others are carried over, those whose number names a new file now
+        for that file.
         """
-        old = self.table.poller
-        closed = {fd for fd in self.table.owners if fd not in self.open}
-        lost = self.table.rebuild()
-        assert old.closed and not self.table.poller.closed
-        assert {fd for fd, _, _ in lost} == closed
-        for fd, owner, reason in lost:
+        old = self.table.poller.fileno()
+        closed = {fd for fd in self.table.byNumber if fd not in self.open}
+        self.table.rebuild()
+        assert self.table.poller.fileno() != old
+        assert {owner.fd for owner, _, _ in self.lost} == closed
+        for owner, _, reason in self.lost:
             # The new instance may have taken a closed number for itself.
-            expected = errno.EINVAL if fd == self.table.poller.fileno() else errno.EBADF
-            assert reason.errno == expected, reason
-            assert self.table.numberOf(owner) is None
+            taken = owner.fd == self.table.poller.fileno()
+            assert reason.errno == (errno.EINVAL if taken else errno.EBADF)  # type: ignore[union-attr]
+        self._checkLost(closed)
         self.gone.clear()
 
     @invariant()
     def kernelAgrees(self) -> None:
         """
-        The kernel holds exactly the entries of the table whose file is
+        The kernel holds exactly the entries of the records whose file is
         there, with their masks, numbers and generations.
         """
         table = self.table
         expected = {
-            fd: (mask | EPOLLERR | EPOLLHUP, (fd, table.generations[fd]))
-            for fd, mask in table.masks.items()
+            fd: (record.mask | EPOLLERR | EPOLLHUP, (fd, record.generation))
+            for fd, record in table.byNumber.items()
             if fd not in self.gone
         }
         kernel = {
@@ -271,14 +311,13 @@ class RegistrationsMachine(RuleBasedStateMachine):
     @invariant()
     def lookupsAgree(self) -> None:
         """
-        Every owner is found by its number, its generation and itself.
+        Every record is found by its number and by its owner, and has one.
         """
         table = self.table
-        assert set(table.owners) == set(table.masks) == set(table.generations)
-        assert len(table.byGeneration) == len(table.owners)
-        for fd, owner in table.owners.items():
-            assert table.byGeneration[table.generations[fd]] is owner
-            assert table.numberOf(owner) == fd
+        assert len(table.byOwner) == len(table.byNumber)
+        for fd, record in table.byNumber.items():
+            assert record.fd == fd and record.owner is not None
+            assert table.byOwner[id(record.owner)] is record
 
 
 TestRegistrationsMachine = RegistrationsMachine.TestCase
@@ -299,57 +338,62 @@ def _socketPairs(count: int) -> List[int]:
 @pytest.mark.parametrize("count", [1, PREEN_BATCH - 1, PREEN_BATCH, 300])
 def test_preenReachesEveryEntryWithinItsBound(count: int) -> None:
     """
-    Once a stale entry was found, every entry that existed then is handed
-    out by L{Registrations.preenBatch} within C{ceil(2 * N / PREEN_BATCH)
-    + 1} calls, also when the preen was under way and is extended (not
-    restarted) by the new finding, and no call hands out more than
+    Once a stale entry was found, every record that existed then is checked
+    (its owner asked for its number) within C{ceil(2 * N / PREEN_BATCH) + 1}
+    repairs, also when the preen was under way and is extended (not
+    restarted) by the new finding, and no repair checks more than
     L{PREEN_BATCH}.
     """
     numbers = _socketPairs(count)
-    table = Registrations()
+    table, lost = newTable()
+    owners = [Owner(str(fd), fd) for fd in numbers[:count]]
     try:
-        for fd in numbers[:count]:
-            table.add(Owner(str(fd)), fd, EPOLLIN)
+        for owner in owners:
+            table.register(owner, owner.fd, EPOLLIN)
         table.suspectStale()
         for _ in range(3):
             # Stale entries found while the preen is under way.
-            assert len(table.preenBatch()) <= PREEN_BATCH
+            table.repair()
+            assert sum(owner.asked for owner in owners) <= PREEN_BATCH
+            for owner in owners:
+                owner.asked = 0
             table.suspectStale()
         seen: Set[int] = set()
         calls = 0
-        while table.preening:
-            batch = table.preenBatch()
-            assert len(batch) <= PREEN_BATCH
-            seen.update(fd for fd, _ in batch)
+        while table.pending & PREENING:
+            table.repair()
+            assert sum(owner.asked for owner in owners) <= PREEN_BATCH
+            seen.update(owner.fd for owner in owners if owner.asked)
+            for owner in owners:
+                owner.asked = 0
             calls += 1
-        assert seen == set(table.owners)
+        assert seen == set(table.byNumber)
         assert calls <= math.ceil(2 * count / PREEN_BATCH) + 1
-        assert not table.repairPending
+        assert not table.pending and not lost
     finally:
         table.poller.close()
         for fd in numbers:
             os.close(fd)
 
 
-def test_addFailureRecordsNothing() -> None:
+def test_registerFailureRecordsNothing() -> None:
     """
-    L{Registrations.add} of a closed number raises the kernel's EBADF and
-    records nothing; of a number that names a regular file, EPERM.
+    L{Registrations.register} of a closed number raises the kernel's EBADF
+    and records nothing; of a number that names a regular file, EPERM.
     """
-    table = Registrations()
+    table, _ = newTable()
     left, right = socket.socketpair()
     fd = left.detach()
     os.close(fd)
-    owner = Owner("closed")
+    owner = Owner("closed", fd)
     try:
         with pytest.raises(OSError) as raised:
-            table.add(owner, fd, EPOLLIN)
+            table.register(owner, fd, EPOLLIN)
         assert raised.value.errno == errno.EBADF
-        assert (table.owners, table.masks, table.byGeneration) == ({}, {}, {})
-        assert table.numberOf(owner) is None
+        assert (table.byNumber, table.byOwner) == ({}, {})
         with open("/proc/self/stat") as regular:
             with pytest.raises(OSError) as raised:
-                table.add(owner, regular.fileno(), EPOLLIN)
+                table.register(owner, regular.fileno(), EPOLLIN)
         assert raised.value.errno == errno.EPERM
         assert interestList(table.poller.fileno()) == {}
     finally:
@@ -359,66 +403,68 @@ def test_addFailureRecordsNothing() -> None:
 
 def test_strayTwiceAsksForRebuild() -> None:
     """
-    A generation no entry has, seen once, is remembered; seen again, it is a
-    ghost: a rebuild and a preen are wanted.
+    A generation no record has, seen once, is remembered; seen again, it is
+    a ghost: a rebuild and a preen are owed, and a repair does both.
     """
-    table = Registrations()
+    table, lost = newTable()
     try:
         table.stray(12345)
-        assert not table.rebuildWanted and not table.repairPending
+        assert not table.pending
         table.stray(12345)
-        assert table.rebuildWanted and table.repairPending
-        assert table.rebuild() == []
-        assert not table.rebuildWanted
+        assert table.pending & GHOSTS and table.pending & PREENING
+        old = table.poller.fileno()
+        table.repair()
+        assert table.poller.fileno() != old
+        assert not table.pending and not lost
     finally:
         table.poller.close()
 
 
-def test_generationsAreNeverShared() -> None:
+def test_generationsDifferUnderANumber() -> None:
     """
-    Entries added, removed and added again never share a generation, so an
-    event queued for a removed entry cannot name its successor.
+    Records registered, removed and registered again under one number never
+    share a generation with the record before, so an event queued for a
+    removed record cannot name its successor.
     """
     numbers = _socketPairs(4)
-    table = Registrations()
-    live: Dict[int, int] = {}
+    table, _ = newTable()
+    last = dict.fromkeys(numbers[:4], 0)
     try:
         for round in range(50):
             for fd in numbers[:4]:
-                if fd in table.owners:
-                    table.remove(fd)
-                table.add(Owner("{}/{}".format(fd, round)), fd, EPOLLIN)
-                generation = table.generations[fd]
-                assert generation not in live.values()
-                live[fd] = generation
+                if fd in table.byNumber:
+                    table.remove(table.byNumber[fd])
+                record = table.register(
+                    Owner("{}/{}".format(fd, round), fd), fd, EPOLLIN
+                )
+                assert record.generation != last[fd]
+                last[fd] = record.generation
     finally:
         table.poller.close()
         for fd in numbers:
             os.close(fd)
 
 
-def test_preenBatchNamesEachEntryOnce() -> None:
+def test_preenChecksOnlyRecordsStillRegistered() -> None:
     """
-    A batch never names an entry twice, also when entries were removed
-    since the preen was asked for, so that the caller may forget one it
-    finds gone without meeting it again in the same batch.
+    A preen never checks a record removed since it was asked for, so that
+    an owner it finds gone is not met again in the same batch.
 
     Found by C{RegistrationsMachine}: a preen asked for among several
     entries, most of them removed before the batch, named the one left as
-    often as there had been entries, and the caller's check of the second
-    found it forgotten.
+    often as there had been entries.
     """
     numbers = _socketPairs(3)
-    table = Registrations()
+    table, _ = newTable()
+    owners = [Owner(str(fd), fd) for fd in numbers[:3]]
     try:
-        for fd in numbers[:3]:
-            table.add(Owner(str(fd)), fd, EPOLLIN)
+        records = [table.register(owner, owner.fd, EPOLLIN) for owner in owners]
         table.suspectStale()
-        table.remove(numbers[1])
-        table.remove(numbers[2])
-        batch = table.preenBatch()
-        assert [fd for fd, _ in batch] == [numbers[0]]
-        assert not table.preening and not table.repairPending
+        table.remove(records[1])
+        table.remove(records[2])
+        table.repair()
+        assert [owner.asked for owner in owners] == [1, 0, 0]
+        assert not table.pending
     finally:
         table.poller.close()
         for fd in numbers:

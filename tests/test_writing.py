@@ -4,7 +4,7 @@ output, counted in C{send()} calls on real connections over loopback: every
 call of a burst asks for a whole number of segments (the connection's MSS
 at that moment) but the last, so the burst carries one short segment, at
 its end, and Nagle's algorithm has no earlier one to hold it behind
-(L{epollreactor._segments}).  Output that one call takes whole, and output
+(L{epollreactor._writing}).  Output that one call takes whole, and output
 of a pull producer, goes as Twisted sends it.
 """
 
@@ -17,10 +17,10 @@ import pytest
 from twisted.internet.interfaces import IPullProducer
 from twisted.internet.protocol import Factory, Protocol
 
-from epollreactor import _segments
+from epollreactor import _writing
 from epollreactor._reactor import EPollReactor
-from epollreactor._segments import HOLD_LIMIT
-from tests.test_earlywrite import LIMIT, Echo, exchange, serveEcho
+from epollreactor._writing import HOLD_LIMIT
+from tests.test_earlywrite import LIMIT, Echo, drain, exchange, serveEcho
 
 #: One C{send()}: bytes asked for, bytes taken, the connection's MSS then.
 Send = Tuple[int, int, int]
@@ -60,11 +60,11 @@ class MeasuringSocket:
 @pytest.fixture(autouse=True)
 def stillClock(monkeypatch: pytest.MonkeyPatch) -> None:
     """
-    Stop the clock L{epollreactor._segments} reads: a burst's shape is
+    Stop the clock L{epollreactor._writing} reads: a burst's shape is
     then what its input makes it, not how fast this machine runs it, and
     L{HOLD_LIMIT} is checked on its own, by counted ticks.
     """
-    monkeypatch.setattr(_segments, "monotonic", Clock())
+    monkeypatch.setattr(_writing, "monotonic", Clock())
 
 
 @pytest.fixture
@@ -186,13 +186,7 @@ def test_aLargeWriteIsSentInWholeSegments(reactor: EPollReactor) -> None:
         received = 0
         for _ in range(LIMIT):
             reactor.doIteration(0.01)
-            try:
-                while True:
-                    chunk = client.recv(4_194_304)
-                    assert chunk
-                    received += len(chunk)
-            except BlockingIOError:
-                pass
+            received += drain(client)
             if received == Download.SIZE:
                 break
     finally:
@@ -254,13 +248,7 @@ def test_aPullProducersChunksAreSentAsTwistedSendsThem(
     received = 0
     for _ in range(LIMIT):
         reactor.doIteration(0.01)
-        try:
-            while True:
-                chunk = client.recv(1_048_576)
-                assert chunk
-                received += len(chunk)
-        except BlockingIOError:
-            pass
+        received += drain(client)
         if received == size * count:
             break
     assert received == size * count
@@ -349,24 +337,9 @@ class Updates(Protocol):
         self.updates += 1
 
 
-def drain(client: socket.socket) -> int:
-    """
-    @return: how many bytes the client read, all it had.
-    """
-    received = 0
-    try:
-        while True:
-            chunk = client.recv(4_194_304)
-            assert chunk, "the server closed the connection"
-            received += len(chunk)
-    except BlockingIOError:
-        pass
-    return received
-
-
 class Clock:
     """
-    The time L{epollreactor._segments} reads, moved by the test alone, so
+    The time L{epollreactor._writing} reads, moved by the test alone, so
     that a hold's bound is checked by counting, never by the machine's
     speed.
     """
@@ -400,7 +373,7 @@ def trickleAfterSnapshot(
         C{epoll_wait(2)}, where Twisted's reactor sends it.
     """
     clock = Clock()
-    monkeypatch.setattr(_segments, "monotonic", clock)
+    monkeypatch.setattr(_writing, "monotonic", clock)
     sends: List[Send] = []
     client, transport, port = serveEcho(reactor, Updates)
     transport.socket = MeasuringSocket(transport.socket, sends)
