@@ -353,6 +353,17 @@ MUTANTS: Tuple[Mutant, ...] = (
         "an application that asked for low latency has its writes held",
     ),
     Mutant(
+        "a transport's private fields taken for granted",
+        WRITING,
+        "                and all(hasattr(selectable, name) for name in _TRANSPORT_FIELDS)\n",
+        "",
+        (
+            "tests/test_writing.py::"
+            "test_aTransportWithoutTheFieldsReadIsLeftToItsOwnWrites",
+        ),
+        "on a Twisted release that renamed them, every TCP write fails",
+    ),
+    Mutant(
         "SEND_LIMIT left on the transport",
         WRITING,
         "                    del selectable.SEND_LIMIT\n",

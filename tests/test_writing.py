@@ -14,6 +14,7 @@ from typing import Any, Iterator, List, Tuple
 from zope.interface import implementer
 
 import pytest
+from twisted.internet import tcp
 from twisted.internet.interfaces import IPullProducer
 from twisted.internet.protocol import Factory, Protocol
 
@@ -253,6 +254,72 @@ def test_aPullProducersChunksAreSentAsTwistedSendsThem(
             break
     assert received == size * count
     assert [asked for asked, _, _ in sends] == [size] * count
+
+
+class ElsewhereBuffered(tcp.Server):
+    """
+    A TCP connection that keeps its output in a buffer of its own, as a
+    Twisted release that renamed C{FileDescriptor}'s private fields would:
+    it has no C{dataBuffer}.
+
+    @ivar limits: the C{SEND_LIMIT} each of its C{doWrite} calls found.
+    """
+
+    @property
+    def dataBuffer(self) -> bytes:  # type: ignore[override]
+        """
+        Not here.
+        """
+        raise AttributeError("dataBuffer")
+
+    def write(self, data: bytes) -> None:
+        """
+        Keep C{data} until the connection can take it.
+        """
+        self.__dict__.setdefault("pending", bytearray()).extend(data)
+        self.startWriting()
+
+    def doWrite(self) -> None:
+        """
+        Send what the connection takes, up to C{SEND_LIMIT}.
+        """
+        self.__dict__.setdefault("limits", []).append(self.SEND_LIMIT)
+        pending = self.__dict__["pending"]
+        sent = self.socket.send(bytes(pending[: self.SEND_LIMIT]))
+        del pending[:sent]
+        if not pending:
+            self.stopWriting()
+
+
+def test_aTransportWithoutTheFieldsReadIsLeftToItsOwnWrites(
+    reactor: EPollReactor,
+) -> None:
+    """
+    A TCP connection without the private fields the whole-segment rule
+    reads (another Twisted release's) is written as it writes itself: its
+    C{doWrite} runs untouched, with its own C{SEND_LIMIT}, and a 1 MiB echo
+    arrives whole.
+    """
+
+    class Port(tcp.Port):
+        transport = ElsewhereBuffered
+
+    port = Port(0, Factory.forProtocol(Echo), interface="127.0.0.1", reactor=reactor)
+    port.startListening()
+    client = socket.create_connection(("127.0.0.1", port.getHost().port))
+    client.setblocking(False)
+    try:
+        exchange(reactor, client, b"e" * 1_048_576, burst=True)
+        (transport,) = [
+            reader
+            for reader in reactor.getReaders()
+            if isinstance(reader, ElsewhereBuffered)
+        ]
+        assert set(transport.limits) == {tcp.Server.SEND_LIMIT}
+        transport.loseConnection()
+    finally:
+        client.close()
+        port.stopListening()
 
 
 def test_unixSocketsAreLeftToTwisted(reactor: EPollReactor, tmp_path: Any) -> None:
