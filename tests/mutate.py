@@ -358,8 +358,10 @@ MUTANTS: Tuple[Mutant, ...] = (
         "                and all(hasattr(selectable, name) for name in _TRANSPORT_FIELDS)\n",
         "",
         (
-            "tests/test_writing.py::"
-            "test_aTransportWithoutTheFieldsReadIsLeftToItsOwnWrites",
+            (
+                "tests/test_writing.py::"
+                "test_aTransportWithoutTheFieldsReadIsLeftToItsOwnWrites"
+            ),
         ),
         "on a Twisted release that renamed them, every TCP write fails",
     ),
