@@ -97,11 +97,11 @@ system call); an interest added later sets a field of the record and puts
 the record in the changed set.  L{EPollReactor.doPoll} hands the changed
 set to L{Registrations.apply<epollreactor._registrations.Registrations.
 apply>}, takes the write attempts the L{WritePolicy<epollreactor._writing.
-WritePolicy>} owes, waits, looks each event's record up by number, checks
-its generation, masks the event by the record's interests and hands record
-and event to the dispatch function of L{epollreactor._dispatch}, which
-calls C{doRead}, and C{doWrite} through the write policy; then the write
-policy makes the attempts it owed.  The tables Twisted's reactor has
+WritePolicy>} owes, waits, and hands the events to the
+L{Dispatcher<epollreactor._dispatch.Dispatcher>}, which looks each one's
+record up by number, checks its generation, masks the event by the
+record's interests and calls C{doRead}, and C{doWrite} through the write
+policy; then the write policy makes the attempts it owed.  The tables Twisted's reactor has
 (C{_selectables}, C{_reads}, C{_writes}) are read-only views of the
 records.
 """

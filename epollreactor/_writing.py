@@ -93,7 +93,7 @@ behind, and the one that ended the burst before was followed by this
 burst's full segments, whose ACK covers it.  Nor can it add a wait of its
 own: the bytes held are fewer than a segment, held only while the protocol
 goes on writing in answer to input, and at most L{HOLD_LIMIT}.
-C{tests/test_segments.py} pins the shape in C{send()} calls.
+C{tests/test_writing.py} pins the shape in C{send()} calls.
 
 What it leaves to TCP: the kernel makes short segments of its own when the
 receiver's window is smaller than what is queued (C{tcp_write_xmit} cuts
