@@ -289,36 +289,27 @@ class EventBuffer:
             storage.madvise(mmap.MADV_DONTNEED, start, len(storage) - start)
 
 
-# The prototypes, declared as data and applied by one loop (pyudev's way):
-# name, argument types, result type.  Argument types are written down but
-# deliberately not installed on the function objects: ctypes' argtypes
+# The result types, declared as data and applied by one loop (pyudev's
+# way).  Argument types are deliberately not declared: ctypes' argtypes
 # conversion would make every call much dearer (bench/bench_binding.py;
-# bench/README.md).  Every argument we pass is a
-# Python int (passed as C int), a bytes object (const char *), None (NULL) or
-# an EventBuffer.pointer, which ctypes converts correctly on its own.
-_PROTOTYPES = (
-    # int epoll_create1(int flags);
-    ("epoll_create1", (ctypes.c_int,), ctypes.c_int),
-    # int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
-    (
-        "epoll_ctl",
-        (ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.POINTER(epoll_event)),
-        ctypes.c_int,
-    ),
-    # int epoll_wait(int epfd, struct epoll_event *events, int maxevents,
-    #                int timeout);
-    (
-        "epoll_wait",
-        (ctypes.c_int, ctypes.POINTER(epoll_event), ctypes.c_int, ctypes.c_int),
-        ctypes.c_int,
-    ),
+# bench/README.md).  Every argument we pass is a Python int (passed as C
+# int), a bytes object (const char *), None (NULL) or an
+# EventBuffer.pointer, which ctypes converts correctly on its own, so the C
+# prototypes are written down here only:
+#
+#     int epoll_create1(int flags);
+#     int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
+#     int epoll_wait(int epfd, struct epoll_event *events, int maxevents,
+#                    int timeout);
+_RESULT_TYPES = (
+    ("epoll_create1", ctypes.c_int),
+    ("epoll_ctl", ctypes.c_int),
+    ("epoll_wait", ctypes.c_int),
 )
 
-ARGUMENT_TYPES = {}
-for _name, _argtypes, _restype in _PROTOTYPES:
+for _name, _restype in _RESULT_TYPES:
     getattr(_libc, _name).restype = _restype
-    ARGUMENT_TYPES[_name] = _argtypes
-del _name, _argtypes, _restype
+del _name, _restype
 
 _EpollCall = Callable[..., int]
 
