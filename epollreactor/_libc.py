@@ -557,3 +557,34 @@ def repeatFailed(call: _EpollCall, *arguments: Any) -> tuple[int, int]:
             return -1, err
         seen = err
 
+
+class _DlInfo(ctypes.Structure):
+    """
+    C{Dl_info}, what C{dladdr(3)} fills in.
+    """
+
+    _fields_ = [
+        ("dli_fname", ctypes.c_char_p),
+        ("dli_fbase", ctypes.c_void_p),
+        ("dli_sname", ctypes.c_char_p),
+        ("dli_saddr", ctypes.c_void_p),
+    ]
+
+
+def libraryFile() -> Optional[str]:
+    """
+    Name the file that holds the C{epoll_create1} the binding calls, for
+    the doctor: L{libcName} says only "the process image" when the calls
+    were found there.  Not on the import path.
+
+    @return: its path, from C{dladdr(3)}; C{None} where the C library has
+        no C{dladdr} or it does not know the address.
+    """
+    dladdr = getattr(ctypes.CDLL(None), "dladdr", None)
+    if dladdr is None:
+        return None
+    info = _DlInfo()
+    address = ctypes.cast(_libc.epoll_create1, ctypes.c_void_p)
+    if not dladdr(address, ctypes.byref(info)) or not info.dli_fname:
+        return None
+    return os.fsdecode(info.dli_fname)
