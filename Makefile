@@ -98,9 +98,9 @@ run: $(STAMP)
 # and 50 connections, a one-way stream, Twisted's portforward proxy and
 # twisted.web under wrk, deferToThread under load, echo beside 10,000 idle
 # connections and connection churn, on every peer reactor; then the binding
-# micro-benchmarks.  ROUNDS and SECONDS set its length; PEERS and SCENARIOS
-# (comma-separated) narrow it.  bench/run.py measures, bench/report.py
-# writes the tables and chart to bench/results/.
+# micro-benchmarks and the import time.  ROUNDS and SECONDS set its length;
+# PEERS and SCENARIOS (comma-separated) narrow it.  bench/run.py measures,
+# bench/report.py writes the tables and chart to bench/results/.
 ROUNDS ?= 3
 SECONDS ?= 2
 BENCH_STAMP := $(VENV)/.installed-bench
@@ -127,6 +127,13 @@ bench: $(BENCH_STAMP)
 	$(VPY) bench/bench_binding.py
 	$(VPY) bench/bench_registrations.py
 	$(VPY) bench/bench_memory.py
+	$(VPY) bench/bench_import.py
+
+# What "import epollreactor" costs a fresh interpreter, beside "import
+# select" (bench/README.md, "Import time"); about a minute.
+.PHONY: bench-import
+bench-import: $(STAMP)
+	$(VPY) bench/bench_import.py
 
 # The binding micro-benchmark alone (bench/README.md): epollreactor.epoll
 # against select.epoll, call for call; about ten seconds.

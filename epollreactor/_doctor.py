@@ -8,6 +8,11 @@ module has C{epoll}, the interpreter, and whether Twisted finds the reactor
 plugin; then it sends a message through a socket pair on an L{EPollReactor}
 and another through an L{EpollSelector}.  The exit status is 0 when all is
 well and 1 otherwise, with each problem named on its own line.
+
+Where Twisted is not installed (the binding alone, without the C{twisted}
+extra) the doctor says so, checks the binding through the selector, and
+skips the reactor's self-test: that is an installation that works, not a
+problem.  The reactor's half is L{epollreactor._reactorcheck}.
 """
 
 import os
@@ -17,19 +22,21 @@ import selectors
 import socket
 import sys
 from time import monotonic
-from typing import Any, Callable, List, Optional, TextIO, Tuple
-
-from zope.interface import implementer
-
-from twisted.application.reactors import getReactorTypes
-from twisted.internet.interfaces import IReadDescriptor, IWriteDescriptor
+from typing import Callable, List, Optional, TextIO, Tuple
 
 import epollreactor
-from epollreactor._libc import EVENT, epoll_event, libcName
-from epollreactor._reactor import EPollReactor
+from epollreactor._libc import EVENT, PROCESS_IMAGE, epoll_event, libcName, libraryFile
 from epollreactor._selector import EpollSelector
 
-__all__ = ["main", "facts", "reactorSelfTest", "selectorSelfTest", "DoctorError"]
+__all__ = [
+    "main",
+    "facts",
+    "libraryRow",
+    "twistedMissing",
+    "reactorSelfTest",
+    "selectorSelfTest",
+    "DoctorError",
+]
 
 #: How long each self-test may take, in seconds.
 SELF_TEST_TIMEOUT = 0.5
@@ -43,40 +50,32 @@ class DoctorError(Exception):
     """
 
 
-def _pluginStatus() -> Tuple[str, bool]:
+def twistedMissing() -> Optional[str]:
     """
-    Look for our reactor among the reactors Twisted's plugin system finds,
-    which is what C{twistd --reactor=ctypes-epoll} relies on.
-
-    @return: a description, and whether the plugin was found.
+    @return: why the reactor cannot be loaded here, when the reason is that
+        Twisted is not installed; C{None} when it can.
+    @raise ImportError: when the reactor fails to import for another reason
+        (a broken Twisted), which is a problem the doctor must show.
     """
     try:
-        reactorTypes = list(getReactorTypes())
-    except Exception as e:
-        return (
-            "could not search twisted.plugins: {}: {}".format(type(e).__name__, e),
-            False,
+        from epollreactor import EPollReactor  # noqa: F401 (whether it loads)
+    except epollreactor._TwistedMissing as e:
+        return "Twisted is not installed (no module named {!r}; pip install {})".format(
+            e.name, "'epollreactor[twisted]'"
         )
-    for reactorType in reactorTypes:
-        if reactorType.shortName == epollreactor.PLUGIN_NAME:
-            if reactorType.moduleName != "epollreactor":
-                return (
-                    "{} names {}, not epollreactor".format(
-                        epollreactor.PLUGIN_NAME, reactorType.moduleName
-                    ),
-                    False,
-                )
-            return (
-                "{} (twistd/twist/trial --reactor={})".format(
-                    epollreactor.PLUGIN_NAME, epollreactor.PLUGIN_NAME
-                ),
-                True,
-            )
-    return (
-        "{} NOT FOUND by twisted.plugins: is the package installed with its "
-        "twisted/plugins/epollreactor_ctypes.py?".format(epollreactor.PLUGIN_NAME),
-        False,
-    )
+    return None
+
+
+def libraryRow() -> str:
+    """
+    @return: what the report says of the C library: the name it was loaded
+        under, and for the process image also the file that holds the epoll
+        calls, where C{dladdr(3)} can tell.
+    """
+    if libcName != PROCESS_IMAGE:
+        return libcName
+    path = libraryFile()
+    return libcName if path is None else "{} ({})".format(path, libcName)
 
 
 def facts() -> Tuple[List[Tuple[str, str]], List[str]]:
@@ -93,9 +92,19 @@ def facts() -> Tuple[List[Tuple[str, str]], List[str]]:
         selectEpoll = "present (epollreactor does not use it)"
     else:
         selectEpoll = "missing (epollreactor.epoll stands in for it)"
-    plugin, pluginFound = _pluginStatus()
-    if not pluginFound:
-        problems.append("reactor plugin: " + plugin)
+    try:
+        missing = twistedMissing()
+    except ImportError as e:
+        missing = "the reactor fails to import: {}: {}".format(type(e).__name__, e)
+        problems.append("reactor plugin: " + missing)
+    if missing is not None:
+        plugin = "none: " + missing
+    else:
+        from epollreactor._reactorcheck import pluginStatus
+
+        plugin, pluginFound = pluginStatus()
+        if not pluginFound:
+            problems.append("reactor plugin: " + plugin)
     return (
         [
             (
@@ -104,7 +113,7 @@ def facts() -> Tuple[List[Tuple[str, str]], List[str]]:
                     epollreactor.__version__, os.path.dirname(epollreactor.__file__)
                 ),
             ),
-            ("C library", libcName),
+            ("C library", libraryRow()),
             (
                 "struct epoll_event",
                 "{} bytes, data at offset {} ({})".format(
@@ -127,125 +136,18 @@ def facts() -> Tuple[List[Tuple[str, str]], List[str]]:
     )
 
 
-@implementer(IReadDescriptor, IWriteDescriptor)
-class _SocketEnd:
-    """
-    One end of the reactor self-test's socket pair: it writes C{toSend} when
-    writable, and reads until it has C{expected}, then calls C{done}.
-    """
-
-    def __init__(
-        self,
-        sock: socket.socket,
-        toSend: bytes,
-        expected: int,
-        done: Callable[[], None],
-    ) -> None:
-        self.sock = sock
-        self.toSend = toSend
-        self.expected = expected
-        self.received = b""
-        self.done = done
-        self.reactor: Any = None
-
-    def fileno(self) -> int:
-        """
-        @return: the socket's descriptor.
-        """
-        return self.sock.fileno()
-
-    def logPrefix(self) -> str:
-        """
-        @return: what Twisted's log says this end is.
-        """
-        return "epollreactor doctor"
-
-    def doWrite(self) -> None:
-        """
-        Send what is left of the message; once all is sent, stop writing.
-        """
-        sent = self.sock.send(self.toSend)
-        self.toSend = self.toSend[sent:]
-        if not self.toSend:
-            self.reactor.removeWriter(self)
-
-    def doRead(self) -> None:
-        """
-        Take what has arrived; once the whole message is here, stop reading
-        and call C{done}.
-        """
-        self.received += self.sock.recv(65536)
-        if len(self.received) >= self.expected:
-            self.reactor.removeReader(self)
-            self.done()
-
-    def connectionLost(self, reason: object) -> None:
-        """
-        Nothing to clean up: the self-test closes the sockets itself.
-        """
-
-
 def reactorSelfTest(timeout: float = SELF_TEST_TIMEOUT) -> None:
     """
-    Run a new L{EPollReactor} (not installed as the global reactor) until
-    a message written by one end of a socket pair is read by the other,
-    both through C{addWriter}/C{addReader}.
+    Run a message through a socket pair on a new L{EPollReactor}:
+    L{epollreactor._reactorcheck.reactorSelfTest}.
 
     @raise DoctorError: when the message does not arrive within C{timeout}
         seconds, or arrives altered.
+    @raise ImportError: where Twisted is not installed.
     """
-    reactor = EPollReactor()
-    try:
-        a, b = socket.socketpair()
-    except BaseException:
-        _closeReactor(reactor)
-        raise
-    try:
-        a.setblocking(False)
-        b.setblocking(False)
-        finished: List[bool] = []
+    from epollreactor._reactorcheck import reactorSelfTest as selfTest
 
-        def done() -> None:
-            finished.append(True)
-            reactor.stop()
-
-        writer = _SocketEnd(a, _MESSAGE, 0, done)
-        reader = _SocketEnd(b, b"", len(_MESSAGE), done)
-        writer.reactor = reader.reactor = reactor
-        reactor.callWhenRunning(reactor.addWriter, writer)
-        reactor.callWhenRunning(reactor.addReader, reader)
-
-        def giveUp() -> None:
-            if not finished:
-                reactor.stop()
-
-        reactor.callLater(timeout, giveUp)
-        reactor.run(installSignalHandlers=False)
-        if not finished:
-            raise DoctorError(
-                "no message through a socket pair within {}s".format(timeout)
-            )
-        if reader.received != _MESSAGE:
-            raise DoctorError(
-                "the socket pair delivered {!r} instead of {!r}".format(
-                    reader.received, _MESSAGE
-                )
-            )
-    finally:
-        _closeReactor(reactor)
-        a.close()
-        b.close()
-
-
-def _closeReactor(reactor: EPollReactor) -> None:
-    """
-    Close the descriptors of a reactor that was never installed: its waker
-    and its epoll instance (what Twisted's ReactorBuilder does too).
-    """
-    for internal in list(reactor._internalReaders):
-        reactor.removeReader(internal)
-        internal.connectionLost(None)
-    reactor._poller.close()
+    selfTest(timeout)
 
 
 def selectorSelfTest(timeout: float = SELF_TEST_TIMEOUT) -> None:
@@ -325,11 +227,18 @@ def main(argv: Optional[List[str]] = None, out: Optional[TextIO] = None) -> int:
     )
     for label, value in rows:
         print("{:<{}}{}".format(label + ":", width, value), file=out)
+    try:
+        skipReactor = twistedMissing() is not None
+    except ImportError:
+        skipReactor = False  # Its self-test then fails, saying why.
     for name, test in (
         ("reactor", reactorSelfTest),
         ("selector", selectorSelfTest),
     ):
-        line, problem = _runSelfTest(name, test)
+        if name == "reactor" and skipReactor:
+            line, problem = "skipped: Twisted is not installed", None
+        else:
+            line, problem = _runSelfTest(name, test)
         print("{:<{}}{}".format("self-test, " + name + ":", width, line), file=out)
         if problem is not None:
             problems.append(problem)

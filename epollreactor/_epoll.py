@@ -36,17 +36,16 @@ helpers: one more Python call is a large share of what
 C{select.epoll.modify} costs in all (bench/bench_binding.py).
 """
 
+from __future__ import annotations
+
 import errno
 import math
 import os
-import platform
 import sys
 import warnings
 from operator import index as _index
 from struct import error as _StructError
 from time import monotonic
-from types import FrameType
-from typing import Any, List, Optional, Tuple, Type, TypeVar
 
 from epollreactor._libc import (
     EPOLL_CLOEXEC,
@@ -80,12 +79,18 @@ from epollreactor._versions import (
     typeSlotName,
 )
 
-__all__ = ["epoll", "FileDescriptorLike", "timeoutToMilliseconds", "asFileDescriptor"]
+__all__ = ["epoll", "timeoutToMilliseconds", "asFileDescriptor"]
 
-#: What L{epoll.register} and friends accept as a descriptor.
-FileDescriptorLike = Any
+# typing for the type checker only, as in epollreactor/_versions.py.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Any, List, Optional, Tuple, Type, TypeVar
 
-_Self = TypeVar("_Self", bound="epoll")
+    #: What L{epoll.register} and friends accept as a descriptor.
+    FileDescriptorLike = Any
+
+    _Self = TypeVar("_Self", bound="epoll")
 
 _INT_MAX = 2**31 - 1
 _INT_MIN = -(2**31)
@@ -462,7 +467,7 @@ def _decodeEachEvent(buffer: EventBuffer, count: int) -> List[Tuple[int, int]]:
     return events
 
 
-if platform.python_implementation() == "PyPy":
+if sys.implementation.name == "pypy":
     _decode = _decodeEachEvent
 
 

@@ -10,15 +10,22 @@ Everything above this module sees plain Python: integers, L{bytes} and a
 preallocated L{EventBuffer}.
 """
 
+from __future__ import annotations
+
 import ctypes
-import ctypes.util
 import mmap
 import os
-import platform
 import struct
-from typing import Any, Callable, Optional, Union
+import sys
 
 from epollreactor._versions import EXPORTS_EPOLLWAKEUP
+
+# typing for the type checker only, as in epollreactor/_versions.py.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional, Union
+
+    _EpollCall = Callable[..., int]
 
 # What epollreactor exports from here, as select does on Linux: the event
 # bits and EPOLL_CLOEXEC, named once (epollreactor/__init__.py re-exports
@@ -84,41 +91,66 @@ EPOLL_CTL_MOD = 3
 FD_SETSIZE = 1024
 
 
-def _loadLibc(name: Optional[str] = None) -> "tuple[ctypes.CDLL, str]":
+#: What L{libcName} says when the epoll calls were found in the process
+#: image (C{dlopen(NULL)}), which holds the C library the interpreter is
+#: linked with.
+PROCESS_IMAGE = "the process image"
+
+
+def _missingCalls(library: ctypes.CDLL) -> list[str]:
+    """
+    @return: the epoll system calls that C{library} does not export.
+    """
+    return [
+        symbol
+        for symbol in ("epoll_create1", "epoll_ctl", "epoll_wait")
+        if not hasattr(library, symbol)
+    ]
+
+
+def _loadLibc(name: Optional[str] = None) -> tuple[ctypes.CDLL, str]:
     """
     Load the C library once, with C{use_errno=True} so that L{getErrno} sees
     the errno of our own calls (inotify_simple learned this the hard way:
     without it users saw C{OSError} with errno 0).
 
-    @param name: the library to load; by default the one
-        C{ctypes.util.find_library("c")} names, else the process image.
-    @return: the library and the name it was loaded under.
+    By default the process image (C{dlopen(NULL)}) is asked first: a
+    dynamically linked interpreter has its C library there, and a static one
+    has it built in, so the lookup costs next to nothing.  Only where the
+    image lacks an epoll call is C{ctypes.util.find_library("c")} asked: it
+    imports C{subprocess}, C{shutil} and C{tempfile}, which would cost
+    C{import epollreactor} more than all the rest of the binding, and may
+    run C{ldconfig} (bench/README.md, "Import time").
+
+    @param name: the library to load; by default the process image, else
+        the one C{ctypes.util.find_library("c")} names.
+    @return: the library and the name it was loaded under (L{PROCESS_IMAGE}
+        for the process image).
     @raise ImportError: when the library has no epoll system calls (not
         Linux).
     """
-    if name is None:
-        name = ctypes.util.find_library("c")
     library = None
-    if name is not None:
+    if name is None:
+        library = ctypes.CDLL(None, use_errno=True)
+        name = PROCESS_IMAGE
+        if _missingCalls(library):
+            from ctypes.util import find_library
+
+            found = find_library("c")
+            if found is not None:
+                library, name = None, found
+    if library is None:
         try:
             library = ctypes.CDLL(name, use_errno=True)
         except OSError:
-            library = None
-    if library is None or name is None:
-        # Static interpreters and some minimal images have no libc.so that
-        # find_library can name; the process image itself then holds libc.
-        name = "the process image"
-        library = ctypes.CDLL(None, use_errno=True)
-    missing = [
-        symbol
-        for symbol in ("epoll_create1", "epoll_ctl", "epoll_wait")
-        if not hasattr(library, symbol)
-    ]
+            name = PROCESS_IMAGE
+            library = ctypes.CDLL(None, use_errno=True)
+    missing = _missingCalls(library)
     if missing:
         raise ImportError(
             "epollreactor needs Linux epoll, but the C library loaded from "
             "{} has no {} (platform: {})".format(
-                name, ", ".join(missing), platform.system()
+                name, ", ".join(missing), os.uname().sysname
             )
         )
     return library, name
@@ -153,7 +185,7 @@ _PACKED_ARCHITECTURES = frozenset(
     ["x86_64", "amd64", "i386", "i486", "i586", "i686", "x86"]
 )
 
-if platform.machine().lower() in _PACKED_ARCHITECTURES:
+if os.uname().machine.lower() in _PACKED_ARCHITECTURES:
 
     class epoll_event(ctypes.Structure):
         """
@@ -289,38 +321,27 @@ class EventBuffer:
             storage.madvise(mmap.MADV_DONTNEED, start, len(storage) - start)
 
 
-# The prototypes, declared as data and applied by one loop (pyudev's way):
-# name, argument types, result type.  Argument types are written down but
-# deliberately not installed on the function objects: ctypes' argtypes
+# The result types, declared as data and applied by one loop (pyudev's
+# way).  Argument types are deliberately not declared: ctypes' argtypes
 # conversion would make every call much dearer (bench/bench_binding.py;
-# bench/README.md).  Every argument we pass is a
-# Python int (passed as C int), a bytes object (const char *), None (NULL) or
-# an EventBuffer.pointer, which ctypes converts correctly on its own.
-_PROTOTYPES = (
-    # int epoll_create1(int flags);
-    ("epoll_create1", (ctypes.c_int,), ctypes.c_int),
-    # int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
-    (
-        "epoll_ctl",
-        (ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.POINTER(epoll_event)),
-        ctypes.c_int,
-    ),
-    # int epoll_wait(int epfd, struct epoll_event *events, int maxevents,
-    #                int timeout);
-    (
-        "epoll_wait",
-        (ctypes.c_int, ctypes.POINTER(epoll_event), ctypes.c_int, ctypes.c_int),
-        ctypes.c_int,
-    ),
+# bench/README.md).  Every argument we pass is a Python int (passed as C
+# int), a bytes object (const char *), None (NULL) or an
+# EventBuffer.pointer, which ctypes converts correctly on its own, so the C
+# prototypes are written down here only:
+#
+#     int epoll_create1(int flags);
+#     int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
+#     int epoll_wait(int epfd, struct epoll_event *events, int maxevents,
+#                    int timeout);
+_RESULT_TYPES = (
+    ("epoll_create1", ctypes.c_int),
+    ("epoll_ctl", ctypes.c_int),
+    ("epoll_wait", ctypes.c_int),
 )
 
-ARGUMENT_TYPES = {}
-for _name, _argtypes, _restype in _PROTOTYPES:
+for _name, _restype in _RESULT_TYPES:
     getattr(_libc, _name).restype = _restype
-    ARGUMENT_TYPES[_name] = _argtypes
-del _name, _argtypes, _restype
-
-_EpollCall = Callable[..., int]
+del _name, _restype
 
 #: C{epoll_create1(flags) -> fd or -1}; see epoll_create(2).
 epoll_create1: _EpollCall = _libc.epoll_create1
@@ -349,7 +370,7 @@ epoll_wait: _EpollCall = _libc.epoll_wait
 # releasing lets a thread woken from a blocking poll run at once, as with
 # select.epoll (bench/bench_memory.py, bench/README.md "Threads").
 _bareLibrary: ctypes.CDLL
-if platform.python_implementation() == "CPython":
+if sys.implementation.name == "cpython":
     _bareLibrary = ctypes.CDLL(_libc._name, handle=_libc._handle, use_errno=False)
 else:
     # PyPy's CDLL built from a handle has no function lookup of its own
@@ -394,7 +415,7 @@ getErrno: Callable[[], int] = ctypes.get_errno
 _pointerAsAddress = False
 
 
-def _pypyFunctionPointers() -> "tuple[dict[str, _EpollCall], Callable[[], int]]":
+def _pypyFunctionPointers() -> tuple[dict[str, _EpollCall], Callable[[], int]]:
     """
     Take PyPy's libffi function pointers for the epoll calls out of ctypes.
 
@@ -421,7 +442,7 @@ def _pypyFunctionPointers() -> "tuple[dict[str, _EpollCall], Callable[[], int]]"
     return pointers, _rawffi.get_errno
 
 
-if platform.python_implementation() == "PyPy":
+if sys.implementation.name == "pypy":
     try:
         _pointers, getErrno = _pypyFunctionPointers()
     except (ImportError, AttributeError, TypeError):
@@ -435,10 +456,10 @@ if platform.python_implementation() == "PyPy":
         # in by slice assignment, which never moves the bytes when the sizes
         # match (and they are checked), and on PyPy costs a fraction of the
         # same copy into a memoryview (bench/README.md, "PyPy").
-        _eventSlots: "list[tuple[bytearray, int]]" = []
+        _eventSlots: list[tuple[bytearray, int]] = []
         _EVENT_SIZE = EVENT.size
 
-        def _newEventSlot() -> "tuple[bytearray, int]":
+        def _newEventSlot() -> tuple[bytearray, int]:
             storage = bytearray(_EVENT_SIZE)
             array = (ctypes.c_char * _EVENT_SIZE).from_buffer(storage)
             return storage, ctypes.addressof(array)
@@ -494,7 +515,7 @@ def lastError() -> OSError:
     return osError(getErrno())
 
 
-def repeatFailed(call: _EpollCall, *arguments: Any) -> "tuple[int, int]":
+def repeatFailed(call: _EpollCall, *arguments: Any) -> tuple[int, int]:
     """
     Learn the outcome of a call that just failed, in a way no Python signal
     handler can disturb.
@@ -540,3 +561,35 @@ def repeatFailed(call: _EpollCall, *arguments: Any) -> "tuple[int, int]":
         if err == seen:
             return -1, err
         seen = err
+
+
+class _DlInfo(ctypes.Structure):
+    """
+    C{Dl_info}, what C{dladdr(3)} fills in.
+    """
+
+    _fields_ = [
+        ("dli_fname", ctypes.c_char_p),
+        ("dli_fbase", ctypes.c_void_p),
+        ("dli_sname", ctypes.c_char_p),
+        ("dli_saddr", ctypes.c_void_p),
+    ]
+
+
+def libraryFile() -> Optional[str]:
+    """
+    Name the file that holds the C{epoll_create1} the binding calls, for
+    the doctor: L{libcName} says only "the process image" when the calls
+    were found there.  Not on the import path.
+
+    @return: its path, from C{dladdr(3)}; C{None} where the C library has
+        no C{dladdr} or it does not know the address.
+    """
+    dladdr = getattr(ctypes.CDLL(None), "dladdr", None)
+    if dladdr is None:
+        return None
+    info = _DlInfo()
+    address = ctypes.cast(_libc.epoll_create1, ctypes.c_void_p)
+    if not dladdr(address, ctypes.byref(info)) or not info.dli_fname:
+        return None
+    return os.fsdecode(info.dli_fname)

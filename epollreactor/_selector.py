@@ -12,11 +12,20 @@ reused without C{unregister} is the application's bug here, as it is there
 transports unregister before they close).
 """
 
-from selectors import EVENT_READ, EVENT_WRITE, BaseSelector, SelectorKey
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from __future__ import annotations
 
-from epollreactor._epoll import FileDescriptorLike, epoll
+from collections.abc import Mapping
+from selectors import EVENT_READ, EVENT_WRITE, BaseSelector, SelectorKey
+
+from epollreactor._epoll import epoll
 from epollreactor._libc import EPOLLIN, EPOLLOUT
+
+# typing for the type checker only, as in epollreactor/_versions.py.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+    from epollreactor._epoll import FileDescriptorLike
 
 __all__ = ["EpollSelector"]
 
@@ -43,7 +52,7 @@ def _fileobjToFd(fileobj: FileDescriptorLike) -> int:
     return fd
 
 
-class _SelectorMapping(Mapping[FileDescriptorLike, SelectorKey]):
+class _SelectorMapping(Mapping["FileDescriptorLike", SelectorKey]):
     """
     The read-only view of a selector's keys that L{EpollSelector.get_map}
     returns: it maps file objects (or their descriptor numbers) to keys.
@@ -51,7 +60,7 @@ class _SelectorMapping(Mapping[FileDescriptorLike, SelectorKey]):
 
     __slots__ = ("_selector",)
 
-    def __init__(self, selector: "EpollSelector") -> None:
+    def __init__(self, selector: EpollSelector) -> None:
         self._selector = selector
 
     def __len__(self) -> int:

@@ -33,9 +33,19 @@ C{select.epoll} follows CPython's of that version.
       L{DeprecationWarning} before it is reduced modulo 2**32.
 """
 
+from __future__ import annotations
+
 import operator
 import sys
-from typing import Any
+
+# typing is for the type checker only, here and in every module that
+# "import epollreactor" loads: importing it (with re, enum and collections)
+# would cost more than the rest of the binding together (bench/README.md,
+# "Import time").  Annotations are not evaluated (PEP 563), and mypy reads
+# any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "IMPLICIT_INT_CONVERSION",

@@ -17,9 +17,10 @@ from typing import Any, Callable, List, Optional, Tuple
 import pytest
 
 import epollreactor
-from epollreactor import EPollReactor, EpollSelector, _doctor
-from epollreactor._libc import EVENT, epoll_event, libcName
+from epollreactor import EPollReactor, EpollSelector, _doctor, _libc, _reactorcheck
+from epollreactor._libc import EVENT, PROCESS_IMAGE, epoll_event, libcName
 from tests.kernel import openDescriptors
+from tests.withouttwisted import HIDE_TWISTED
 
 
 def _runDoctor(prelude: str = "", *args: str) -> Tuple[int, str, str]:
@@ -67,7 +68,7 @@ def test_allWell() -> None:
     )
     output = child.stdout
     assert child.returncode == 0, (output, child.stderr)
-    assert _field(output, "C library") == libcName
+    assert _field(output, "C library") == _doctor.libraryRow()
     assert _field(output, "struct epoll_event").startswith(
         "{} bytes, data at offset {} ".format(EVENT.size, epoll_event.data.offset)
     )
@@ -89,7 +90,7 @@ def test_mainInProcess() -> None:
     """
     out = io.StringIO()
     assert _doctor.main([], out) == 0
-    assert _field(out.getvalue(), "C library") == libcName
+    assert _field(out.getvalue(), "C library") == _doctor.libraryRow()
 
 
 def test_selfTestsPassAndCloseWhatTheyOpen() -> None:
@@ -129,15 +130,17 @@ class _BlindSelector(EpollSelector):
 
 
 @pytest.mark.parametrize(
-    "name, broken, test, message",
+    "module, name, broken, test, message",
     [
         (
+            _reactorcheck,
             "EPollReactor",
             _DeafReactor,
             _doctor.reactorSelfTest,
             "no message through a socket pair within 0.2s",
         ),
         (
+            _doctor,
             "EpollSelector",
             _BlindSelector,
             _doctor.selectorSelfTest,
@@ -148,6 +151,7 @@ class _BlindSelector(EpollSelector):
 )
 def test_selfTestsNoticeBrokenDelivery(
     monkeypatch: pytest.MonkeyPatch,
+    module: object,
     name: str,
     broken: type,
     test: Callable[[float], None],
@@ -158,7 +162,7 @@ def test_selfTestsNoticeBrokenDelivery(
     wrong, on a reactor or selector that does not deliver, and still closes
     what it opened.
     """
-    monkeypatch.setattr(_doctor, name, broken)
+    monkeypatch.setattr(module, name, broken)
     before = openDescriptors()
     with pytest.raises(_doctor.DoctorError) as raised:
         test(0.2)
@@ -176,6 +180,45 @@ def test_withoutSelectEpoll() -> None:
     )
     assert status == 0, (output, errors)
     assert _field(output, "select.epoll").startswith("missing")
+
+
+def test_withoutTwisted() -> None:
+    """
+    Where Twisted is not installed, the doctor says so where the plugin
+    would be, skips the reactor's self-test, passes the selector's, and
+    exits with status 0: the binding alone is an installation that works.
+    """
+    status, output, errors = _runDoctor(HIDE_TWISTED)
+    assert status == 0, (output, errors)
+    assert _field(output, "reactor plugin").startswith(
+        "none: Twisted is not installed (no module named 'zope'; pip install "
+        "'epollreactor[twisted]')"
+    )
+    assert _field(output, "self-test, reactor") == "skipped: Twisted is not installed"
+    assert _field(output, "self-test, selector").startswith("ok")
+    assert output.endswith("All well.\n")
+
+
+def test_libraryRowNamesTheFile() -> None:
+    """
+    The report names the C library by what it was loaded from and, when
+    that is the process image, by the file that holds the epoll calls
+    (C{dladdr(3)}): a file this process has mapped.
+    """
+    row = _doctor.libraryRow()
+    assert libcName in row
+    if libcName != PROCESS_IMAGE:
+        return
+    path = _libc.libraryFile()
+    assert path is not None
+    assert row == "{} ({})".format(path, PROCESS_IMAGE)
+    with open("/proc/self/maps") as f:
+        mapped = {
+            os.path.realpath(line.split(None, 5)[5].strip())
+            for line in f
+            if len(line.split(None, 5)) == 6
+        }
+    assert os.path.realpath(path) in mapped
 
 
 def test_pluginMissing() -> None:
@@ -206,12 +249,13 @@ def test_outOfDescriptors() -> None:
     A process that cannot open another descriptor fails both self-tests;
     the doctor prints the kernel's error for each and exits with status 1.
     """
-    # The doctor runs from an imported module: with no descriptor to spare,
-    # runpy could not open __main__.py.
+    # The doctor runs from an imported module, its reactor half too (which
+    # it imports when it runs): with no descriptor to spare, runpy could not
+    # open __main__.py, nor the import system a module's file.
     script = textwrap.dedent(
         """
         import os, resource, sys
-        from epollreactor import _doctor
+        from epollreactor import _doctor, _reactorcheck
         # Fill the descriptor table up to a limit just above what is open.
         highest = max(int(fd) for fd in os.listdir("/proc/self/fd"))
         resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 8, highest + 8))

@@ -426,6 +426,66 @@ int epoll_ctl(int epfd, int op, int fd, void *event) { return -1; }
 """
 
 
+def _noEpollLibrary(folder: "os.PathLike[str]", defines: List[str]) -> str:
+    """
+    Build L{_NO_EPOLL_LIBRARY} with the C compiler.
+
+    @param defines: the compiler's C{-D} options.
+    @return: the path of the shared library.
+    """
+    source = os.path.join(folder, "noepoll.c")
+    library = os.path.join(folder, "libnoepoll.so")
+    with open(source, "w") as f:
+        f.write(_NO_EPOLL_LIBRARY)
+    # -nostdlib: the library must not depend on libc, or dlsym(3) on its
+    # handle would find libc's epoll calls through the dependency.
+    command = [_compiler(), "-shared", "-fPIC", "-nostdlib", "-o", library, source]
+    compiled = subprocess.run(command + defines, capture_output=True, text=True)
+    assert compiled.returncode == 0, compiled.stderr
+    return library
+
+
+def test_processImageFirst() -> None:
+    """
+    The C library is taken from the process image, which holds the one the
+    interpreter is linked with, without asking C{ctypes.util.find_library}
+    (whose imports cost more than the rest of the binding; the import path
+    itself is checked in tests/test_import.py).
+    """
+    assert hasattr(ctypes.CDLL(None), "epoll_create1")
+    library, name = _libc._loadLibc()
+    assert name == _libc.PROCESS_IMAGE == _libc.libcName
+    assert hasattr(library, "epoll_wait")
+
+
+def test_findLibraryWhereTheImageLacksEpoll(
+    tmp_path: "os.PathLike[str]", monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    Where the process image has no epoll calls, the binding loads the C
+    library that C{ctypes.util.find_library("c")} names.  (No interpreter
+    here lacks them, so C{ctypes.CDLL(None)} is made to open a library
+    without them.)
+    """
+    from ctypes.util import find_library
+
+    expected = find_library("c")
+    if expected is None:
+        pytest.skip("ctypes.util.find_library finds no C library here")
+    empty = _noEpollLibrary(tmp_path, [])
+    opened: List[Any] = []
+    realCDLL = ctypes.CDLL
+
+    def cdll(name: Any, *args: Any, **kwargs: Any) -> ctypes.CDLL:
+        opened.append(name)
+        return realCDLL(empty if name is None else name, *args, **kwargs)
+
+    monkeypatch.setattr(ctypes, "CDLL", cdll)
+    library, name = _libc._loadLibc()
+    assert (name, opened) == (expected, [None, expected])
+    assert hasattr(library, "epoll_create1")
+
+
 @pytest.mark.parametrize(
     "defines, missing",
     [
@@ -442,15 +502,7 @@ def test_importErrorWithoutEpoll(
     C compiler), the binding raises an L{ImportError} that says epoll is
     needed and names each missing call.
     """
-    source = os.path.join(tmp_path, "noepoll.c")
-    library = os.path.join(tmp_path, "libnoepoll.so")
-    with open(source, "w") as f:
-        f.write(_NO_EPOLL_LIBRARY)
-    # -nostdlib: the library must not depend on libc, or dlsym(3) on its
-    # handle would find libc's epoll calls through the dependency.
-    command = [_compiler(), "-shared", "-fPIC", "-nostdlib", "-o", library, source]
-    compiled = subprocess.run(command + defines, capture_output=True, text=True)
-    assert compiled.returncode == 0, compiled.stderr
+    library = _noEpollLibrary(tmp_path, defines)
     with pytest.raises(ImportError) as raised:
         _libc._loadLibc(library)
     assert str(raised.value) == (
