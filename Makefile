@@ -127,12 +127,22 @@ bench: $(BENCH_STAMP)
 	$(VPY) bench/bench_binding.py
 	$(VPY) bench/bench_registrations.py
 	$(VPY) bench/bench_memory.py
+	$(VPY) bench/bench_threads.py
 
 # The binding micro-benchmark alone (bench/README.md): epollreactor.epoll
 # against select.epoll, call for call; about ten seconds.
 .PHONY: bench-binding
 bench-binding: $(STAMP)
 	$(VPY) bench/bench_binding.py
+
+# Threads polling one epoll object, ours against select.epoll, with the
+# result buffers made per poll (bench/README.md, "Threads polling one
+# object"); about two minutes.  BEFORE=REV adds _epoll.py as of REV.
+BEFORE ?=
+
+.PHONY: bench-threads
+bench-threads: $(STAMP)
+	$(VPY) bench/bench_threads.py $(if $(BEFORE),--before $(BEFORE))
 
 # What one stale removal, one close and one dispatched event cost beside
 # 1,000 to 16,000 idle registrations, ours and stock (bench/README.md, "Cost
