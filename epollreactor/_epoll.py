@@ -23,11 +23,13 @@ What differs from C{select.epoll}, and why:
  - Calls that overlap (threads polling one object, or a signal handler
    polling the object whose C{poll} it interrupted) each need a buffer of
    their own.  The object keeps up to L{_IDLE_BUFFERS} idle ones, so that
-   overlapping calls reuse buffers instead of making one per call: as many
-   buffers are made as calls have ever overlapped at once, up to that
-   bound.  Of the idle buffers only the one the next call takes may hold
-   more than a page of events in memory; one given back while another is
-   idle is trimmed first, so the memory a burst took is not kept by a
+   overlapping calls reuse buffers instead of making one per call
+   (bench/bench_threads.py): as many are made as calls have ever
+   overlapped at once; past that bound a call makes one and drops it, as
+   CPython's does.  Of the idle buffers only the one the next call takes
+   may keep more than a page of events in memory: one given back while
+   another call gave one back meanwhile goes under the others, trimmed to
+   a page first (L{_giveBack}), so a burst's memory is not kept by a
    buffer that may sit unused.
  - L{epoll.register}, L{epoll.modify}, L{epoll.unregister} and C{poll(0)}
    call the C library without ctypes' errno capture
