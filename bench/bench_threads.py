@@ -9,19 +9,23 @@ object: the calls overlap, and each needs a result buffer of its own.
 C{select.epoll} mallocs one per call; ours keeps idle buffers on the
 object (C{epollreactor/_epoll.py}).  This measures what the overlap costs.
 
-The scenarios, each for C{--seconds} per round:
+The scenarios (L{SCENARIOS}), each for C{--seconds} per round:
 
- - C{pollers}: that many threads call C{poll(0)} in a loop on one object
-   with one ready descriptor;
- - C{pollers + churn}: the same, while one more thread registers and
-   unregisters another descriptor on the object in a loop.
+ - busy: 1 or 2 threads call C{poll(0)} in a loop on one object with one
+   ready descriptor;
+ - churn: 4 such threads, while a fifth registers and unregisters another
+   descriptor on the object in a loop;
+ - fed: 1, 2 or 4 threads call C{poll(1.0)} on sockets that a feeder
+   thread keeps sending a byte to, and read what they got: pollers that
+   block, so that calls overlap.
 
-The figure is the polls all pollers made per second (wall time: the
-threads share the GIL, so the total is what counts).  Implementations run
-in alternating order for C{--rounds} rounds; the table gives the median,
-the spread of the rounds (the noise of this shared machine), the ratio to
-C{select.epoll}, and for ours how many result buffers the object made per
-thousand polls (counted on the binding's C{EventBuffer}).
+Per implementation the table gives the polls all pollers made per second
+(wall time: the threads share the GIL, so the total is what counts), the
+process's CPU time per poll and its ratio to C{select.epoll}'s, and for
+the bindings the result buffers made per thousand polls (counted on the
+module's C{EventBuffer}): each median over C{--rounds} rounds run in
+alternating order, with the rounds' spread, the noise of this shared
+machine.  bench/README.md ("Threads polling one object") reads them.
 
     python bench/bench_threads.py [--before REV] [--rounds N] [--seconds S]
 
@@ -72,6 +76,8 @@ def loadRevision(revision: str) -> ModuleType:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    os.remove(path)
+    os.rmdir(directory)
     return module
 
 
