@@ -11,10 +11,16 @@ PORT ?= 8080
 
 venv: $(STAMP)
 
+# The default interpreter's virtualenv has the docs extra too, so that make
+# test builds the API pages it reads in a browser (tests/test_apidocs.py);
+# elsewhere that test skips, saying pydoctor is missing.
+COMMA := ,
+EXTRAS := test$(if $(filter python3,$(PYTHON)),$(COMMA)docs)
+
 $(STAMP): pyproject.toml
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
+	$(VPY) -m pip install -q -e '.[$(EXTRAS)]' --config-settings editable_mode=compat
 	@touch $@
 
 test: $(STAMP)
@@ -88,6 +94,47 @@ lint: $(LINT_STAMP)
 	$(VPY) -m ruff check .
 	$(VPY) -m ruff format --check .
 
+# The API pages: pydoctor's HTML from the epytext docstrings, in $(DOCS)
+# (git-ignored, as all of build/ is); open $(DOCS)/index.html.  Any
+# pydoctor warning fails the build (-W), a broken L{} link among them.
+# Links to Python's and Twisted's own pages resolve through their object
+# inventories, made or found locally, so the build needs no network:
+# Twisted's is made by pydoctor from the installed Twisted's internet and
+# python packages, Python's comes from Debian's python3-doc (installed
+# here when missing and running as root); the links point to
+# docs.twisted.org and docs.python.org.
+DOCS ?= build/apidocs
+DOCS_STAMP := $(VENV)/.installed-docs
+TWISTED_INVENTORY := $(VENV)/twisted-inventory/objects.inv
+
+$(DOCS_STAMP): $(STAMP)
+	$(VPY) -m pip install -q -e '.[docs]' --config-settings editable_mode=compat
+	@touch $@
+
+$(TWISTED_INVENTORY): $(DOCS_STAMP)
+	@tree=$$(mktemp -d) && \
+	twisted=$$($(VPY) -c 'import os, twisted; print(os.path.dirname(twisted.__file__))') && \
+	mkdir "$$tree/twisted" && cp "$$twisted/__init__.py" "$$tree/twisted/" && \
+	ln -s "$$twisted/internet" "$$twisted/python" "$$tree/twisted/" && \
+	$(VPY) -m pydoctor --make-intersphinx --project-name=Twisted -q -q \
+		--html-output=$(dir $@) "$$tree/twisted" >/dev/null; \
+	status=$$?; rm -rf "$$tree"; exit $$status
+
+.PHONY: docs
+docs: $(TWISTED_INVENTORY)
+	@ls /usr/share/doc/python3*/html/objects.inv >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get install -y -q python3-doc >/dev/null 2>&1 || \
+			{ apt-get update -q >/dev/null && apt-get install -y -q python3-doc >/dev/null; }; \
+		else echo "Python's object inventory is missing: apt-get install python3-doc"; exit 1; fi; }
+	rm -rf $(DOCS)
+	$(VPY) -m pydoctor --docformat=epytext --project-name=epollreactor \
+		--project-version=$$($(VPY) -c 'import epollreactor; print(epollreactor.__version__)') \
+		--html-output=$(DOCS) --warnings-as-errors -q \
+		--intersphinx-file=$$(ls /usr/share/doc/python3*/html/objects.inv | head -n 1)::https://docs.python.org/3/ \
+		--intersphinx-file=$(TWISTED_INVENTORY)::https://docs.twisted.org/en/stable/api/ \
+		epollreactor
+
 # twisted.web serving this folder, in the foreground; twistd's log names the
 # reactor class it runs on, and Ctrl-C stops it.
 run: $(STAMP)
@@ -128,6 +175,7 @@ bench: $(BENCH_STAMP)
 	$(VPY) bench/bench_registrations.py
 	$(VPY) bench/bench_memory.py
 	$(VPY) bench/bench_import.py
+	$(VPY) bench/bench_threads.py
 
 # What "import epollreactor" costs a fresh interpreter, beside "import
 # select" (bench/README.md, "Import time"); about a minute.
@@ -140,6 +188,15 @@ bench-import: $(STAMP)
 .PHONY: bench-binding
 bench-binding: $(STAMP)
 	$(VPY) bench/bench_binding.py
+
+# Threads polling one epoll object, ours against select.epoll, with the
+# result buffers made per poll (bench/README.md, "Threads polling one
+# object"); about two minutes.  BEFORE=REV adds _epoll.py as of REV.
+BEFORE ?=
+
+.PHONY: bench-threads
+bench-threads: $(STAMP)
+	$(VPY) bench/bench_threads.py $(if $(BEFORE),--before $(BEFORE))
 
 # What one stale removal, one close and one dispatched event cost beside
 # 1,000 to 16,000 idle registrations, ours and stock (bench/README.md, "Cost

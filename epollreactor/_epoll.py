@@ -19,10 +19,18 @@ What differs from C{select.epoll}, and why:
    buffer is an anonymous mapping whose pages take memory only once the
    kernel writes events into them: its memory grows with the events calls
    actually return, and once calls have returned few for a while the pages
-   a burst touched are given back (L{EventBuffer.trim}).  While a call uses
-   the buffer the object holds a placeholder instead, so a second thread
-   (or a signal handler) polling the same object meanwhile gets a buffer of
-   its own, as with CPython.
+   a burst touched are given back (L{EventBuffer.trim}).
+ - Calls that overlap (threads polling one object, or a signal handler
+   polling the object whose C{poll} it interrupted) each need a buffer of
+   their own.  The object keeps up to L{_IDLE_BUFFERS} idle ones, so that
+   overlapping calls reuse buffers instead of making one per call
+   (bench/bench_threads.py): as many are made as calls have ever
+   overlapped at once; past that bound a call makes one and drops it, as
+   CPython's does.  Of the idle buffers only the one the next call takes
+   may keep more than a page of events in memory: one given back while
+   another call gave one back meanwhile goes under the others, trimmed to
+   a page first (L{_giveBack}), so a burst's memory is not kept by a
+   buffer that may sit unused.
  - L{epoll.register}, L{epoll.modify}, L{epoll.unregister} and C{poll(0)}
    call the C library without ctypes' errno capture
    (L{epollreactor._libc.epoll_ctl_bare}); a failed call is repeated with
@@ -113,6 +121,10 @@ _FAST_FLOAT_SECONDS_MAX = float(_FAST_SECONDS_MAX)
 #: How many calls in a row must use at most an eighth of what a buffer's
 #: busiest call touched before the rest is given back.
 _TRIM_AFTER = 64
+#: How many idle result buffers an object keeps for calls that overlap
+#: (threads polling one object): a call beyond them makes a buffer of its
+#: own and drops it, as CPython mallocs one for every call.
+_IDLE_BUFFERS = 8
 _PAGE_EVENTS = EventBuffer.pageEvents
 
 _packFdEvent = FD_EVENT.pack
@@ -484,6 +496,42 @@ def _newInstance() -> int:
     return fd
 
 
+def _settle(buffer: EventBuffer, count: int) -> None:
+    """
+    Note a call that wrote C{count} events into C{buffer}, no more than its
+    busiest call since it was made or trimmed, which touched more than a
+    page: once enough calls in a row (L{_TRIM_AFTER}) have used an eighth
+    or less of that, give the rest of the memory back (L{EventBuffer.trim}).
+    """
+    if count > buffer.touched >> 3:
+        buffer.quiet = 0
+    else:
+        buffer.quiet += 1
+        if buffer.quiet > _TRIM_AFTER:
+            buffer.trim(count)
+
+
+def _giveBack(buffers: List[EventBuffer], buffer: EventBuffer) -> None:
+    """
+    Keep C{buffer} among an object's idle C{buffers} when a call that
+    overlapped another is done with it.  The next call takes the last one
+    (C{list.pop}): a buffer given back to an empty list goes there as it
+    is; one given back beside others goes under them, trimmed to a page
+    first if it held more (L{EventBuffer.trim}), so that the buffer a lone
+    caller goes on reusing is the one that may keep a burst's memory, and
+    L{_settle} gives that back.  Beyond L{_IDLE_BUFFERS}, it is dropped.
+
+    Each step is one C{list} call, which no other thread can come between
+    (on CPython and PyPy alike), so no two calls ever share a buffer.
+    """
+    if not buffers:
+        buffers.append(buffer)
+    elif len(buffers) < _IDLE_BUFFERS:
+        if buffer.touched > _PAGE_EVENTS:
+            buffer.trim(0)
+        buffers.insert(0, buffer)
+
+
 class epoll:
     """
     An epoll instance: CPython's C{select.epoll}, built on ctypes.
@@ -498,10 +546,10 @@ class epoll:
     __slots__ = ("_epfd", "_buffers", "__weakref__")
 
     _epfd: int
-    #: The object's idle result buffer, if it has one and no call is using
-    #: it: a call takes it with C{list.pop} and gives it back with
-    #: C{list.append}, each one step that no other thread can come between
-    #: (on CPython and PyPy alike), so two threads polling one object at once
+    #: The object's idle result buffers, at most L{_IDLE_BUFFERS}: a call
+    #: takes the last with C{list.pop} and gives it back through
+    #: L{_giveBack}, each one step that no other thread can come between (on
+    #: CPython and PyPy alike), so two threads polling one object at once
     #: never share a buffer.
     _buffers: List[EventBuffer]
 
@@ -851,9 +899,8 @@ class epoll:
         """
         L{poll} when the object has no idle buffer that will do: it has none
         yet, or one too small (which the caller took and this one replaces),
-        or another call is using it (then this call gets one of its own, as
-        CPython mallocs one per call, and keeps it only if the other call
-        has not given its back meanwhile).
+        or other calls are using all it has (then this call makes one, and
+        keeps it idle afterwards, L{_giveBack}).
 
         @param milliseconds: -1 to wait forever, else at least 0.
         @param maxevents: at least 1.
@@ -866,9 +913,12 @@ class epoll:
         finally:
             buffers = self._buffers
             if buffers is _NO_BUFFERS:
+                # Two first calls at once may both get here, and one list
+                # wins: the other's buffer is dropped, which costs nothing
+                # but its remaking.
                 self._buffers = [buffer]
-            elif not buffers:
-                buffers.append(buffer)
+            else:
+                _giveBack(buffers, buffer)
 
     def _checkMaxEvents(self, timeout: Any, maxevents: Any) -> int:
         """
@@ -936,6 +986,11 @@ class epoll:
             return self._pollSlowly(milliseconds, maxevents)
         if maxevents > buffer.capacity:
             return self._pollSlowly(milliseconds, maxevents)
+        # How many idle buffers are left beside this one (calls overlapped
+        # before): 0 but for that, and then no len() on the common path.
+        left = 0
+        if buffers:
+            left = len(buffers)
         try:
             if milliseconds:
                 count = self._waitInto(buffer, maxevents, milliseconds)
@@ -948,14 +1003,7 @@ class epoll:
             if count > touched:
                 buffer.touched = count
             elif touched > _PAGE_EVENTS:
-                # Once calls use little of what a burst touched, give the
-                # memory back (EventBuffer.trim).
-                if count > touched >> 3:
-                    buffer.quiet = 0
-                else:
-                    buffer.quiet += 1
-                    if buffer.quiet > _TRIM_AFTER:
-                        buffer.trim(count)
+                _settle(buffer, count)
             if count < 2:
                 if count:
                     events, fd = _unpackFdEvent(buffer.storage)
@@ -963,7 +1011,14 @@ class epoll:
                 return []
             return _decode(buffer, count)
         finally:
-            # One idle buffer at most: if a concurrent call left its own
-            # meanwhile, this one goes.
-            if not buffers:
+            # Back on top as it was, unless another call gave a buffer back
+            # or took one meanwhile (then _giveBack places it).
+            if left:
+                if len(buffers) == left:
+                    buffers.append(buffer)
+                else:
+                    _giveBack(buffers, buffer)
+            elif buffers:
+                _giveBack(buffers, buffer)
+            else:
                 buffers.append(buffer)

@@ -258,6 +258,24 @@ MUTANTS: Tuple[Mutant, ...] = (
         "that called it, so the user cannot find or filter it",
     ),
     Mutant(
+        "one idle result buffer",
+        EPOLL,
+        "_IDLE_BUFFERS = 8\n",
+        "_IDLE_BUFFERS = 1\n",
+        ("tests/test_epoll_buffer.py::test_overlappingPollsReuseBuffers",),
+        "threads polling one object at once make a result buffer for every "
+        "call that overlaps another, at 17 us each",
+    ),
+    Mutant(
+        "burst kept by a buffer under others",
+        EPOLL,
+        "            buffer.trim(0)\n",
+        "            pass\n",
+        ("tests/test_epoll_buffer.py::test_idleBufferBesideAnotherGivesItsBurstBack",),
+        "an idle buffer no call takes keeps the memory a burst of events "
+        "took, up to 12 bytes an event",
+    ),
+    Mutant(
         "missing epoll call not reported",
         LIBC,
         '        for symbol in ("epoll_create1", "epoll_ctl", "epoll_wait")\n',
