@@ -532,6 +532,115 @@ def _giveBack(buffers: List[EventBuffer], buffer: EventBuffer) -> None:
         buffers.insert(0, buffer)
 
 
+def _controlFailed(epfd: int, operation: int, fd: int, event: Optional[bytes]) -> None:
+    """
+    Learn why a bare C{epoll_ctl(2)} failed by repeating it with errno
+    capture (see L{epollreactor._libc.epoll_ctl_bare} and
+    L{epollreactor._libc.repeatFailed}), and raise it.  If a repeat
+    succeeds, so does the operation.
+
+    @raise OSError: the kernel's error, as its subclass.
+    """
+    err = repeatFailed(epoll_ctl, epfd, operation, fd, event)[1]
+    if err:
+        raise osError(err)
+
+
+def _waitInto(ep: epoll, buffer: EventBuffer, maxevents: int, milliseconds: int) -> int:
+    """
+    Call C{epoll_wait(2)} on C{ep} into C{buffer}, retrying on EINTR with the
+    remaining time recomputed against a monotonic deadline (PEP 475), and
+    return how many events it holds.
+
+    Between the interrupted call and the retry, Python runs the signal's
+    handler (at the bytecode boundary after the call), and what it raises
+    propagates out of here, as CPython's C{PyErr_CheckSignals} makes it.
+    The handler may also make a failing ctypes call of its own and so
+    replace the errno we would read; so a failed wait is told apart from
+    an interrupted one by repeating it with a zero timeout, which cannot
+    be interrupted (L{epollreactor._libc.repeatFailed}): if the repeat
+    fails, the failure is the call's own, and if it succeeds, its events
+    are the result (or, when there are none, the wait goes on).
+
+    @param maxevents: at least 1, at most C{buffer.capacity}.
+    @param milliseconds: -1 to wait forever, else at least 0.
+    @raise OSError: the kernel's error, as its subclass.
+    """
+    deadline = 0.0
+    if milliseconds > 0:
+        deadline = monotonic() + milliseconds / 1000.0
+    pointer = buffer.pointer
+    while True:
+        # The descriptor is read again on every try: a handler may have
+        # closed the object, and then, as in CPython, the retry fails
+        # with EBADF.
+        count = epoll_wait(ep._epfd, pointer, maxevents, milliseconds)
+        if count >= 0:
+            return count
+        count, err = repeatFailed(epoll_wait, ep._epfd, pointer, maxevents, 0)
+        if err:
+            raise osError(err)
+        if count or not milliseconds:
+            return count
+        if milliseconds > 0:
+            remaining = deadline - monotonic()
+            if remaining < 0:
+                return 0
+            milliseconds = _ceil(remaining * 1000.0)
+
+
+def _pollSlowly(ep: epoll, milliseconds: int, maxevents: int) -> List[Tuple[int, int]]:
+    """
+    L{epoll.poll} when the object C{ep} has no idle buffer that will do: it has none
+    yet, or one too small (which the caller took and this one replaces),
+    or other calls are using all it has (then this call makes one, and
+    keeps it idle afterwards, L{_giveBack}).
+
+    @param milliseconds: -1 to wait forever, else at least 0.
+    @param maxevents: at least 1.
+    """
+    buffer = EventBuffer(max(maxevents, _DEFAULT_MAXEVENTS))
+    try:
+        count = _waitInto(ep, buffer, maxevents, milliseconds)
+        buffer.touched = count
+        return _decode(buffer, count)
+    finally:
+        buffers = ep._buffers
+        if buffers is _NO_BUFFERS:
+            # Two first calls at once may both get here, and one list
+            # wins: the other's buffer is dropped, which costs nothing
+            # but its remaking.
+            ep._buffers = [buffer]
+        else:
+            _giveBack(buffers, buffer)
+
+
+def _checkMaxEvents(ep: epoll, timeout: Any, maxevents: Any) -> int:
+    """
+    Convert and check a C{maxevents} other than the default, for L{epoll.poll}
+    on C{ep}, raising what
+    is wrong in CPython's order: C{maxevents}' type (its argument parser),
+    the closed object, the timeout, then C{maxevents}' value.
+
+    @return: the number of events to ask for, at least 1.
+    @raise OSError: EINVAL for more events than C{epoll_wait(2)} takes
+        (C{EP_MAX_EVENTS}, C{INT_MAX / sizeof(struct epoll_event)}),
+        which the kernel would say if we passed it on; we pass only what
+        our buffer holds.
+    """
+    converted = _asCInt(maxevents)
+    if converted == -1:
+        return _DEFAULT_MAXEVENTS
+    if converted < 1 or converted > _MAX_EVENTS:
+        if ep._epfd < 0:
+            raise _closedError()
+        timeoutToMilliseconds(timeout)
+        if converted > _MAX_EVENTS:
+            raise osError(errno.EINVAL)
+        raise ValueError("maxevents must be greater than 0, got {}".format(converted))
+    return converted
+
+
 class epoll:
     """
     An epoll instance: CPython's C{select.epoll}, built on ctypes.
@@ -692,21 +801,6 @@ class epoll:
         """
         self.close()
 
-    def _controlFailed(
-        self, epfd: int, operation: int, fd: int, event: Optional[bytes]
-    ) -> None:
-        """
-        Learn why a bare C{epoll_ctl(2)} failed by repeating it with errno
-        capture (see L{epollreactor._libc.epoll_ctl_bare} and
-        L{epollreactor._libc.repeatFailed}), and raise it.  If a repeat
-        succeeds, so does the operation.
-
-        @raise OSError: the kernel's error, as its subclass.
-        """
-        err = repeatFailed(epoll_ctl, epfd, operation, fd, event)[1]
-        if err:
-            raise osError(err)
-
     def register(
         self, fd: FileDescriptorLike, eventmask: int = _DEFAULT_EVENTMASK
     ) -> None:
@@ -743,7 +837,7 @@ class epoll:
         if epfd < 0:
             raise _closedError()
         if epoll_ctl_bare(epfd, EPOLL_CTL_ADD, number, event):
-            self._controlFailed(epfd, EPOLL_CTL_ADD, number, event)
+            _controlFailed(epfd, EPOLL_CTL_ADD, number, event)
 
     def modify(self, fd: FileDescriptorLike, eventmask: int) -> None:
         """
@@ -774,7 +868,7 @@ class epoll:
         if epfd < 0:
             raise _closedError()
         if epoll_ctl_bare(epfd, EPOLL_CTL_MOD, number, event):
-            self._controlFailed(epfd, EPOLL_CTL_MOD, number, event)
+            _controlFailed(epfd, EPOLL_CTL_MOD, number, event)
 
     def unregister(self, fd: FileDescriptorLike) -> None:
         """
@@ -797,7 +891,7 @@ class epoll:
         # A NULL event for EPOLL_CTL_DEL is fine since Linux 2.6.9
         # (epoll_ctl(2), BUGS).
         if epoll_ctl_bare(epfd, EPOLL_CTL_DEL, number, None):
-            self._controlFailed(epfd, EPOLL_CTL_DEL, number, None)
+            _controlFailed(epfd, EPOLL_CTL_DEL, number, None)
 
     # The reactor's road to the kernel: no argument conversion, errors as
     # errnos, events tagged (L{epollreactor._registrations}).
@@ -853,110 +947,15 @@ class epoll:
         if old >= 0:
             os.close(old)
 
-    def _waitInto(self, buffer: EventBuffer, maxevents: int, milliseconds: int) -> int:
-        """
-        Call C{epoll_wait(2)} into C{buffer}, retrying on EINTR with the
-        remaining time recomputed against a monotonic deadline (PEP 475), and
-        return how many events it holds.
-
-        Between the interrupted call and the retry, Python runs the signal's
-        handler (at the bytecode boundary after the call), and what it raises
-        propagates out of here, as CPython's C{PyErr_CheckSignals} makes it.
-        The handler may also make a failing ctypes call of its own and so
-        replace the errno we would read; so a failed wait is told apart from
-        an interrupted one by repeating it with a zero timeout, which cannot
-        be interrupted (L{epollreactor._libc.repeatFailed}): if the repeat
-        fails, the failure is the call's own, and if it succeeds, its events
-        are the result (or, when there are none, the wait goes on).
-
-        @param maxevents: at least 1, at most C{buffer.capacity}.
-        @param milliseconds: -1 to wait forever, else at least 0.
-        @raise OSError: the kernel's error, as its subclass.
-        """
-        deadline = 0.0
-        if milliseconds > 0:
-            deadline = monotonic() + milliseconds / 1000.0
-        pointer = buffer.pointer
-        while True:
-            # The descriptor is read again on every try: a handler may have
-            # closed the object, and then, as in CPython, the retry fails
-            # with EBADF.
-            count = epoll_wait(self._epfd, pointer, maxevents, milliseconds)
-            if count >= 0:
-                return count
-            count, err = repeatFailed(epoll_wait, self._epfd, pointer, maxevents, 0)
-            if err:
-                raise osError(err)
-            if count or not milliseconds:
-                return count
-            if milliseconds > 0:
-                remaining = deadline - monotonic()
-                if remaining < 0:
-                    return 0
-                milliseconds = _ceil(remaining * 1000.0)
-
-    def _pollSlowly(self, milliseconds: int, maxevents: int) -> List[Tuple[int, int]]:
-        """
-        L{poll} when the object has no idle buffer that will do: it has none
-        yet, or one too small (which the caller took and this one replaces),
-        or other calls are using all it has (then this call makes one, and
-        keeps it idle afterwards, L{_giveBack}).
-
-        @param milliseconds: -1 to wait forever, else at least 0.
-        @param maxevents: at least 1.
-        """
-        buffer = EventBuffer(max(maxevents, _DEFAULT_MAXEVENTS))
-        try:
-            count = self._waitInto(buffer, maxevents, milliseconds)
-            buffer.touched = count
-            return _decode(buffer, count)
-        finally:
-            buffers = self._buffers
-            if buffers is _NO_BUFFERS:
-                # Two first calls at once may both get here, and one list
-                # wins: the other's buffer is dropped, which costs nothing
-                # but its remaking.
-                self._buffers = [buffer]
-            else:
-                _giveBack(buffers, buffer)
-
-    def _checkMaxEvents(self, timeout: Any, maxevents: Any) -> int:
-        """
-        Convert and check a C{maxevents} other than the default, raising what
-        is wrong in CPython's order: C{maxevents}' type (its argument parser),
-        the closed object, the timeout, then C{maxevents}' value.
-
-        @return: the number of events to ask for, at least 1.
-        @raise OSError: EINVAL for more events than C{epoll_wait(2)} takes
-            (C{EP_MAX_EVENTS}, C{INT_MAX / sizeof(struct epoll_event)}),
-            which the kernel would say if we passed it on; we pass only what
-            our buffer holds.
-        """
-        converted = _asCInt(maxevents)
-        if converted == -1:
-            return _DEFAULT_MAXEVENTS
-        if converted < 1 or converted > _MAX_EVENTS:
-            if self._epfd < 0:
-                raise _closedError()
-            timeoutToMilliseconds(timeout)
-            if converted > _MAX_EVENTS:
-                raise osError(errno.EINVAL)
-            raise ValueError(
-                "maxevents must be greater than 0, got {}".format(converted)
-            )
-        return converted
-
     def poll(
         self, timeout: Optional[float] = None, maxevents: int = -1
     ) -> List[Tuple[int, int]]:
         """
-        Wait for events with C{epoll_wait(2)}.
+        Wait for events with C{epoll_wait(2)}: at most C{maxevents} (-1:
+        C{FD_SETSIZE - 1}), for C{timeout} seconds (C{None} or negative:
+        until one comes; rounded up to whole milliseconds,
+        L{timeoutToMilliseconds}).
 
-        @param timeout: seconds to wait, as int or float; C{None} or negative
-            waits until an event arrives; positive values round up to the next
-            millisecond (see L{timeoutToMilliseconds}).
-        @param maxevents: the most events to return; -1 means C{FD_SETSIZE -
-            1}.
         @return: a list of C{(fd, eventmask)} tuples.
         @raise ValueError: when the object is closed, C{maxevents} is 0 or
             below -1, or C{timeout} is NaN.
@@ -964,41 +963,32 @@ class epoll:
         @raise TypeError: when an argument has the wrong type.
         @raise OSError: the kernel's error, as its subclass.
         """
-        # Mistakes are reported in CPython's order (see _checkMaxEvents); the
-        # common cases take the first branch of each test.
+        # Mistakes are reported in CPython's order (_checkMaxEvents).
         if maxevents is _MINUS_ONE:
             maxevents = _DEFAULT_MAXEVENTS
         elif maxevents.__class__ is not int or not 0 < maxevents <= _MAX_EVENTS:
-            maxevents = self._checkMaxEvents(timeout, maxevents)
+            maxevents = _checkMaxEvents(self, timeout, maxevents)
         epfd = self._epfd
         if epfd < 0:
             raise _closedError()
-        if timeout is None:
-            milliseconds = -1
-        elif timeout is _ZERO:
-            milliseconds = 0
-        else:
-            milliseconds = timeoutToMilliseconds(timeout)
+        milliseconds = 0 if timeout is _ZERO else timeoutToMilliseconds(timeout)
         buffers = self._buffers
         try:
             buffer = buffers.pop()
         except IndexError:
-            return self._pollSlowly(milliseconds, maxevents)
+            return _pollSlowly(self, milliseconds, maxevents)
         if maxevents > buffer.capacity:
-            return self._pollSlowly(milliseconds, maxevents)
-        # How many idle buffers are left beside this one (calls overlapped
-        # before): 0 but for that, and then no len() on the common path.
-        left = 0
-        if buffers:
-            left = len(buffers)
+            return _pollSlowly(self, milliseconds, maxevents)
+        # Idle buffers beside this one (calls overlapped): no len() if none.
+        left = len(buffers) if buffers else 0
         try:
             if milliseconds:
-                count = self._waitInto(buffer, maxevents, milliseconds)
+                count = _waitInto(self, buffer, maxevents, milliseconds)
             else:
                 count = epoll_wait_bare(epfd, buffer.pointer, maxevents, 0)
                 if count < 0:
                     # Learn why (see epoll_ctl_bare in _libc).
-                    count = self._waitInto(buffer, maxevents, 0)
+                    count = _waitInto(self, buffer, maxevents, 0)
             touched = buffer.touched
             if count > touched:
                 buffer.touched = count
@@ -1013,12 +1003,7 @@ class epoll:
         finally:
             # Back on top as it was, unless another call gave a buffer back
             # or took one meanwhile (then _giveBack places it).
-            if left:
-                if len(buffers) == left:
-                    buffers.append(buffer)
-                else:
-                    _giveBack(buffers, buffer)
-            elif buffers:
+            if (buffers or left) and len(buffers) != left:
                 _giveBack(buffers, buffer)
             else:
                 buffers.append(buffer)
