@@ -31,6 +31,7 @@ It follows the facts about epoll written above L{epollreactor._reactor}:
 """
 
 import errno
+from time import monotonic
 from typing import Any, Callable, Dict, List, Optional, Set
 
 from epollreactor._epoll import epoll
@@ -45,11 +46,20 @@ from epollreactor._libc import (
 
 __all__ = ["PREEN_BATCH", "Registration", "Registrations"]
 
-#: How many entries one iteration checks while a preen is under way: after
-#: a stale entry was found, every entry that existed then is checked within
-#: C{ceil(2 * len(entries) / PREEN_BATCH) + 1} iterations, and a table of at
-#: most this many is checked whole in the next one.
+#: How many records one iteration checks at least while a preen is under
+#: way: after a stale entry was found, every record is checked within
+#: C{ceil(len(records) / PREEN_BATCH)} iterations, none of which waits.
 PREEN_BATCH = 32
+
+#: Every record is checked at least once in this many seconds, busy or idle,
+#: so that one whose descriptor was closed behind the reactor's back (which
+#: no event will ever report, fact 2 of L{epollreactor._reactor}) is lost,
+#: and its owner told, within C{WATCH_PERIOD + WATCH_WAKE} seconds.
+WATCH_PERIOD = 0.75
+
+#: While records are watched, the reactor's wait returns at least this
+#: often, and checks at once all that came due meanwhile.
+WATCH_WAKE = 0.2
 
 #: Generations live in the upper 32 bits of C{epoll_data}.
 _GENERATION_LIMIT = 2**32
@@ -64,10 +74,13 @@ _STRAYS_KEPT = 4096
 # epoll_ctl(2) checks the target file before it looks the number up).
 _STALE_ERRNOS = frozenset([errno.EBADF, errno.ENOENT, errno.EPERM])
 
-#: What L{Registrations.pending} holds: work owed before the next wait.
+#: A L{Registrations.checkAt} that never comes.
+_NEVER = float("inf")
+
+#: What L{Registrations.pending} holds: a rebuild owed before the next
+#: wait.
 FORKED = 1
 GHOSTS = 2
-PREENING = 4
 
 #: What L{Registrations} calls for a record whose descriptor is gone, once
 #: the record has ended: with its owner, whether the owner was reading, and
@@ -147,12 +160,15 @@ class Registrations:
     @ivar byNumber: each registered number's record.
     @ivar byOwner: each registered owner's record, by C{id()} of the owner,
         whatever its C{fileno()} says now; an owner holds one number.
-    @ivar pending: L{FORKED}, L{GHOSTS} and L{PREENING}: the work owed
-        before the next wait (L{repair}), in one attribute the reactor's
-        loop tests.
+    @ivar pending: L{FORKED} and L{GHOSTS}: a rebuild owed before the
+        next wait.
+    @ivar checkAt: when (L{monotonic}) L{check} is next due: at once while
+        a rebuild or a preen is owed.  The one attribute the reactor's loop
+        tests.
     """
 
     pending = 0
+    checkAt = 0.0
 
     def __init__(self, lose: Lose) -> None:
         """
@@ -169,11 +185,14 @@ class Registrations:
         self._lose = lose
         self._nextGeneration = 1
         self._strays: Set[int] = set()
-        #: The preen's snapshot of records and where it is in it; whether a
-        #: pass over a new snapshot is owed once that one is used up.
-        self._sweep: List[Registration] = []
-        self._sweepAt = 0
-        self._passOwed = False
+        #: Every record, in the order the checks visit them, ended ones
+        #: until a visit drops them; the next to visit; how many visits
+        #: are owed by the watch's rate, and how many by a preen.
+        self._ring: List[Registration] = []
+        self._cursor = 0
+        self._credit = 0.0
+        self._urgent = 0
+        self._checkedAt = monotonic()
 
     # Registering.
 
@@ -212,6 +231,7 @@ class Registrations:
             raise osError(failure)
         record = self.byNumber[fd] = Registration(owner, fd, generation, mask)
         self.byOwner[id(owner)] = record
+        self._ring.append(record)
         return record
 
     def evict(self, record: Registration) -> None:
@@ -317,47 +337,77 @@ class Registrations:
             self.forget(record)
             self._lose(owner, record.reading, reason)
 
-    # Repair.
+    # Checks.
 
     def suspectStale(self) -> None:
         """
-        A stale entry was found: others may be too.  Owe a pass over every
-        record there is when the pass begins: at the next L{repair}, or,
-        while a pass is under way, once it is done, so that what it has
-        checked already is checked again and what it has not is checked
-        once.
+        A stale entry was found: others may be too.  Check every record
+        (again) from here on, L{PREEN_BATCH} per iteration at least, without
+        waiting, as selectreactor's C{_preenDescriptors} checks them all.
         """
-        self._passOwed = True
-        self.pending |= PREENING
+        self._urgent = len(self._ring)
+        self.checkAt = 0.0
 
-    def repair(self) -> None:
+    def check(self) -> None:
         """
-        Before the next wait: leave an epoll instance shared with a parent
-        process, check the next records of a preen, and renew an instance
-        that holds ghosts.  The checks come before the ghost rebuild so that
-        it starts from cleaner records.
+        Before a wait, when L{checkAt} has come: leave an epoll instance
+        shared with a parent process, check the records that came due
+        (L{WATCH_PERIOD}) or a preen owes, and renew an instance that holds
+        ghosts.  The checks come before the ghost rebuild so that it starts
+        from cleaner records.
         """
         if self.pending & FORKED:
             self.rebuild()
-        if self.pending & PREENING:
-            self._preen()
+        now = monotonic()
+        ring = self._ring
+        # Visits owed by the rate, for the time since the last check, but
+        # never more than a whole round (a process that was stopped).
+        elapsed = now - self._checkedAt
+        credit = min(self._credit + len(ring) * elapsed / WATCH_PERIOD, len(ring))
+        self._checkedAt = now
+        budget = int(credit)
+        if self._urgent:
+            budget = max(budget, min(self._urgent, PREEN_BATCH))
+        # One visit each, at most, in one check.
+        budget = min(budget, len(self.byNumber))
+        self._credit = max(credit - budget, 0.0)
+        self._urgent = max(0, self._urgent - budget)
+        self._visit(budget)
         if self.pending & GHOSTS:
             self.rebuild()
+        if self._urgent or self.pending:
+            self.checkAt = now
+        elif len(self.byNumber) > 1:
+            # When the next visit comes due.
+            self.checkAt = now + (1.0 - self._credit) * WATCH_PERIOD / len(ring)
+        else:
+            # The reactor's waker alone is not worth a wake-up.
+            self.checkAt = _NEVER
 
-    def _preen(self) -> None:
+    def _visit(self, count: int) -> None:
         """
-        Check the next L{PREEN_BATCH} records of the pass under way, as
-        selectreactor's C{_preenDescriptors} checks them all: each owner
-        must still report the number it is registered under, and the kernel
-        must still hold its entry (C{EPOLL_CTL_MOD} with the same mask and
-        generation changes nothing when it does, fact 2; when it does not,
-        L{remask}'s policy applies).  An owner that reports another number,
-        or whose C{fileno()} raises, is lost, and its kernel entry goes.
+        Check the next C{count} records of the ring: each owner must still
+        report the number it is registered under, and the kernel must still
+        hold its entry (C{EPOLL_CTL_MOD} with the same mask and generation
+        changes nothing when it does, fact 2; when it does not, L{remask}'s
+        policy applies).  An owner that reports another number, or whose
+        C{fileno()} raises, is lost, and its kernel entry goes.  Ended
+        records leave the ring as they are met.
         """
-        for record in self._nextBatch():
+        ring = self._ring
+        while count > 0 and ring:
+            at = self._cursor
+            if at >= len(ring):
+                at = 0
+            record = ring[at]
             if record.owner is None:
-                # Ended since, perhaps by a connectionLost of this batch.
+                # Its place goes to the last: visited now, not later.
+                ring[at] = ring[-1]
+                ring.pop()
+                self._cursor = at
                 continue
+            self._cursor = at + 1
+            count -= 1
             try:
                 current = record.owner.fileno()
                 reason: Optional[BaseException] = None
@@ -371,29 +421,6 @@ class Registrations:
             # number names another file now, this fails harmlessly.
             self.poller._control(EPOLL_CTL_DEL, record.fd, 0, 0)
             self.lost(record, reason)
-
-    def _nextBatch(self) -> List[Registration]:
-        """
-        @return: the records to check in this iteration: at most
-            L{PREEN_BATCH}, in turn from a snapshot taken when a pass
-            begins, so that checking N records costs O(N) whatever happens
-            meanwhile.  A batch never reaches into the next pass, so it
-            names each record once.
-        """
-        sweep, at = self._sweep, self._sweepAt
-        if at >= len(sweep):
-            sweep = list(self.byNumber.values()) if self._passOwed else []
-            self._passOwed = False
-            at = 0
-        batch = sweep[at : at + PREEN_BATCH]
-        at += len(batch)
-        if at >= len(sweep):
-            # Done with this pass: let the snapshot go.
-            sweep, at = [], 0
-        self._sweep, self._sweepAt = sweep, at
-        if not (self._passOwed or sweep):
-            self.pending &= ~PREENING
-        return batch
 
     def stray(self, generation: int) -> None:
         """
@@ -446,3 +473,4 @@ class Registrations:
         the parent until L{rebuild} runs (fact 6).
         """
         self.pending |= FORKED
+        self.checkAt = 0.0

@@ -34,11 +34,12 @@ from hypothesis.stateful import (
     rule,
 )
 
+from epollreactor import _registrations
 from epollreactor._libc import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT
 from epollreactor._registrations import (
     GHOSTS,
     PREEN_BATCH,
-    PREENING,
+    WATCH_PERIOD,
     Registration,
     Registrations,
 )
@@ -80,6 +81,41 @@ class Owner:
         return self.name
 
 
+class Clock:
+    """
+    The time L{epollreactor._registrations} reads, moved by the test alone.
+    """
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        """
+        @return: the time now.
+        """
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def stillClock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """
+    Stop the table's clock, so that the routine checks (L{WATCH_PERIOD})
+    visit nothing unless a test moves it: what a check visits is then what
+    the test asked for.
+    """
+    clock = Clock()
+    monkeypatch.setattr(_registrations, "monotonic", clock)
+    return clock
+
+
+def preening(table: Registrations) -> bool:
+    """
+    @return: whether a preen is under way: the table wants to be checked
+        again before the clock moves.
+    """
+    return table.checkAt <= _registrations.monotonic()
+
+
 def newTable() -> Tuple[Registrations, List[Lost]]:
     """
     @return: a table, and the list it reports lost records into.
@@ -92,7 +128,7 @@ def newTable() -> Tuple[Registrations, List[Lost]]:
 class RegistrationsMachine(RuleBasedStateMachine):
     """
     Random programs of L{Registrations.register}, C{remask}, C{remove},
-    C{forget}, C{evict}, C{repair} (the preen) and C{rebuild}, with
+    C{forget}, C{evict}, C{check} (the preen) and C{rebuild}, with
     descriptors closed and replaced behind the table's back.
 
     @ivar open: every descriptor number the machine has open.
@@ -160,7 +196,7 @@ class RegistrationsMachine(RuleBasedStateMachine):
             self.table.evict(stale)
             assert stale.owner is None and id(owner) not in self.table.byOwner
             # A preen of the others begins.
-            assert self.table.pending & PREENING
+            assert preening(self.table)
         self.count += 1
         owner = Owner("owner{}".format(self.count), fd)
         record = self.table.register(owner, fd, mask)
@@ -253,7 +289,7 @@ class RegistrationsMachine(RuleBasedStateMachine):
     @rule(suspect=st.booleans())
     def preen(self, suspect: bool) -> None:
         """
-        Run one repair, after suspecting stale entries or not: at most
+        Run one check, after suspecting stale entries or not: at most
         L{PREEN_BATCH} owners are asked for their number; entries whose
         number names another file are given back for it, those whose number
         is closed are lost.
@@ -261,7 +297,7 @@ class RegistrationsMachine(RuleBasedStateMachine):
         if suspect:
             self.table.suspectStale()
         owners = [record.owner for record in self.table.byNumber.values()]
-        self.table.repair()
+        self.table.check()
         assert sum(owner.asked for owner in owners) <= PREEN_BATCH
         for owner in owners:
             owner.asked = 0
@@ -340,8 +376,8 @@ def test_preenReachesEveryEntryWithinItsBound(count: int) -> None:
     """
     Once a stale entry was found, every record that existed then is checked
     (its owner asked for its number) within C{ceil(2 * N / PREEN_BATCH) + 1}
-    repairs, also when the preen was under way and is extended (not
-    restarted) by the new finding, and no repair checks more than
+    checks, also when the preen was under way and is extended (not
+    restarted) by the new finding, and no check visits more than
     L{PREEN_BATCH}.
     """
     numbers = _socketPairs(count)
@@ -353,15 +389,15 @@ def test_preenReachesEveryEntryWithinItsBound(count: int) -> None:
         table.suspectStale()
         for _ in range(3):
             # Stale entries found while the preen is under way.
-            table.repair()
+            table.check()
             assert sum(owner.asked for owner in owners) <= PREEN_BATCH
             for owner in owners:
                 owner.asked = 0
             table.suspectStale()
         seen: Set[int] = set()
         calls = 0
-        while table.pending & PREENING:
-            table.repair()
+        while preening(table):
+            table.check()
             assert sum(owner.asked for owner in owners) <= PREEN_BATCH
             seen.update(owner.fd for owner in owners if owner.asked)
             for owner in owners:
@@ -369,7 +405,7 @@ def test_preenReachesEveryEntryWithinItsBound(count: int) -> None:
             calls += 1
         assert seen == set(table.byNumber)
         assert calls <= math.ceil(2 * count / PREEN_BATCH) + 1
-        assert not table.pending and not lost
+        assert not preening(table) and not lost
     finally:
         table.poller.close()
         for fd in numbers:
@@ -404,18 +440,18 @@ def test_registerFailureRecordsNothing() -> None:
 def test_strayTwiceAsksForRebuild() -> None:
     """
     A generation no record has, seen once, is remembered; seen again, it is
-    a ghost: a rebuild and a preen are owed, and a repair does both.
+    a ghost: a rebuild and a preen are owed, and a check does both.
     """
     table, lost = newTable()
     try:
         table.stray(12345)
         assert not table.pending
         table.stray(12345)
-        assert table.pending & GHOSTS and table.pending & PREENING
+        assert table.pending & GHOSTS and preening(table)
         old = table.poller.fileno()
-        table.repair()
+        table.check()
         assert table.poller.fileno() != old
-        assert not table.pending and not lost
+        assert not table.pending and not preening(table) and not lost
     finally:
         table.poller.close()
 
@@ -447,8 +483,9 @@ def test_generationsDifferUnderANumber() -> None:
 
 def test_preenChecksOnlyRecordsStillRegistered() -> None:
     """
-    A preen never checks a record removed since it was asked for, so that
-    an owner it finds gone is not met again in the same batch.
+    A preen never checks a record removed since it was asked for, nor one
+    record twice in one check, so that an owner it finds gone is not met
+    again in the same batch.
 
     Found by C{RegistrationsMachine}: a preen asked for among several
     entries, most of them removed before the batch, named the one left as
@@ -462,10 +499,74 @@ def test_preenChecksOnlyRecordsStillRegistered() -> None:
         table.suspectStale()
         table.remove(records[1])
         table.remove(records[2])
-        table.repair()
+        table.check()
         assert [owner.asked for owner in owners] == [1, 0, 0]
-        assert not table.pending
+        for _ in range(2):
+            table.check()
+        assert owners[0].asked <= 3 and [o.asked for o in owners[1:]] == [0, 0]
+        assert not preening(table)
     finally:
         table.poller.close()
         for fd in numbers:
+            os.close(fd)
+
+
+@pytest.mark.parametrize("count", [2, 100])
+def test_everyRecordIsCheckedWithinTheWatchPeriod(
+    count: int, stillClock: Clock
+) -> None:
+    """
+    With no stale entry found, the table still checks every record once
+    per L{WATCH_PERIOD} of its clock, whenever it is asked once L{checkAt
+    <Registrations.checkAt>} has come, however often or seldom that is:
+    here a check per tenth of the period, then one after two periods.
+    """
+    numbers = _socketPairs(count)
+    table, lost = newTable()
+    owners = [Owner(str(fd), fd) for fd in numbers[:count]]
+    try:
+        for owner in owners:
+            table.register(owner, owner.fd, EPOLLIN)
+        for step in (WATCH_PERIOD / 10,) * 10 + (2 * WATCH_PERIOD,):
+            stillClock.now += step
+            if table.checkAt <= stillClock.now:
+                table.check()
+            if step > WATCH_PERIOD:
+                # Not more than one round, however long the pause.
+                assert all(owner.asked <= 2 for owner in owners)
+        assert all(owner.asked >= 1 for owner in owners), owners
+        assert not lost
+    finally:
+        table.poller.close()
+        for fd in numbers:
+            os.close(fd)
+
+
+def test_aRecordClosedBehindItsBackIsLostByTheRoutineChecks(
+    stillClock: Clock,
+) -> None:
+    """
+    A registration whose descriptor was closed without a word, which no
+    event will ever report, is found by the routine checks within a
+    L{WATCH_PERIOD} of the table's clock, and its owner reported lost with
+    the kernel's EBADF: no stale entry had to be found first.
+    """
+    numbers = _socketPairs(3)
+    table, lost = newTable()
+    owners = [Owner(str(fd), fd) for fd in numbers[:3]]
+    try:
+        for owner in owners:
+            table.register(owner, owner.fd, EPOLLIN)
+        os.close(numbers[1])
+        for _ in range(10):
+            stillClock.now += WATCH_PERIOD / 10
+            if table.checkAt <= stillClock.now:
+                table.check()
+        assert [(owner, reason.errno) for owner, _, reason in lost] == [  # type: ignore[union-attr]
+            (owners[1], errno.EBADF)
+        ]
+        assert numbers[1] not in table.byNumber
+    finally:
+        table.poller.close()
+        for fd in numbers[:1] + numbers[2:]:
             os.close(fd)

@@ -13,7 +13,8 @@ C{make test-twisted-full} runs the same comparison on all of Twisted.
 """
 
 import os
-from typing import Iterable, Sequence
+import time
+from typing import Any, Iterable, Sequence
 
 import pytest
 
@@ -27,9 +28,11 @@ from tests.twistedsuites.compare import (
     REPORT_LIMIT,
     STOCK,
     Comparison,
+    Run,
     normaliseId,
     regressions,
 )
+from tests.twistedsuites.runtrial import BUILDER_TIMEOUT
 
 #: Seconds each side of a comparison may run; both take well under a minute
 #: on an idle machine, and the machine is shared.
@@ -318,3 +321,56 @@ def test_comparisonWithoutStockFailsOnAnAbnormalEnd(
     assert comparison.problems(ALLOWED_WITHOUT_STOCK)[0].startswith(
         "the ours run ended abnormally"
     )
+
+
+#: Twisted's own test of a descriptor closed and replaced behind the
+#: reactor's back, which it skips for any class named EPollReactor.
+LOST_DESCRIPTOR = "test_lostFileDescriptor"
+
+
+@pytest.mark.timeout(2 * TIMEOUT)
+def test_lostFileDescriptorPassesOnOursUnderAnotherName(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    Twisted's C{test_lostFileDescriptor}, which Twisted skips for every
+    C{EPollReactor}, passes on ours under another class name: a reader
+    whose socket was closed and another socket C{dup2}'d onto its number
+    gets C{connectionLost}, and never the newcomer's bytes.  On stock, under
+    another name too, it cannot pass (where C{select.epoll} exists to run
+    it): its reactor runs until the test's timeout, here 15 s rather than
+    Twisted's 120 (ours ends it within C{WATCH_PERIOD + WATCH_WAKE}).
+    """
+    monkeypatch.setenv(BUILDER_TIMEOUT, "15")
+    sides = {OURS: ("ctypes-epoll", "tests.twistedsuites.renamed.CtypesEPollReactor")}
+    if HAVE_SELECT_EPOLL:
+        sides[STOCK] = (
+            "epoll",
+            "tests.twistedsuites.renamed.StockEPollReactorRenamed",
+        )
+    runs = [
+        Run(
+            side,
+            ["twisted.internet.test.test_fdset"],
+            str(tmp_path),
+            True,
+            "",
+            (),
+            sides,
+        )
+        for side in sides
+    ]
+    deadline = time.monotonic() + TIMEOUT
+    outcomes = {}
+    for run in runs:
+        run.wait(deadline)
+        found = [
+            outcome
+            for testId, (outcome, _) in run.outcomes().items()
+            if testId.endswith("." + LOST_DESCRIPTOR)
+        ]
+        assert len(found) == 1, (run.side, run.outcomes())
+        outcomes[run.side] = found[0]
+    assert outcomes[OURS] == "success", open(runs[0].log).read()[-3000:]
+    if STOCK in outcomes:
+        assert outcomes[STOCK] != "success"

@@ -20,14 +20,18 @@ C{--builder-reactor=FQPN} replaces
 C{twisted.internet.test.reactormixins.ReactorBuilder._reactors} with
 C{[FQPN]} once C{trial} has installed its global reactor and before it
 imports any test module, so that every ReactorBuilder suite generates its
-test case classes for that reactor alone.
+test case classes for that reactor alone.  C{BUILDER_TIMEOUT=SECONDS} in
+the environment sets how long a ReactorBuilder test's reactor may run
+(Twisted's default: 120 s), for a test known to hang on one side.
 """
 
 import json
+import os
 import sys
 from typing import IO, Any, Callable, List, Optional, Tuple
 
 BUILDER_OPTION = "--builder-reactor="
+BUILDER_TIMEOUT = "BUILDER_TIMEOUT"
 
 
 def _describe(error: Any) -> str:
@@ -151,6 +155,8 @@ def main(argv: List[str]) -> int:
         from twisted.internet.test.reactormixins import ReactorBuilder
 
         ReactorBuilder._reactors = [builderReactor]
+        if os.environ.get(BUILDER_TIMEOUT):
+            ReactorBuilder.timeout = float(os.environ[BUILDER_TIMEOUT])
     trial._initialDebugSetup(config)
     with open(results, "w") as out:
         config["reporter"] = recordingReporter(config["reporter"], out)
