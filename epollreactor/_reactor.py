@@ -77,18 +77,20 @@ What this means for us
    was closed (EBADF), or who reports another number, loses its
    connection.
  - A registration whose descriptor was closed behind our back reports
-   nothing ever again (fact 2), so every registration is checked at least
-   once per L{WATCH_PERIOD<epollreactor._registrations.WATCH_PERIOD>}
-   (0.75 s), busy or idle: its owner must still report its number, and an
-   C{EPOLL_CTL_MOD} to the mask it has must succeed.  One that fails loses
+   nothing ever again (fact 2), so every registration is checked, busy or
+   idle, at least once per L{WATCH_PERIOD<epollreactor._registrations.
+   WATCH_PERIOD>} (0.75 s): its owner must still report its number, and an
+   C{EPOLL_CTL_MOD} to the mask it has must succeed; one that fails loses
    its connection, so an owner is told within a second, where poll and
    select pay a system call over every descriptor per iteration to tell at
-   once.  The cost is one C{fileno()} and one C{epoll_ctl(2)} per
-   registration per period, about 1.5 us each: 2 ms a second beside 1,000
-   registrations, 20 ms beside 10,000 (bench/README.md, "Lost
-   descriptors"); while idle, the wait returns every
+   once.  A check costs one C{fileno()} and one C{epoll_ctl(2)}, about a
+   microsecond, and no more than L{WATCH_RATE<epollreactor._registrations.
+   WATCH_RATE>} (1,000) are made a second: beyond 750 registrations each is
+   checked once per C{registrations / 1000} seconds (10 s beside 10,000),
+   for at most a millisecond of CPU a second (bench/README.md, "Lost
+   descriptors").  While idle, the wait returns every
    L{WATCH_WAKE<epollreactor._registrations.WATCH_WAKE>} (0.2 s) to make
-   them, but not for the waker alone.
+   the checks that came due, but not for the waker alone.
  - One stale entry found means application code closes descriptors behind
    our back, so every registration is checked again, as selectreactor's
    C{_preenDescriptors} does, but a bounded number per iteration, and

@@ -54,8 +54,17 @@ PREEN_BATCH = 32
 #: Every record is checked at least once in this many seconds, busy or idle,
 #: so that one whose descriptor was closed behind the reactor's back (which
 #: no event will ever report, fact 2 of L{epollreactor._reactor}) is lost,
-#: and its owner told, within C{WATCH_PERIOD + WATCH_WAKE} seconds.
+#: and its owner told, within C{WATCH_PERIOD + WATCH_WAKE} seconds; but no
+#: faster than L{WATCH_RATE} allows.
 WATCH_PERIOD = 0.75
+
+#: The most records checked per second (about 1.5 ms of CPU a second): a
+#: check is a system call, and beside 10,000 idle registrations one check
+#: of each per period would cost a busy server more than the checks are
+#: worth (bench/README.md, "Lost descriptors").  Beyond C{WATCH_RATE *
+#: WATCH_PERIOD} records, each is checked once per C{len(records) /
+#: WATCH_RATE} seconds instead.
+WATCH_RATE = 1000.0
 
 #: While records are watched, the reactor's wait returns at least this
 #: often, and checks at once all that came due meanwhile.
@@ -362,8 +371,8 @@ class Registrations:
         ring = self._ring
         # Visits owed by the rate, for the time since the last check, but
         # never more than a whole round (a process that was stopped).
-        elapsed = now - self._checkedAt
-        credit = min(self._credit + len(ring) * elapsed / WATCH_PERIOD, len(ring))
+        rate = min(len(ring) / WATCH_PERIOD, WATCH_RATE)
+        credit = min(self._credit + rate * (now - self._checkedAt), len(ring))
         self._checkedAt = now
         budget = int(credit)
         if self._urgent:
@@ -379,7 +388,7 @@ class Registrations:
             self.checkAt = now
         elif len(self.byNumber) > 1:
             # When the next visit comes due.
-            self.checkAt = now + (1.0 - self._credit) * WATCH_PERIOD / len(ring)
+            self.checkAt = now + (1.0 - self._credit) / rate
         else:
             # The reactor's waker alone is not worth a wake-up.
             self.checkAt = _NEVER
@@ -395,6 +404,7 @@ class Registrations:
         records leave the ring as they are met.
         """
         ring = self._ring
+        control = self.poller._control
         while count > 0 and ring:
             at = self._cursor
             if at >= len(ring):
@@ -414,12 +424,14 @@ class Registrations:
             except Exception as e:
                 current, reason = None, e
             if current == record.fd:
-                self.remask(record, record.mask)
+                # remask, for the kernel's answer, only if the entry is gone.
+                if control(EPOLL_CTL_MOD, current, record.mask, record.generation):
+                    self.remask(record, record.mask)
                 continue
             # The number may still name the owner's file, registered: take
             # it out, or its events would come back as strays.  If the
             # number names another file now, this fails harmlessly.
-            self.poller._control(EPOLL_CTL_DEL, record.fd, 0, 0)
+            control(EPOLL_CTL_DEL, record.fd, 0, 0)
             self.lost(record, reason)
 
     def stray(self, generation: int) -> None:

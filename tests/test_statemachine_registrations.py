@@ -40,6 +40,7 @@ from epollreactor._registrations import (
     GHOSTS,
     PREEN_BATCH,
     WATCH_PERIOD,
+    WATCH_RATE,
     Registration,
     Registrations,
 )
@@ -511,27 +512,33 @@ def test_preenChecksOnlyRecordsStillRegistered() -> None:
             os.close(fd)
 
 
-@pytest.mark.parametrize("count", [2, 100])
+@pytest.mark.parametrize("count", [2, 100, 1500])
 def test_everyRecordIsCheckedWithinTheWatchPeriod(
     count: int, stillClock: Clock
 ) -> None:
     """
     With no stale entry found, the table still checks every record once
-    per L{WATCH_PERIOD} of its clock, whenever it is asked once L{checkAt
+    per L{WATCH_PERIOD} of its clock (or, for more records than
+    L{WATCH_RATE} allows in a period, once per C{count / WATCH_RATE}
+    seconds, at that rate), whenever it is asked once L{checkAt
     <Registrations.checkAt>} has come, however often or seldom that is:
     here a check per tenth of the period, then one after two periods.
     """
     numbers = _socketPairs(count)
     table, lost = newTable()
     owners = [Owner(str(fd), fd) for fd in numbers[:count]]
+    period = max(WATCH_PERIOD, count / WATCH_RATE)
     try:
         for owner in owners:
             table.register(owner, owner.fd, EPOLLIN)
-        for step in (WATCH_PERIOD / 10,) * 10 + (2 * WATCH_PERIOD,):
+        for step in (period / 10,) * 10 + (2 * period,):
+            before = sum(owner.asked for owner in owners)
             stillClock.now += step
             if table.checkAt <= stillClock.now:
                 table.check()
-            if step > WATCH_PERIOD:
+            made = sum(owner.asked for owner in owners) - before
+            assert made <= min(count, WATCH_RATE * step) + 1
+            if step > period:
                 # Not more than one round, however long the pause.
                 assert all(owner.asked <= 2 for owner in owners)
         assert all(owner.asked >= 1 for owner in owners), owners
