@@ -17,6 +17,10 @@ happened before.  Three cases:
    C{stopWriting} again from C{connectionLost} while C{fileno()} says -1.
  - C{event}: 50 readable socket pairs are dispatched per C{doIteration(0)}
    (nothing read, so they stay readable); the cost per event.
+ - C{idle}: the reactor waits for two seconds with nothing to do; the CPU
+   it spends a second, which for ours is the checks that find descriptors
+   closed behind its back (C{WATCH_PERIOD} in
+   C{epollreactor/_registrations.py}), and for stock nothing.
 
 The idle registrations are duplicates of one socket's descriptor (C{dup}),
 each its own entry in the interest list (epoll(7), Q1), so 16,000 of them
@@ -42,6 +46,7 @@ CASES = [
     ("stale", "us per stale removal"),
     ("close", "us per close after an alias"),
     ("event", "ns per dispatched event"),
+    ("idle", "ms of CPU per second idle"),
 ]
 
 
@@ -197,6 +202,21 @@ def events(reactor: Any, polls: int = 400, active: int = 50) -> int:
     return polls * active
 
 
+def idling(reactor: Any, seconds: float = 2.0) -> float:
+    """
+    @return: the CPU seconds C{reactor} spends per second of waiting for
+        C{seconds} with nothing ready and no timer.
+    """
+    start = time.process_time()
+    end = time.monotonic() + seconds
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        reactor.doIteration(left)
+    return (time.process_time() - start) / seconds
+
+
 def measure(factory: Callable[[], Any], size: int, repeats: int) -> Dict[str, float]:
     """
     @return: each case's cost with C{size} idle registrations, in its unit.
@@ -211,8 +231,10 @@ def measure(factory: Callable[[], Any], size: int, repeats: int) -> Dict[str, fl
         elif case == "close":
             extra = swapOneSocket(reactor)
             value = cpu(closes, reactor, repeats) * 1e6
-        else:
+        elif case == "event":
             value = cpu(events, reactor, repeats) * 1e9
+        else:
+            value = idling(reactor) * 1e3
         results[case] = value
         reactor.removeAll()
         for number in numbers:
@@ -259,8 +281,12 @@ def main() -> None:
                 "{:.2f}".format(v) if v < 100 else "{:,.0f}".format(v) for v in values
             )
             if "ours" in names and "epoll" in names:
-                row += " | {:.2f}x".format(
-                    table["epoll", size][case] / table["ours", size][case]
+                ours = table["ours", size][case]
+                # Idle, stock spends nothing: no ratio.
+                row += (
+                    " | {:.2f}x".format(table["epoll", size][case] / ours)
+                    if case != "idle" and ours
+                    else " | -"
                 )
             print(row + " |")
 
