@@ -221,12 +221,11 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "handler's exception swallowed",
         EPOLL,
-        "            count = epoll_wait(self._epfd, pointer, maxevents, milliseconds)\n",
-        "            try:\n"
-        "                count = epoll_wait(self._epfd, pointer, maxevents, "
-        "milliseconds)\n"
-        "            except Exception:\n"
-        "                return 0\n",
+        "        count = epoll_wait(ep._epfd, pointer, maxevents, milliseconds)\n",
+        "        try:\n"
+        "            count = epoll_wait(ep._epfd, pointer, maxevents, milliseconds)\n"
+        "        except Exception:\n"
+        "            return 0\n",
         ("tests/test_epoll_poll.py::test_eintrHandlerRaisingPropagates",),
         "what a signal handler raises while poll waits is lost, and poll "
         "returns no events early",
