@@ -29,7 +29,9 @@ test: $(STAMP)
 # The whole suite on an interpreter whose select module has no epoll: the
 # sitecustomize in tests/noepoll deletes select.epoll and the EPOLL* names at
 # start-up.  Tests that compare with select.epoll or Twisted's stock epoll
-# reactor skip (tests/conftest.py); everything else must pass.
+# reactor skip (tests/conftest.py); everything else must pass.  The quick
+# local check: the matrix's bookworm-noepoll runs the suite on a CPython
+# built without epoll.
 test-noepoll: $(STAMP)
 	PYTHONPATH=$(CURDIR)/tests/noepoll$(if $(PYTHONPATH),:$(PYTHONPATH)) \
 		$(VPY) -m pytest
@@ -44,7 +46,9 @@ test-twisted-full: $(STAMP)
 # The interpreter and architecture matrix (.ci/matrix): Debian roots made
 # with mmdebstrap and cached in /var/cache/epollreactor-matrix (MATRIX_CACHE=
 # to move it); the whole suite on CPython 3.13, 3.14, 3.15 and PyPy 3.11
-# (Debian unstable) and on CPython 3.9 (Debian 11); the binding, selector,
+# (Debian unstable), on CPython 3.9 (Debian 11), and on CPython 3.11
+# (Debian 12) built without epoll, with the oldest Twisted pyproject.toml
+# admits, and with Debian's own python3-twisted; the binding, selector,
 # libc and reactor tests on i386 (with Twisted's own reactor suites), and on
 # arm64 and s390x under qemu-user-static.  MATRIX= names entries
 # (.ci/matrix --list), all by default.  Needs root.

@@ -1,9 +1,11 @@
 """
 The test suite's own machinery: a test that hangs must fail rather than
-stop C{make test}, and the list of planted bugs behind C{make mutate} must
-still match the source it plants them in.
+stop C{make test}, C{trial}'s test timeout can be shortened for the Twisted
+suites, and the list of planted bugs behind C{make mutate} must still match
+the source it plants them in.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -70,3 +72,50 @@ def test_hangFailsWithAStack(tmp_path: Any) -> None:
     assert "Timeout" in result.stdout, result.stdout
     assert "ep.poll()" in result.stdout, result.stdout
     assert "1 failed, 1 passed" in result.stdout, result.stdout
+
+
+def test_trialTimeoutFromEnvironment(tmp_path: Any) -> None:
+    """
+    With C{EPOLLREACTOR_TRIAL_TIMEOUT} set, L{tests.twistedsuites.runtrial}
+    fails a test whose L{Deferred} never fires after that many seconds,
+    with C{trial}'s C{TimeoutError}, instead of after C{trial}'s default 120.
+    """
+    (tmp_path / "test_waiting.py").write_text(
+        textwrap.dedent(
+            """
+            from twisted.internet.defer import Deferred
+            from twisted.trial import unittest
+
+            class Waiting(unittest.TestCase):
+                def test_waitsForever(self):
+                    return Deferred()
+            """
+        )
+    )
+    results = tmp_path / "results.jsonl"
+    environment = dict(
+        os.environ,
+        EPOLLREACTOR_TRIAL_TIMEOUT="0.5",
+        PYTHONPATH=os.pathsep.join([ROOT, str(tmp_path)]),
+    )
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.twistedsuites.runtrial",
+            str(results),
+            "--temp-directory=" + str(tmp_path / "trial"),
+            "test_waiting",
+        ],
+        cwd=str(tmp_path),
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    lines = [json.loads(line) for line in results.read_text().splitlines()]
+    assert lines[0]["id"] == "test_waiting.Waiting.test_waitsForever", child.stdout
+    assert lines[0]["outcome"] == "error"
+    assert "TimeoutError" in lines[0]["detail"]
+    assert "0.5 secs" in lines[0]["detail"]
+    assert lines[-1] == {"finished": True, "successful": False}

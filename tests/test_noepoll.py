@@ -5,20 +5,30 @@ L{epollreactor.install} still gives a reactor on epoll(7).
 Each check runs in a child interpreter started with C{tests/noepoll} first on
 C{PYTHONPATH}, whose C{sitecustomize} deletes C{select.epoll} and the EPOLL*
 names before anything can import them; so these tests prove it under a plain
-C{make test} as well as under C{make test-noepoll}.
+C{make test} as well as under C{make test-noepoll}, and on a CPython built
+without epoll (the matrix's C{bookworm-noepoll} entry, C{.ci/matrix}), where
+the C{sitecustomize} finds nothing to delete.
 """
 
 import json
 import os
 import select
+import selectors
 import subprocess
 import sys
+import sysconfig
 from typing import Any
 
 import pytest
 
 #: The folder whose sitecustomize takes epoll away.
 NOEPOLL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "noepoll")
+
+
+#: Set by the matrix's C{bookworm-noepoll} entry, whose CPython was configured
+#: so that C{HAVE_EPOLL} is undefined: there the suite must not pass on an
+#: interpreter that has epoll after all.
+BUILT_WITHOUT_EPOLL = os.environ.get("EPOLLREACTOR_BUILT_WITHOUT_EPOLL") == "1"
 
 
 def runWithoutEpoll(source: str, *args: str) -> dict[str, Any]:
@@ -175,3 +185,24 @@ def test_thisSuiteHasNoEpoll() -> None:
     assert not [name for name in dir(select) if name.startswith("EPOLL")]
     with pytest.raises(ImportError):
         import twisted.internet.epollreactor  # noqa: F401
+
+
+@pytest.mark.skipif(
+    not BUILT_WITHOUT_EPOLL,
+    reason="runs only on the CPython built without epoll (.ci/matrix bookworm-noepoll)",
+)
+def test_builtWithoutEpoll() -> None:
+    """
+    On the CPython that C{.ci/matrix} builds without epoll, epoll was never
+    compiled in, rather than taken away at start-up: C{HAVE_EPOLL} is
+    undefined in its build configuration, C{select} has no name with epoll
+    in it, C{selectors} has no C{EpollSelector} and defaults to
+    C{PollSelector}, and the suite runs without C{tests/noepoll}'s
+    C{sitecustomize}.
+    """
+    assert not sysconfig.get_config_var("HAVE_EPOLL")
+    assert [name for name in dir(select) if "epoll" in name.lower()] == []
+    assert not hasattr(selectors, "EpollSelector")
+    assert selectors.DefaultSelector is selectors.PollSelector
+    sitecustomize = getattr(sys.modules.get("sitecustomize"), "__file__", "")
+    assert os.path.dirname(sitecustomize) != NOEPOLL

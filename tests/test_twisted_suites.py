@@ -32,7 +32,7 @@ from tests.twistedsuites.compare import (
     normaliseId,
     regressions,
 )
-from tests.twistedsuites.runtrial import BUILDER_TIMEOUT
+from tests.twistedsuites.runtrial import TIMEOUT_VARIABLE
 
 #: Seconds each side of a comparison may run; both take well under a minute
 #: on an idle machine, and the machine is shared.
@@ -341,7 +341,7 @@ def test_lostFileDescriptorPassesOnOursUnderAnotherName(
     it): its reactor runs until the test's timeout, here 15 s rather than
     Twisted's 120 (ours ends it within C{WATCH_PERIOD + WATCH_WAKE}).
     """
-    monkeypatch.setenv(BUILDER_TIMEOUT, "15")
+    monkeypatch.setenv(TIMEOUT_VARIABLE, "15")
     sides = {OURS: ("ctypes-epoll", "tests.twistedsuites.renamed.CtypesEPollReactor")}
     if HAVE_SELECT_EPOLL:
         sides[STOCK] = (
