@@ -16,6 +16,7 @@ from epollreactor.contract.machine import (
     MAX_OPEN,
     ReactorMachine,
     _note,
+    fillFile,
     steps,
 )
 from epollreactor.contract.model import READ, WRITE
@@ -137,7 +138,7 @@ class AloneMachine(ReactorMachine):
                 self._add(name, event)
             openFile = self._fileOf(name)
             if openFile is not None:
-                self._fill(openFile.peer, 1)
+                fillFile(self.transcript, openFile.peer, 1)
         method = ("doRead", "doWrite")[variant % 2]
         action = ACTIONS[variant // 2 % len(ACTIONS)]
         self._setReaction(source, method, action, target)

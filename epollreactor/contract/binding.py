@@ -201,6 +201,40 @@ timeouts = st.sampled_from(
 maxeventses = st.sampled_from([-1, 1, 2, 3, 1000, 0, -2, 2**31, 2**64, "1", 1.0])
 
 
+#: Descriptor arguments: which kind (a shared descriptor's number or an
+#: object with its fileno(), an epoll object's own, a bad value) and which.
+descriptorSpecs = st.tuples(
+    st.sampled_from(["fd", "fd", "fd", "object", "epoll", "bad", "badObject"]),
+    st.integers(0, 15),
+)
+
+#: The descriptor arguments a program would pass.
+usualSpecs = st.tuples(st.sampled_from(["fd", "fd", "object"]), st.integers(0, 15))
+
+
+def agree(what: str, ours: Tuple[Any, ...], theirs: Tuple[Any, ...]) -> Tuple[Any, ...]:
+    """
+    Both sides' L{outcome}s of one call agree: the result, or the type and
+    errno (messages differ between versions); counted for Hypothesis's
+    statistics.
+
+    @return: what they agree on.
+    """
+    note("{}: candidate {!r}, reference {!r}".format(what, ours, theirs))
+    ours, theirs = ours[:2], theirs[:2]
+    assert ours == theirs, (what, ours, theirs)
+    name = what.partition("(")[0]
+    if ours[0] == "ok":
+        if isinstance(ours[1], list):
+            count = len(ours[1])
+            event("{} -> {} events".format(name, count if count < 3 else "3+"))
+        else:
+            event("{} -> ok".format(name))
+    else:
+        event("{} -> {}".format(name, getattr(ours[0], "__name__", ours[0])))
+    return ours
+
+
 class BindingMachine(RuleBasedStateMachine):
     """
     An epoll class (L{candidate}) and a reference (L{reference}), step by
@@ -249,22 +283,7 @@ class BindingMachine(RuleBasedStateMachine):
     def _agree(
         self, what: str, ours: Tuple[Any, ...], theirs: Tuple[Any, ...]
     ) -> Tuple[Any, ...]:
-        note("{}: candidate {!r}, reference {!r}".format(what, ours, theirs))
-        # Messages differ between versions: the result, or the type and errno.
-        ours, theirs = ours[:2], theirs[:2]
-        assert ours == theirs, (what, ours, theirs)
-        # For the statistics: how often each call succeeded, with how many
-        # events, or failed, and with what.
-        name = what.partition("(")[0]
-        if ours[0] == "ok":
-            if isinstance(ours[1], list):
-                count = len(ours[1])
-                event("{} -> {} events".format(name, count if count < 3 else "3+"))
-            else:
-                event("{} -> ok".format(name))
-        else:
-            event("{} -> {}".format(name, getattr(ours[0], "__name__", ours[0])))
-        return ours
+        return agree(what, ours, theirs)
 
     def _pair(self, index: int) -> Tuple[Any, Any]:
         return self.pairs[index % len(self.pairs)]
@@ -502,13 +521,6 @@ class BindingMachine(RuleBasedStateMachine):
                     else number
                 )
         self._agree("{}({}, {})".format(method, spec, mask), *results)
-
-    descriptorSpecs = st.tuples(
-        st.sampled_from(["fd", "fd", "fd", "object", "epoll", "bad", "badObject"]),
-        st.integers(0, 15),
-    )
-
-    usualSpecs = st.tuples(st.sampled_from(["fd", "fd", "object"]), st.integers(0, 15))
 
     @precondition(lambda self: self.pairs)
     @rule(index=st.integers(0, 15), spec=usualSpecs, mask=usualMasks)

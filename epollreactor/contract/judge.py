@@ -228,6 +228,24 @@ class Judge:
                 "inside the batch"
             )
 
+    def shortWait(self, timeout: float, got: List[Call]) -> None:
+        """
+        A wait under a millisecond in which nothing was ready, nor a write
+        owed, slept in the kernel rather than turn a timer due in under a
+        millisecond into a busy poll (C{short-timeout-sleeps}).  A thread
+        preempted meanwhile tells nothing (L{sleptIn
+        <epollreactor.contract.kernel.sleptIn>} says C{None}).
+        """
+        contract = self.contract
+        if (
+            timeout
+            and not got
+            and not any(contract.earlyWriteAllowed(name) for name in contract.gained)
+        ):
+            self.happenings.add("short timeout, nothing ready")
+            if self.ours.slept is False:
+                self.broke("short-timeout-sleeps", "doIteration({})".format(timeout))
+
     def compareWithReference(self, iteration: Iteration, got: List[Call]) -> None:
         """
         The reference calls a subset of what the reactor under test calls;

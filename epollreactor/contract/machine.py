@@ -23,7 +23,7 @@ from twisted.logger import LogLevel, globalLogPublisher
 from epollreactor.contract.channel import Call, Channel
 from epollreactor.contract.judge import Judge
 from epollreactor.contract.model import READ, WRITE, Contract, Iteration
-from epollreactor.contract.rules import RULES, RULES_BY_NAME, brokenError
+from epollreactor.contract.rules import RULES, RULES_BY_NAME, RuleBroken, brokenError
 from epollreactor.contract.target import ReactorUnderTest, Target
 from epollreactor.contract.transcript import Transcript
 from epollreactor.contract.world import OpenFile, World, drain, fill
@@ -92,6 +92,28 @@ def steps(weights: Dict[str, int]) -> Any:
         st.integers(0, 255),
         st.integers(0, 11),
     )
+
+
+def fillFile(transcript: Transcript, openFile: Optional[OpenFile], size: int) -> None:
+    """
+    Write C{size} bytes to a socket or a pipe's write end (with 0, until
+    it is full), and write that down; anything else is left alone.
+    """
+    if openFile is not None and openFile.kind in ("socket", "pipe-write"):
+        if openFile.number is not None:
+            fill(openFile.number, size)
+            transcript.say('s.fill("{}"{})'.format(openFile.name, ", 1" * size))
+
+
+def drainFile(transcript: Transcript, openFile: Optional[OpenFile]) -> None:
+    """
+    Read everything a socket or a pipe's read end has buffered, and write
+    that down; anything else is left alone.
+    """
+    if openFile is not None and openFile.kind in ("socket", "pipe-read"):
+        if openFile.number is not None:
+            drain(openFile.number)
+            transcript.say('s.drain("{}")'.format(openFile.name))
 
 
 def _note(text: str) -> None:
@@ -210,20 +232,6 @@ class ReactorMachine(RuleBasedStateMachine):
 
     def _fileOf(self, name: str) -> Optional[OpenFile]:
         return self.world.files.get(self.ours.channels[name].number)
-
-    def _fill(self, openFile: Optional[OpenFile], size: int) -> None:
-        if openFile is not None and openFile.kind in ("socket", "pipe-write"):
-            if openFile.number is not None:
-                fill(openFile.number, size)
-                self.transcript.say(
-                    's.fill("{}"{})'.format(openFile.name, ", 1" * size)
-                )
-
-    def _drain(self, openFile: Optional[OpenFile]) -> None:
-        if openFile is not None and openFile.kind in ("socket", "pipe-read"):
-            if openFile.number is not None:
-                drain(openFile.number)
-                self.transcript.say('s.drain("{}")'.format(openFile.name))
 
     # Calls into channels.
 
@@ -370,13 +378,13 @@ class ReactorMachine(RuleBasedStateMachine):
         if openFile is None:
             return
         if change == "readable":
-            self._fill(openFile.peer, 1)
+            fillFile(self.transcript, openFile.peer, 1)
         elif change == "drain":
-            self._drain(openFile)
+            drainFile(self.transcript, openFile)
         elif change == "unwritable":
-            self._fill(openFile, 0)
+            fillFile(self.transcript, openFile, 0)
         else:
-            self._drain(openFile.peer)
+            drainFile(self.transcript, openFile.peer)
 
     def hangUp(self, index: int, other: int, variant: int) -> None:
         """
@@ -475,21 +483,7 @@ class ReactorMachine(RuleBasedStateMachine):
     def _afterIteration(
         self, iteration: Iteration, got: List[Call], timeout: float
     ) -> None:
-        contract = self.contract
-        if (
-            timeout
-            and not got
-            and not any(contract.earlyWriteAllowed(name) for name in contract.gained)
-        ):
-            # Nothing was ready, nor could a write be owed: it must have
-            # slept in the kernel, rather than turn a timer due in under a
-            # millisecond into a busy poll.  None: preempted, which tells
-            # nothing (sleptIn).
-            self.judge.happenings.add("short timeout, nothing ready")
-            if self.ours.slept is False:
-                self.judge.broke(
-                    "short-timeout-sleeps", "doIteration({})".format(timeout)
-                )
+        self.judge.shortWait(timeout, got)
         count = len({name for name, _ in iteration.batchCalls})
         _event("iteration: batch dispatched to {} channels".format(min(count, 3)))
         self.judge.mustHaveCalled(iteration)
@@ -524,22 +518,35 @@ class ReactorMachine(RuleBasedStateMachine):
             self._raise(*min(self.judge.violations, key=lambda v: order.index(v[0])))
 
     def _raise(self, rule: str, variant: str, detail: Tuple[Any, ...]) -> None:
-        broken = "broke {}{} ({}): {}".format(
-            rule,
-            " ({})".format(variant) * bool(variant),
-            RULES_BY_NAME[rule].seen,
-            " ".join(str(d) for d in detail),
+        raise broken(self.transcript, self.target, rule, variant, detail)
+
+
+def broken(
+    transcript: Transcript,
+    target: Target,
+    rule: str,
+    variant: str,
+    detail: Tuple[Any, ...],
+) -> RuleBroken:
+    """
+    @return: the exception that says C{rule} broke (in the way C{variant}
+        names), with the example so far as a program.
+    """
+    what = "broke {}{} ({}): {}".format(
+        rule,
+        " ({})".format(variant) * bool(variant),
+        RULES_BY_NAME[rule].seen,
+        " ".join(str(d) for d in detail),
+    )
+    program = transcript.program(target, what)
+    error = brokenError(rule, variant)(
+        "{}\n\n{} steps; the example as a program:\n\n{}".format(
+            what, transcript.steps, program
         )
-        error = brokenError(rule, variant)(
-            "{}\n\n{} steps; the example as a program:\n\n{}".format(
-                broken,
-                self.transcript.steps,
-                self.transcript.program(self.target, broken),
-            )
-        )
-        error.program = self.transcript.program(self.target, broken)
-        error.steps = self.transcript.steps
-        raise error
+    )
+    error.program = program
+    error.steps = transcript.steps
+    return error
 
 
 def _errnoName(error: BaseException) -> str:
