@@ -74,9 +74,9 @@ CONTRACT_STOCK_BREAKS ?= remove-never-raises,ready-gets-called,add-accepts-open-
 .PHONY: contract
 contract: $(STAMP)
 	$(VPY) -m epollreactor.contract epollreactor.EPollReactor \
-		--examples $(CONTRACT_EXAMPLES)
+		--examples $(CONTRACT_EXAMPLES) --quick
 	$(VPY) -m epollreactor.contract twisted.internet.epollreactor.EPollReactor \
-		--examples $(CONTRACT_EXAMPLES) --expect=$(CONTRACT_STOCK_BREAKS)
+		--examples $(CONTRACT_EXAMPLES) --quick --expect=$(CONTRACT_STOCK_BREAKS)
 
 # The mutation check (tests/mutate.py): each planted bug of its list, one
 # at a time in a copy of the tree, against the tests listed to catch it;

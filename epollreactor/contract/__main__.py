@@ -23,7 +23,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from epollreactor.contract.reactor import reactorMachine
 from epollreactor.contract.rules import RULES, RuleBroken
-from epollreactor.contract.target import Target
+from epollreactor.contract.target import ReactorUnderTest, Target
 
 
 def load(name: str) -> Any:
@@ -56,11 +56,17 @@ def failures(error: BaseException) -> List[BaseException]:
 
 
 def runRound(
-    target: Target, examples: int, ignored: Set[str], reference: Optional[Target]
+    target: Target,
+    examples: int,
+    ignored: Set[str],
+    reference: Optional[Target],
+    several: bool = True,
 ) -> List[BaseException]:
     """
     Run one round.
 
+    @param several: whether to look for several bugs, shrinking each with
+        a share of the effort, or to stop at the first and shrink it alone.
     @return: the failures found, none when every judged rule held.
     """
     machine = reactorMachine(target, reference, ignored)
@@ -72,7 +78,7 @@ def runRound(
                 stateful_step_count=50,
                 deadline=None,
                 database=None,
-                report_multiple_bugs=True,
+                report_multiple_bugs=several,
                 # Not the explain phase: it traces every line the machine
                 # runs (sys.settrace before Python 3.12), minutes per bug.
                 phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
@@ -120,6 +126,51 @@ def search(
         )
         if not new:
             return broken
+
+
+def focus(
+    target: Target,
+    examples: int,
+    reference: Optional[Target],
+    ignored: Set[str],
+    broken: Dict[str, RuleBroken],
+) -> None:
+    """
+    Shrink each way of breaking a rule again, alone: a round that finds
+    several bugs shares Hypothesis's shrinking between them, and may leave
+    an example longer than it need be.  Each round here judges only that
+    rule (its other known ways ignored) and keeps the shorter example.
+    """
+    for key, failure in sorted(broken.items()):
+        others = {rule.name for rule in RULES if rule.name != failure.rule}
+        otherWays = {
+            k for k, f in broken.items() if f.rule == failure.rule and k != key
+        }
+        found = runRound(
+            target, examples, ignored | others | otherWays, reference, False
+        )
+        for again in found:
+            if isinstance(again, RuleBroken) and again.key == key:
+                if again.steps < failure.steps:
+                    broken[key] = again
+        print("shrunk {} alone: {} steps".format(key, broken[key].steps), flush=True)
+
+
+def notApplicable(target: Target) -> Set[str]:
+    """
+    @return: the rules that cannot be judged on C{target}'s reactor:
+        C{kernel-agrees} without an epoll C{_poller}; C{short-timeout-sleeps}
+        on Twisted's asyncio reactor, whose loop the machine turns without a
+        timeout.
+    """
+    underTest = ReactorUnderTest(target)
+    try:
+        rules = set() if underTest.epfd is not None else {"kernel-agrees"}
+    finally:
+        underTest.close()
+    if target.asyncio:
+        rules.add("short-timeout-sleeps")
+    return rules
 
 
 def brokenRules(broken: Dict[str, RuleBroken]) -> Set[str]:
@@ -187,6 +238,11 @@ def main(argv: Sequence[str]) -> int:
         "--reference", help="a reactor to run beside it and compare with"
     )
     parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="do not shrink each broken rule again, alone",
+    )
+    parser.add_argument(
         "--twisted-only", action="store_true", help="judge only Twisted's rules"
     )
     parser.add_argument(
@@ -205,8 +261,11 @@ def main(argv: Sequence[str]) -> int:
     }
     if reference is None:
         ignored.add("agrees-with-reference")
+    ignored |= notApplicable(target)
     started = time.monotonic()
     broken = search(target, arguments.examples, reference, ignored)
+    if not arguments.quick:
+        focus(target, arguments.examples, reference, ignored, broken)
     report(target, arguments.examples, broken, ignored)
     print("{:.0f} s".format(time.monotonic() - started))
     if arguments.expect is not None:

@@ -468,6 +468,9 @@ class ReactorMachine(RuleBasedStateMachine):
         # A wait under a millisecond, but not once a repair may be under way
         # (a reactor may then wait without a timeout to finish it).
         timeout = SHORT_TIMEOUT if variant % 3 == 2 and not self.tampered else 0
+        if self.target.asyncio:
+            # Its loop is turned without a timeout (Target.wait).
+            timeout = 0
         self.transcript.say("s.iterate({})".format(timeout or ""))
         self.transcript.quiet = True
         try:
