@@ -216,7 +216,7 @@ class Judge:
         ):
             # A writer that began reading inside the batch reads its
             # hang-up instead.
-            self.broke("ready-gets-called", name, "hung-up writer not lost", ready)
+            self.brokeAs("ready-gets-called", "hang-up", name, "writer not lost", ready)
         if (
             name in iteration.reading
             and (name, READ) in contract.lost
