@@ -91,8 +91,8 @@ its own, judged for every reactor and reported apart:
    continuously (epoll_ctl(2): EPERM).
  - C{last-added-owns-number}: the last object added under a number owns
    it: a listed object reporting the same number is dropped from the lists
-   with one warning, gets no call and no C{connectionLost} (Twisted issues
-   6373, 6346).
+   with one warning and gets no C{doRead} or C{doWrite} (Twisted issues
+   6373, 6346); its C{connectionLost} is judged as anyone's.
  - C{kernel-agrees}: for a reactor whose C{_poller} is an epoll instance
    (as Twisted's C{EPollReactor}'s is), the kernel's interest list holds no
    entry that no listed object reports (which nobody could remove), holds

@@ -109,8 +109,8 @@ RULES: Tuple[Rule, ...] = (
         "last-added-owns-number",
         False,
         "an object added under a number that a listed object reports takes "
-        "it: the other is dropped from the lists with one warning and no "
-        "connectionLost",
+        "it: the other is dropped from the lists with one warning and gets no "
+        "doRead or doWrite",
         "(stricter than Twisted) two objects on one number",
     ),
     Rule(
