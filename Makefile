@@ -58,7 +58,8 @@ MATRIX ?=
 test-matrix:
 	.ci/matrix $(MATRIX)
 
-# The state machines (tests/test_statemachine_*.py) for a long run: the
+# The state machines (epollreactor.contract, run by
+# tests/test_statemachine_*.py) for a long run: the
 # Hypothesis "fuzz" profile (tests/conftest.py), FUZZ_EXAMPLES examples of
 # each machine, with Hypothesis's statistics.  Failing examples are kept in
 # .hypothesis/ and replayed first next time; each one found becomes a test in
@@ -72,6 +73,20 @@ fuzz: $(STAMP)
 		--hypothesis-profile=fuzz --hypothesis-show-statistics --timeout=0 \
 		tests/test_statemachine_reactor.py tests/test_statemachine_epoll.py \
 		tests/test_statemachine_registrations.py
+
+# The reactor contract's command (epollreactor.contract) for a brief run:
+# against ours, which must hold every rule, and against Twisted's stock
+# epoll reactor, which must break the rules it breaks today (checked by
+# name: CONTRACT_STOCK_BREAKS).  A minute or two.
+CONTRACT_EXAMPLES ?= 200
+CONTRACT_STOCK_BREAKS ?= remove-never-raises,ready-gets-called,add-accepts-open-descriptor,lists-what-was-added,only-while-wanted
+
+.PHONY: contract
+contract: $(STAMP)
+	$(VPY) -m epollreactor.contract epollreactor.EPollReactor \
+		--examples $(CONTRACT_EXAMPLES) --quick
+	$(VPY) -m epollreactor.contract twisted.internet.epollreactor.EPollReactor \
+		--examples $(CONTRACT_EXAMPLES) --quick --expect=$(CONTRACT_STOCK_BREAKS)
 
 # The mutation check (tests/mutate.py): each planted bug of its list, one
 # at a time in a copy of the tree, against the tests listed to catch it;

@@ -2,7 +2,8 @@
 What the tests of the C{select.epoll} contract share: the implementations
 under test, the argument shapes C{select.epoll} accepts besides plain ints,
 a closer for what a test opens, and L{outcome}, the one way tests describe
-what a call did so that two implementations can be compared.
+what a call did so that two implementations can be compared (from the
+binding machine, L{epollreactor.contract.binding}).
 """
 
 import os
@@ -10,11 +11,14 @@ import platform
 import select
 import socket
 import sys
-from typing import Any, Callable, List, Tuple
+from typing import Any, List, Tuple
 
 import pytest
 
 import epollreactor
+
+# Re-exported: the binding's tests take them from here.
+from epollreactor.contract.binding import FileNo, outcome  # noqa: F401
 
 HAVE_SELECT_EPOLL = hasattr(select, "epoll")
 
@@ -60,26 +64,6 @@ IMPLEMENTATIONS = [
 
 
 CLOSED_MESSAGE = "I/O operation on closed epoll object"
-
-
-class FileNo:
-    """
-    An object with only a C{fileno()} method, as C{register} accepts.
-
-    @ivar number: what C{fileno()} returns.
-    """
-
-    def __init__(self, number: Any) -> None:
-        """
-        @param number: what C{fileno()} will return.
-        """
-        self.number = number
-
-    def fileno(self) -> Any:
-        """
-        @return: L{number}.
-        """
-        return self.number
 
 
 class Index:
@@ -174,18 +158,3 @@ def pipe(closer: Closer) -> Tuple[int, int]:
     closer.add(r)
     closer.add(w)
     return r, w
-
-
-def outcome(call: Callable[..., Any], *args: Any) -> Tuple[Any, ...]:
-    """
-    Run C{call(*args)} and describe what happened, in terms comparable
-    between implementations: the first two items are what must agree
-    everywhere (the result, or the exception type and errno), the third
-    the message, which agrees only where CPython's is stable across versions.
-
-    @return: C{("ok", result)}, or C{(exception type, errno, message)}.
-    """
-    try:
-        return ("ok", call(*args))
-    except Exception as e:
-        return (type(e), getattr(e, "errno", None), str(e))

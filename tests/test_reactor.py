@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List
 
 import pytest
 from twisted.internet import posixbase
@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 
 import epollreactor
 from epollreactor import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPollReactor
+from epollreactor.contract.kernel import sleptIn
 from tests.kernel import interestList
 from tests.signalling import joinThroughSignals
 
@@ -614,50 +615,6 @@ def test_writerRemovedEarlierInIterationNotDispatched(
     assert len(reactor.getWriters()) == 1
     assert (first.reads, second.reads) == (0, 0)
     assert len(userReaders(reactor)) == 2
-
-
-def threadSwitches() -> Tuple[int, int]:
-    """
-    @return: how many times the calling thread gave up the processor of its
-        own accord, as by sleeping in a system call, and how many times it
-        was preempted (C{voluntary_ctxt_switches} and
-        C{nonvoluntary_ctxt_switches} in C{/proc/thread-self/status},
-        proc(5)).
-    """
-    counts = {}
-    with open("/proc/thread-self/status") as status:
-        for line in status:
-            name, _, value = line.partition(":")
-            if name in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
-                counts[name] = int(value)
-    return counts["voluntary_ctxt_switches"], counts["nonvoluntary_ctxt_switches"]
-
-
-def sleptIn(call: Callable[[], object], deadline: float) -> Optional[bool]:
-    """
-    Run C{call} and tell whether the thread slept in the kernel meanwhile.
-
-    @param deadline: how long the call waits at most, in seconds, as the
-        kernel rounds it.
-    @return: C{True} if it did; C{False} if it did not, was not preempted
-        either and returned before C{deadline}; C{None} otherwise, which
-        tells nothing: a thread kept off the processor for longer than a
-        short timeout, between C{epoll_wait(2)} taking its deadline and
-        going to sleep, finds the deadline passed and returns without
-        sleeping.  Preemption shows in the thread's counts; a virtual
-        processor that the host does not run meanwhile (steal time) shows
-        in none, only in the time the call took.
-    """
-    voluntary, preempted = threadSwitches()
-    started = time.monotonic()
-    call()
-    took = time.monotonic() - started
-    voluntaryAfter, preemptedAfter = threadSwitches()
-    if voluntaryAfter > voluntary:
-        return True
-    if preemptedAfter > preempted or took >= deadline:
-        return None
-    return False
 
 
 def test_sleptInTellsNothingOfACallThatOutlastedItsDeadline() -> None:

@@ -1,6 +1,6 @@
 """
-Failing examples that the state machines (C{tests/test_statemachine_*.py})
-found, each shrunk by Hypothesis and written out as an explicit test of the
+Failing examples that the state machines (L{epollreactor.contract}, run
+by C{tests/test_statemachine_*.py}) found, each shrunk by Hypothesis and written out as an explicit test of the
 behaviour that was wrong, on real descriptors.
 
 Each test names the machine that found it and the shrunk program.
@@ -14,12 +14,9 @@ from typing import Any, List
 import pytest
 
 from epollreactor import EPollReactor
-from tests.test_statemachine_reactor import (
-    Call,
-    Channel,
-    ReactorUnderTest,
-    kernelRegistrations,
-)
+from epollreactor.contract.channel import Call, Channel
+from epollreactor.contract.kernel import masksAndInodes
+from epollreactor.contract.target import ReactorUnderTest, Target
 
 
 def socketPair(descriptors: List[int]) -> List[int]:
@@ -51,7 +48,7 @@ def interest(reactor: EPollReactor) -> dict:
     @return: the kernel's interest list for C{reactor}'s epoll instance, as
         numbers to masks, without the waker's.
     """
-    view = kernelRegistrations(reactor._poller.fileno())
+    view = masksAndInodes(reactor._poller.fileno())
     for reader in reactor._internalReaders:
         view.pop(reader.fileno(), None)
     return {number: mask for number, (mask, _) in view.items()}
@@ -248,7 +245,7 @@ def test_pollerReadsAndBatchReadsAReaderAddedAgainBetween(
         makeReactor = EPollReactor
     else:
         from twisted.internet.epollreactor import EPollReactor as makeReactor
-    underTest = ReactorUnderTest(makeReactor())
+    underTest = ReactorUnderTest(Target(makeReactor))
     reactor = underTest.reactor
     calls: List[Call] = []
     number = regularFile(descriptors)

@@ -1,0 +1,98 @@
+"""
+The public face of the reactor contract (L{epollreactor.contract}): the
+command's verdicts and exit status, and the programs it prints, which do
+what the machine did when pasted and run.
+"""
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from epollreactor import EPollReactor
+from epollreactor.contract import RuleBroken, reactorMachine
+from epollreactor.contract.__main__ import main
+
+
+def stockReactor() -> Any:
+    """
+    @return: Twisted's own C{EPollReactor}.
+    """
+    from twisted.internet.epollreactor import EPollReactor as Stock
+
+    return Stock()
+
+
+def test_theCommandSaysEveryRuleHeldForOurs(capsys: pytest.CaptureFixture[str]) -> None:
+    """
+    Against our reactor the command prints every rule as held and exits
+    with status 0.
+    """
+    status = main(["epollreactor.EPollReactor", "--examples", "20"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "BROKE" not in out
+    assert out.count(" held") == 13, out
+
+
+@pytest.mark.requiresSelectEpoll
+def test_aBrokenRulesProgramDoesWhatTheMachineDid() -> None:
+    """
+    The program that comes with a broken rule, run on its own, makes the
+    reactor fail as it did in the machine: stock Twisted's C{removeReader}
+    of a descriptor closed behind its back raises C{EBADF}.
+    """
+    machine = reactorMachine(stockReactor)()
+    try:
+        machine.openFirst("socketpair")
+        machine.add(0, 0, 0)
+        machine.closeBehindBack(0, 0, 0)  # type: ignore[attr-defined]
+        machine.remove(0, 0, 0)
+        with pytest.raises(RuleBroken) as caught:
+            machine.judged()
+    finally:
+        machine.teardown()
+    assert caught.value.key == "remove-never-raises/EBADF"
+    done = subprocess.run(
+        [sys.executable, "-c", caught.value.program], capture_output=True, text=True
+    )
+    assert done.returncode == 1, done
+    assert "OSError: [Errno 9] Bad file descriptor" in done.stderr, done.stderr
+
+
+def test_theCommandNamesAnExpectedRuleThatHeld(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """
+    With C{--expect}, the command exits with status 1, naming the rule,
+    when a rule it was told would break held.  (C{make contract} runs it
+    against stock Twisted, expecting the rules it breaks today.)
+    """
+    status = main(
+        ["epollreactor.EPollReactor", "--examples", "5", "--expect=once-per-iteration"]
+    )
+    assert status == 1
+    assert "expected to break, and held: once-per-iteration" in capsys.readouterr().out
+
+
+def test_ourReactorIsNotImportedWithTheContract() -> None:
+    """
+    C{import epollreactor} imports neither the contract nor Hypothesis.
+    """
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, epollreactor; "
+                "print([m for m in sys.modules if m.startswith(('hypothesis', "
+                "'epollreactor.contract'))])"
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"
+    assert EPollReactor is not None
