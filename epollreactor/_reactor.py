@@ -554,7 +554,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             wake = max(wake, WATCH_WAKE)
             if timeout is None or timeout > wake:
                 timeout = wake
-        due = self._writing.takeOwed()
+        due = self._writing.takeOwed(self._changed)
         if due:
             # Made after this wait's events, as Twisted's reactor writes
             # after the wait that reports EPOLLOUT: it must not sleep.

@@ -176,15 +176,12 @@ class WritePolicy:
     The write attempts owed, and the whole-segment rule, as the module's
     docstring says.
 
-    @ivar _owed: the records owed a write attempt after the next wait, in
-        the order they were owed.
     @ivar _isTCP: by selectable type, whether its instances are Twisted TCP
         connections over IP (not Unix sockets, which share the class) with
         the fields the rule reads.
     """
 
     def __init__(self) -> None:
-        self._owed: List[Registration] = []
         self._isTCP: Dict[type, bool] = {}
 
     # Write attempts.
@@ -194,23 +191,21 @@ class WritePolicy:
         C{record}'s owner started writing while the kernel does not watch it
         for EPOLLOUT: if it is a C{FileDescriptor} (whose C{doWrite} may be
         called when nothing can be written), owe it a C{doWrite} after the
-        next wait.
+        next wait.  A write interest added is a change, so the record is
+        among the reactor's changed records, where L{takeOwed} finds it.
         """
-        if not record.owedWrite and isinstance(record.owner, abstract.FileDescriptor):
+        if isinstance(record.owner, abstract.FileDescriptor):
             record.owedWrite = True
-            self._owed.append(record)
 
-    def takeOwed(self) -> List[Registration]:
+    def takeOwed(self, changed: Set[Registration]) -> List[Registration]:
         """
-        Before the next wait: hand over the attempts owed so far, for
-        L{attempt} to make after it, which must therefore not sleep.
+        Before the next wait: the records among C{changed} owed a write
+        attempt, for L{attempt} to make after it, which must therefore not
+        sleep.
         """
-        owed = self._owed
-        if not owed:
-            # Not the list that collects this iteration's, for the next.
+        if not changed:
             return _NOTHING_OWED
-        self._owed = []
-        return owed
+        return [record for record in changed if record.owedWrite]
 
     def attempt(
         self, due: List[Registration], dispatch: Dispatch, changed: Set[Registration]
