@@ -2,8 +2,8 @@
 A Twisted echo client and server in one process, on the reactor named on
 the command line, over one loopback TCP connection, with messages of SIZE
 bytes, one in flight: the shape in which a write sent too early meets
-Nagle's algorithm and the peer's delayed ACK (epollreactor/_reactor.py,
-"Writing early").  Neither side sets any socket option, as Twisted's own
+Nagle's algorithm and the peer's delayed ACK (epollreactor/_writing.py,
+"Write attempts").  Neither side sets any socket option, as Twisted's own
 protocols do not.
 
     python bench/bulk_echo.py REACTOR SIZE SECONDS WARMUP

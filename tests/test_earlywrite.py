@@ -7,7 +7,7 @@ is answered in as few C{send()} calls as Twisted's own reactor makes, and a
 write costs no C{epoll_ctl(2)} when everything goes out at once.
 
 The first rule keeps a reply from being sent in more calls than Twisted's
-reactor sends it in (the reactor's module docstring, "Writing early"; how
+reactor sends it in (C{epollreactor._writing}, "Write attempts"; how
 each call is cut into segments is C{tests/test_writing.py}'s); the second
 is what makes small request/response traffic cheaper than on Twisted's
 reactor.
