@@ -532,9 +532,11 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
 
     def doPoll(self, timeout: Optional[float]) -> None:
         """
-        Apply queued changes, take the write attempts the write policy owes,
-        wait for events with C{epoll_wait(2)} and dispatch them, then have
-        the write policy make its attempts.
+        Check the registrations that came due (L{Registrations.check
+        <epollreactor._registrations.Registrations.check>}), take the write
+        attempts the write policy owes, apply queued changes, wait for events
+        with C{epoll_wait(2)} and dispatch them, then have the write policy
+        make its attempts.
 
         @param timeout: seconds to wait at most; C{None} waits until an event
             arrives.

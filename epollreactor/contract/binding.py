@@ -655,8 +655,7 @@ def bindingMachine(
     @param reference: the class it must agree with: C{select.epoll} by
         default, or L{epollreactor.epoll} where C{select} has none.  Give
         the candidate itself to judge it by the kernel's view alone.
-    @return: a L{RuleBasedStateMachine
-        <hypothesis.stateful.RuleBasedStateMachine>} subclass; its
+    @return: a C{hypothesis.stateful.RuleBasedStateMachine} subclass; its
         C{TestCase} attribute is a C{unittest.TestCase} that runs it.
     """
     if reference is None:

@@ -64,13 +64,13 @@ class Contract:
 
     def interest(self, event: int) -> Set[str]:
         """
-        @return: L{reading} for L{READ}, L{writing} for L{WRITE}.
+        @return: L{reading} for C{READ}, L{writing} for C{WRITE}.
         """
         return self.reading if event == READ else self.writing
 
     def expectAdd(self, channel: Channel, world: World, event: int) -> Optional[type]:
         """
-        Before C{addReader} (L{READ}) or C{addWriter} (L{WRITE}) of
+        Before C{addReader} (C{READ}) or C{addWriter} (C{WRITE}) of
         C{channel}: evict the channels its number is taken from, and say
         what the stricter rule wants raised.
 
@@ -120,7 +120,7 @@ class Contract:
 
     def remove(self, name: str, event: int) -> None:
         """
-        C{removeReader} (L{READ}) or C{removeWriter} (L{WRITE}).
+        C{removeReader} (C{READ}) or C{removeWriter} (C{WRITE}).
         """
         interest = self.interest(event)
         if name in interest:

@@ -43,8 +43,7 @@ def reactorMachine(
         reactions.
     @param ignored: names of rules not to judge
         (L{epollreactor.contract.rules.RULES}).
-    @return: a L{RuleBasedStateMachine
-        <hypothesis.stateful.RuleBasedStateMachine>} subclass; its
+    @return: a C{hypothesis.stateful.RuleBasedStateMachine} subclass; its
         C{TestCase} attribute is a C{unittest.TestCase} that runs it.
     """
     base: Type[ReactorMachine] = AloneMachine if reference is None else BesideMachine
