@@ -240,7 +240,18 @@ class Registrations:
             raise osError(failure)
         record = self.byNumber[fd] = Registration(owner, fd, generation, mask)
         self.byOwner[id(owner)] = record
-        self._ring.append(record)
+        ring = self._ring
+        ring.append(record)
+        if len(ring) > 2 * len(self.byNumber) + 64:
+            # Mostly ended records, which the walk has not met yet (a loop
+            # that adds and removes without turning, or churn faster than
+            # WATCH_RATE): drop them, keeping the walk where it was.
+            cursor = self._cursor
+            live = [record for record in ring if record.owner is not None]
+            self._cursor = sum(
+                1 for record in ring[:cursor] if record.owner is not None
+            )
+            ring[:] = live
         return record
 
     def evict(self, record: Registration) -> None:
