@@ -289,8 +289,9 @@ def _filenoTypeMessage(typeName: str) -> str:
         version of CPython words it.
     """
     if SINCE_315:
-        return "tests.contract.FileNo.fileno() must return an int, not {}".format(
-            typeName
+        # CPython 3.15 names the class by its module and qualified name.
+        return "{}.{}.fileno() must return an int, not {}".format(
+            FileNo.__module__, FileNo.__qualname__, typeName
         )
     return "fileno() returned a non-integer"
 
