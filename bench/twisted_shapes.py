@@ -24,7 +24,10 @@ SHAPE is one of L{SHAPES}:
 Nothing is counted during the first WARMUP seconds; then, for SECONDS, it
 counts units and the process's CPU time, and prints one line:
 
-    rate=<units/s> count=<n> cpu=<process CPU us per unit>
+    rate=<units/s> count=<n> cpu=<process CPU us per unit> errors=<n>
+    total=<units, the warm-up's included>
+
+(C{total} is what a count of system calls under C{strace -c} divides by.)
 """
 
 import os
@@ -60,6 +63,7 @@ class Meter:
         self.measuring = False
         self.finished = False
         self.count = 0
+        self.total = 0
         self.errors = 0
 
     def failed(self, failure: Any) -> None:
@@ -82,6 +86,7 @@ class Meter:
         """
         if self.finished:
             return
+        self.total += 1
         now = time.perf_counter()
         if not self.measuring:
             if now >= self.measureFrom:
@@ -94,11 +99,12 @@ class Meter:
             self.finished = True
             cpu = self.cpu() - self.cpuFrom
             print(
-                "rate={:.1f} count={} cpu={:.2f} errors={}".format(
+                "rate={:.1f} count={} cpu={:.2f} errors={} total={}".format(
                     self.count / (now - self.startedAt),
                     self.count,
                     cpu / self.count * 1e6,
                     self.errors,
+                    self.total,
                 )
             )
             sys.stdout.flush()
