@@ -196,6 +196,16 @@ bench: $(BENCH_STAMP)
 	$(VPY) bench/bench_import.py
 	$(VPY) bench/bench_threads.py
 
+# Other people's benchmarks in our suite (bench/README.md, "Other people's
+# benchmarks"): Twisted's test_tcp_throughput, the legacy tcp_connect and
+# accepts, uvloop's vmbench echo and wrk -c 200 on twist web, on every peer,
+# into bench/results/others/; about 15 minutes.  SCENARIOS=tcp-throughput
+# (any names of run.py's) runs one, PEERS narrows the peers.
+.PHONY: bench-others
+bench-others: $(BENCH_STAMP)
+	PEERS=$(PEERS) $(VPY) bench/run.py --rounds $(ROUNDS) --seconds $(SECONDS) \
+		--scenarios $(or $(SCENARIOS),others) --output bench/results/others
+
 # What "import epollreactor" costs a fresh interpreter, beside "import
 # select" (bench/README.md, "Import time"); about a minute.
 .PHONY: bench-import

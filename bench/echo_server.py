@@ -10,6 +10,7 @@ stdout, and runs until SIGTERM or SIGINT.  REACTOR is one of L{REACTORS};
 ROLE is one of:
 
  - C{echo} (the default): writes back whatever it receives;
+ - C{echo-nodelay}: the same with C{TCP_NODELAY}, as vmbench's servers;
  - C{stream}: sends 64 KiB chunks to every client as fast as it takes them,
    through a pull producer, as C{twisted.web} sends a file;
  - C{web:DIR}: C{twisted.web} serving DIR, what C{twist web --path DIR}
@@ -119,6 +120,19 @@ class Echo(Protocol):
         self.transport.write(data)
 
 
+class NoDelayEcho(Echo):
+    """
+    An echo that sets C{TCP_NODELAY} on its connection, as the echo servers
+    of uvloop's vmbench and Twisted's C{test_tcp_throughput} do.
+    """
+
+    def connectionMade(self) -> None:
+        """
+        Turn Nagle's algorithm off (tcp(7)).
+        """
+        self.transport.setTcpNoDelay(True)
+
+
 #: One chunk of the stream role.
 CHUNK = b"s" * 65536
 
@@ -191,6 +205,8 @@ def makeFactory(role: str, reactor: Any) -> Any:
     kind, _, argument = role.partition(":")
     if kind == "echo":
         return Factory.forProtocol(Echo)
+    if kind == "echo-nodelay":
+        return Factory.forProtocol(NoDelayEcho)
     if kind == "threads":
         probeThreads(reactor, argument)
         return Factory.forProtocol(Echo)

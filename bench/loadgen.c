@@ -4,7 +4,7 @@
  * Python server it drives and is never the bottleneck (it runs on the other
  * core; bench/README.md).
  *
- *   loadgen echo  PORT CONNECTIONS SIZE SECONDS WARMUP IDLE
+ *   loadgen echo  PORT CONNECTIONS SIZE SECONDS WARMUP IDLE [NODELAY]
  *   loadgen churn PORT CONCURRENCY SIZE SECONDS WARMUP
  *   loadgen sink  PORT CONNECTIONS SECONDS WARMUP
  *   loadgen httpd PORT SIZE LIFETIME
@@ -15,7 +15,8 @@
  *        SIZE-byte messages, one in flight on each (a message larger than
  *        the socket buffer is sent as the socket takes it).  Each round
  *        trip's latency, from the first byte sent to the last received, is
- *        kept for the percentiles.
+ *        kept for the percentiles.  NODELAY 0 leaves Nagle's algorithm on
+ *        in the client, as vmbench's Python client has it (default 1).
  * churn: CONCURRENCY clients each connect, send SIZE bytes, read them back
  *        and close, over and over.
  * sink:  CONNECTIONS connections read whatever the server sends; a unit is
@@ -62,12 +63,14 @@ static void die(const char *what) {
 }
 
 static struct sockaddr_in server;
+/* Whether clients set TCP_NODELAY (echo's NODELAY argument). */
+static int noDelay = 1;
 
 static int openSocket(void) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) die("socket");
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (noDelay) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(fd, (struct sockaddr *)&server, sizeof server) < 0 &&
         errno != EINPROGRESS)
         die("connect");
@@ -424,7 +427,7 @@ static int httpd(int port, long size, double lifetime) {
 int main(int argc, char **argv) {
     if (argc < 5) {
         fprintf(stderr,
-                "usage: loadgen echo PORT CONNECTIONS SIZE SECONDS WARMUP IDLE\n"
+                "usage: loadgen echo PORT CONNECTIONS SIZE SECONDS WARMUP IDLE [NODELAY]\n"
                 "       loadgen churn PORT CONCURRENCY SIZE SECONDS WARMUP\n"
                 "       loadgen sink  PORT CONNECTIONS SECONDS WARMUP\n"
                 "       loadgen httpd PORT SIZE LIFETIME\n");
@@ -451,6 +454,7 @@ int main(int argc, char **argv) {
     if (argc < 7) return main(0, argv);
     int n = atoi(argv[3]), size = atoi(argv[4]);
     double seconds = atof(argv[5]), warmup = atof(argv[6]);
+    if (strcmp(argv[1], "echo") == 0 && argc > 8) noDelay = atoi(argv[8]);
     if (strcmp(argv[1], "echo") == 0)
         return echo(atoi(argv[2]), n, size, seconds, warmup,
                     argc > 7 ? atoi(argv[7]) : 0);

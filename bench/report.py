@@ -96,6 +96,42 @@ SCENARIOS.update(
         "churn": ("connection churn, 20 clients", "connections/s", "connection", False),
     }
 )
+SCENARIOS.update(
+    {
+        "tcp-throughput": (
+            "Twisted test_tcp_throughput, 1 MiB in 16 KiB writes (client+server)",
+            "transfers/s",
+            "transfer",
+            False,
+        ),
+        "tcp-connect": (
+            "legacy Twisted tcp_connect, 50 at a time (client+server)",
+            "connections/s",
+            "connection",
+            False,
+        ),
+        "accepts": (
+            "legacy Twisted accepts, 50 at a time (client+server)",
+            "connections/s",
+            "connection",
+            False,
+        ),
+    }
+)
+for _connections in (4, 10):
+    for _label, _bytes in (("1K", "1 KiB"), ("10K", "10 KiB"), ("100K", "100 KiB")):
+        SCENARIOS["vmbench-{}-{}".format(_label, _connections)] = (
+            "vmbench echo {}, concurrency {}".format(_bytes, _connections),
+            "round trips/s",
+            "round trip",
+            True,
+        )
+SCENARIOS["twist-web-200"] = (
+    "twist web, 128 B page (wrk -c 200)",
+    "requests/s",
+    "request",
+    True,
+)
 del _label, _bytes, _connections
 
 #: The goals of issue 11 beyond "every scenario": scenario -> (what, least

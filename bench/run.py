@@ -36,6 +36,8 @@ LOADGEN_SOURCE = os.path.join(HERE, "loadgen.c")
 LOADGEN = os.path.join(BUILD, "loadgen")
 SERVER = os.path.join(HERE, "echo_server.py")
 BULK = os.path.join(HERE, "bulk_echo.py")
+SHAPES = os.path.join(HERE, "twisted_shapes.py")
+TWIST_WEB = os.path.join(HERE, "twist_web.py")
 
 #: Peer reactors, in the order each round runs them; names as in
 #: echo_server.REACTORS.  The baseline (another checkout of ours) runs only
@@ -85,6 +87,37 @@ SCENARIOS.update(
         "churn": {"kind": "churn"},
     }
 )
+# Other people's benchmarks, in their shapes (bench/README.md, "Other
+# people's benchmarks"): Twisted's own, client and server in one process
+# (twisted_shapes.py), uvloop's vmbench echo (a TCP_NODELAY server, a client
+# without it) and wrk -c 200 on twist web (twist_web.py).
+OTHERS = ["tcp-throughput", "tcp-connect", "accepts"]
+for _label in OTHERS:
+    SCENARIOS[_label] = {
+        "kind": "bulk",
+        "script": SHAPES,
+        "argument": _label.replace("-", "_"),
+    }
+for _connections in (4, 10):
+    for _size, _label in ((1024, "1K"), (10240, "10K"), (102400, "100K")):
+        _label = "vmbench-{}-{}".format(_label, _connections)
+        OTHERS.append(_label)
+        SCENARIOS[_label] = {
+            "kind": "echo",
+            "connections": _connections,
+            "size": _size,
+            "role": "echo-nodelay",
+            "nodelay": 0,
+        }
+OTHERS.append("twist-web-200")
+SCENARIOS["twist-web-200"] = {
+    "kind": "web",
+    "path": "small.html",
+    "server": TWIST_WEB,
+    "connections": 200,
+}
+#: Names that stand for several scenarios in C{--scenarios}.
+GROUPS = {"others": OTHERS}
 del _size, _label, _connections
 assert set(SCENARIOS) == set(report.SCENARIOS), set(SCENARIOS) ^ set(report.SCENARIOS)
 
@@ -143,10 +176,15 @@ class Server:
     """
 
     def __init__(
-        self, peer: str, cpu: Optional[int], wrapper: List[str], role: str = "echo"
+        self,
+        peer: str,
+        cpu: Optional[int],
+        wrapper: List[str],
+        role: str = "echo",
+        script: str = SERVER,
     ) -> None:
         self.process = subprocess.Popen(
-            wrapper + [sys.executable, SERVER, peer, "--role", role],
+            wrapper + [sys.executable, script, peer, "--role", role],
             stdout=subprocess.PIPE,
             preexec_fn=pinner(cpu),
             text=True,
@@ -253,10 +291,14 @@ def runClient(
 
 
 def wrk(
-    url: str, seconds: float, cpu: Optional[int], server: "Server"
+    url: str,
+    seconds: float,
+    cpu: Optional[int],
+    server: "Server",
+    connections: int = HTTP_CONNECTIONS,
 ) -> Dict[str, float]:
     """
-    Run wrk against C{url} with L{HTTP_CONNECTIONS} keep-alive connections:
+    Run wrk against C{url} with C{connections} keep-alive connections:
     a warm-up run, then the counted one, with the server's CPU time read
     around it.
 
@@ -265,7 +307,7 @@ def wrk(
     """
     binary = shutil.which("wrk")
     assert binary is not None
-    base = [binary, "-t1", "-c{}".format(HTTP_CONNECTIONS), "--latency"]
+    base = [binary, "-t1", "-c{}".format(connections), "--latency"]
     subprocess.run(
         base + ["-d{}s".format(max(1, round(WARMUP))), url],
         stdout=subprocess.DEVNULL,
@@ -351,7 +393,14 @@ def measure(peer: str, scenario: str, seconds: float, webRoot: str) -> Dict[str,
         acksBefore = delayedAcks()
         began = time.monotonic()
         output = subprocess.run(
-            [sys.executable, BULK, peer, str(spec["size"]), str(seconds), str(WARMUP)],
+            [
+                sys.executable,
+                spec.get("script", BULK),
+                peer,
+                str(spec.get("argument", spec.get("size"))),
+                str(seconds),
+                str(WARMUP),
+            ],
             stdout=subprocess.PIPE,
             text=True,
             preexec_fn=pinner(serverCpu),
@@ -365,7 +414,7 @@ def measure(peer: str, scenario: str, seconds: float, webRoot: str) -> Dict[str,
         )
         return result
     backend = None
-    role = "echo"
+    role = spec.get("role", "echo")
     statsPath = None
     if kind == "stream":
         role = "stream"
@@ -388,7 +437,7 @@ def measure(peer: str, scenario: str, seconds: float, webRoot: str) -> Dict[str,
         handle, statsPath = tempfile.mkstemp(suffix=".json")
         os.close(handle)
         role = "threads:" + statsPath
-    server = Server(peer, serverCpu, [], role)
+    server = Server(peer, serverCpu, [], role, spec.get("server", SERVER))
     try:
         if kind == "echo":
             result = runClient(
@@ -400,6 +449,7 @@ def measure(peer: str, scenario: str, seconds: float, webRoot: str) -> Dict[str,
                     seconds,
                     WARMUP,
                     spec.get("idle", 0),
+                    spec.get("nodelay", 1),
                 ),
                 seconds,
                 clientCpu,
@@ -437,6 +487,7 @@ def measure(peer: str, scenario: str, seconds: float, webRoot: str) -> Dict[str,
                 seconds,
                 clientCpu,
                 server,
+                spec.get("connections", HTTP_CONNECTIONS),
             )
     finally:
         server.stop()
@@ -572,7 +623,9 @@ def main() -> None:
     parser.add_argument("--output", default=RESULTS)
     arguments = parser.parse_args()
     peers = [p for p in arguments.peers.split(",") if p]
-    scenarios = [s for s in arguments.scenarios.split(",") if s]
+    scenarios = [
+        name for s in arguments.scenarios.split(",") if s for name in GROUPS.get(s, [s])
+    ]
     for name in peers:
         if name not in PEERS:
             parser.error("unknown peer {!r}; known: {}".format(name, PEERS))
