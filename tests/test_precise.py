@@ -219,7 +219,7 @@ report = {"before": before}
 with epollreactor.epoll() as ep:
     left, right = socket.socketpair()
     ep.register(left, epollreactor.EPOLLIN)
-    report["empty"] = ep.pollPrecisely(0.0003)
+    report["empty"] = ep.pollPrecisely(0.05)
     report["first"] = recorder.timed()
     recorder.calls[:] = []
     right.send(b"x")
@@ -295,7 +295,7 @@ def test_withoutTheSymbolWaitsRoundUp() -> None:
     reason = "the C library has no epoll_pwait2 (glibc has it from 2.35 on)"
     assert report["before"] == report["after"] == reason
     assert report["empty"] == []
-    assert report["first"] == [["epoll_wait", 1]]
+    assert report["first"] == [["epoll_wait", 50]]
     assert report["event"] is True
     assert report["second"] == [["epoll_wait", 1]]
     assert report["doPoll"] == [["epoll_wait", 1]]
@@ -318,11 +318,12 @@ def test_refusedByTheKernelFallsBackOnce(refusal: str) -> None:
     report = runChild(textwrap.dedent(_REFUSED.format(refusal)))
     assert report["before"] is None
     # One try, its repeat with a zero timeout (which is not listed here),
-    # then the millisecond wait.
-    assert report["first"] == [
-        ["epoll_pwait2", math.ceil(0.0003 * 1e9)],
-        ["epoll_wait", 1],
-    ]
+    # then a millisecond wait for what remains, if anything does (not on a
+    # machine that kept the process off its processor past the deadline).
+    first = report["first"]
+    assert first[0] == ["epoll_pwait2", math.ceil(0.05 * 1e9)]
+    assert len(first) <= 2
+    assert all(name == "epoll_wait" and 0 < t <= 50 for name, t in first[1:])
     assert report["empty"] == []
     assert report["event"] is True
     assert report["second"] == [["epoll_wait", 1]]
