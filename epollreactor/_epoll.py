@@ -37,6 +37,10 @@ What differs from C{select.epoll}, and why:
    errno capture to learn its error.  Like every call here, and like
    C{select.epoll}'s, they release the GIL, so other threads are not kept
    waiting while one thread makes many of them.
+ - One method more: L{epoll.pollPrecisely}, L{epoll.poll} with the timeout
+   to the nanosecond (C{epoll_pwait2}) where the kernel and the C library
+   allow, for the reactor's timers; L{epoll.poll} itself rounds up to
+   whole milliseconds, as C{select.epoll.poll} does.
 
 The hot paths (L{epoll.poll}, L{epoll.register}, L{epoll.modify},
 L{epoll.unregister}) are written out in full rather than shared through
