@@ -164,9 +164,10 @@ run: $(STAMP)
 # and 50 connections, a one-way stream, Twisted's portforward proxy and
 # twisted.web under wrk, deferToThread under load, echo beside 10,000 idle
 # connections and connection churn, on every peer reactor; then the binding
-# micro-benchmarks and the import time.  ROUNDS and SECONDS set its length;
-# PEERS and SCENARIOS (comma-separated) narrow it.  bench/run.py measures,
-# bench/report.py writes the tables and chart to bench/results/.
+# micro-benchmarks, the import time and timers' lateness.  ROUNDS and
+# SECONDS set its length; PEERS and SCENARIOS (comma-separated) narrow it.
+# bench/run.py measures, bench/report.py writes the tables and chart to
+# bench/results/.
 ROUNDS ?= 3
 SECONDS ?= 2
 BENCH_STAMP := $(VENV)/.installed-bench
@@ -195,6 +196,7 @@ bench: $(BENCH_STAMP)
 	$(VPY) bench/bench_memory.py
 	$(VPY) bench/bench_import.py
 	$(VPY) bench/bench_threads.py
+	$(VPY) bench/bench_timers.py
 
 # Other people's benchmarks in our suite (bench/README.md, "Other people's
 # benchmarks"): Twisted's test_tcp_throughput, the legacy tcp_connect and

@@ -3,7 +3,9 @@ The doctor behind C{python -m epollreactor}: say what the binding uses on
 this machine and prove, in about a second at most, that it works.
 
 It prints the C library that was loaded, the layout of C{struct epoll_event}
-the binding was built for, the kernel, whether this interpreter's C{select}
+the binding was built for, the kernel, whether timed waits are precise to
+the nanosecond (C{epoll_pwait2}) or rounded up to milliseconds, whether
+this interpreter's C{select}
 module has C{epoll}, the interpreter, and whether Twisted finds the reactor
 plugin; then it sends a message through a socket pair on an L{EPollReactor}
 and another through an L{EpollSelector}.  The exit status is 0 when all is
@@ -25,6 +27,7 @@ from time import monotonic
 from typing import Callable, List, Optional, TextIO, Tuple
 
 import epollreactor
+from epollreactor._epoll import preciseWaitsMissing
 from epollreactor._libc import EVENT, PROCESS_IMAGE, epoll_event, libcName, libraryFile
 from epollreactor._selector import EpollSelector
 
@@ -32,6 +35,7 @@ __all__ = [
     "main",
     "facts",
     "libraryRow",
+    "preciseWaitsRow",
     "twistedMissing",
     "reactorSelfTest",
     "selectorSelfTest",
@@ -78,6 +82,23 @@ def libraryRow() -> str:
     return libcName if path is None else "{} ({})".format(path, libcName)
 
 
+def preciseWaitsRow() -> str:
+    """
+    @return: what the report says of timed waits: precise to the
+        nanosecond, or rounded up to milliseconds and why
+        (L{preciseWaitsMissing}, which asks the kernel).  Either is a
+        working installation.
+    """
+    try:
+        missing = preciseWaitsMissing(probe=True)
+    except OSError as e:
+        # No descriptor to spare, say: the self-tests report that.
+        return "unknown: the kernel could not be asked ({})".format(e)
+    if missing is None:
+        return "yes: epoll_pwait2, timeouts to the nanosecond"
+    return "no: {}; timeouts round up to whole milliseconds".format(missing)
+
+
 def facts() -> Tuple[List[Tuple[str, str]], List[str]]:
     """
     Describe what the binding uses here.
@@ -121,6 +142,7 @@ def facts() -> Tuple[List[Tuple[str, str]], List[str]]:
                 ),
             ),
             ("kernel", "{} {}".format(uname.sysname, uname.release)),
+            ("precise waits", preciseWaitsRow()),
             ("select.epoll", selectEpoll),
             (
                 "interpreter",

@@ -37,6 +37,10 @@ What differs from C{select.epoll}, and why:
    errno capture to learn its error.  Like every call here, and like
    C{select.epoll}'s, they release the GIL, so other threads are not kept
    waiting while one thread makes many of them.
+ - One method more: L{epoll.pollPrecisely}, L{epoll.poll} with the timeout
+   to the nanosecond (C{epoll_pwait2}) where the kernel and the C library
+   allow, for the reactor's timers; L{epoll.poll} itself rounds up to
+   whole milliseconds, as C{select.epoll.poll} does.
 
 The hot paths (L{epoll.poll}, L{epoll.register}, L{epoll.modify},
 L{epoll.unregister}) are written out in full rather than shared through
@@ -53,7 +57,7 @@ import sys
 import warnings
 from operator import index as _index
 from struct import error as _StructError
-from time import monotonic
+from time import monotonic, monotonic_ns
 
 from epollreactor._libc import (
     EPOLL_CLOEXEC,
@@ -66,10 +70,14 @@ from epollreactor._libc import (
     EVENT,
     FD_EVENT,
     FD_SETSIZE,
+    NULL,
+    TIMESPEC,
+    ZERO_TIMEOUT,
     EventBuffer,
     epoll_create1,
     epoll_ctl,
     epoll_ctl_bare,
+    epoll_pwait2,
     epoll_wait,
     epoll_wait_bare,
     osError,
@@ -87,18 +95,26 @@ from epollreactor._versions import (
     typeSlotName,
 )
 
-__all__ = ["epoll", "timeoutToMilliseconds", "asFileDescriptor"]
+__all__ = [
+    "epoll",
+    "timeoutToMilliseconds",
+    "timeoutToNanoseconds",
+    "asFileDescriptor",
+    "preciseWaitsMissing",
+]
 
 # typing for the type checker only, as in epollreactor/_versions.py.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import FrameType
-    from typing import Any, List, Optional, Tuple, Type, TypeVar
+    from typing import Any, Callable, List, Optional, Tuple, Type, TypeVar
 
     #: What L{epoll.register} and friends accept as a descriptor.
     FileDescriptorLike = Any
 
     _Self = TypeVar("_Self", bound="epoll")
+    #: L{_waitInto} or L{_waitPreciselyInto}.
+    _Wait = Callable[["epoll", EventBuffer, int, int], int]
 
 _INT_MAX = 2**31 - 1
 _INT_MIN = -(2**31)
@@ -136,6 +152,36 @@ _FD_WORD = EventBuffer.fdWord
 _ceil = math.ceil
 #: The kernel's EP_MAX_EVENTS: the most events epoll_wait(2) accepts.
 _MAX_EVENTS = _INT_MAX // _EVENT_SIZE
+_BILLION = 1_000_000_000
+_packTimespec = TIMESPEC.pack_into
+
+# Precise waits.  epoll_wait(2) takes whole milliseconds, and
+# select.epoll.poll rounds a timeout up to them (as poll must, by
+# contract), so a timer due in 0.3 ms waits a millisecond or more.
+# epoll_pwait2(2) takes a struct timespec instead (Linux 5.11, glibc 2.35),
+# and with a NULL signal mask is epoll_wait otherwise; the kernel still
+# lets the wake-up come later by the thread's timer slack (prctl(2),
+# PR_SET_TIMERSLACK: 50 us by default), as it does for every sleep.  So
+# epoll.pollPrecisely and the reactor wait with it where it works, and with
+# epoll_wait, rounding up, where it does not.
+
+#: Why the timed waits of L{epoll.pollPrecisely} and of the reactor are
+#: rounded up to whole milliseconds here (L{preciseWaitsMissing}); C{None}
+#: while they use C{epoll_pwait2}.  Set once the kernel refuses the call,
+#: and never unset: the kernel does not change under a process.
+_imprecise: Optional[str] = None
+#: L{epollreactor._libc.epoll_pwait2}, called only while L{_imprecise} is
+#: C{None}.
+_pwait2: Any = epoll_pwait2
+if _pwait2 is None:
+    _imprecise = "the C library has no epoll_pwait2 (glibc has it from 2.35 on)"
+
+#: The errors by which a kernel refuses C{epoll_pwait2} itself, which
+#: epoll_wait(2) never reports for a wait: ENOSYS before Linux 5.11 (or
+#: from a seccomp filter that says so), and EPERM from a seccomp filter
+#: written before the call existed, as container runtimes' default
+#: profiles answered calls they did not know before they chose ENOSYS.
+_REFUSALS = frozenset([errno.ENOSYS, errno.EPERM])
 
 
 #: What an L{epoll} holds before its first poll: no buffer, and no list to
@@ -365,6 +411,30 @@ def timeoutToMilliseconds(timeout: Any) -> int:
         return -1
     if timeout.__class__ is int and 0 <= timeout <= _FAST_SECONDS_MAX:
         return timeout * 1000
+    return _nanosecondsToMilliseconds(_nanosecondsOf(timeout))
+
+
+def timeoutToNanoseconds(timeout: Any) -> Optional[int]:
+    """
+    Convert a timeout in seconds to nanoseconds as L{timeoutToMilliseconds}
+    does before it rounds to milliseconds: C{None} stays C{None}; anything
+    else becomes a whole number of nanoseconds, rounded away from zero, so
+    that a positive timeout, however short, is never 0.
+
+    @raise TypeError: when C{timeout} is neither a number nor C{None}.
+    @raise ValueError: for NaN.
+    @raise OverflowError: beyond CPython's 64-bit nanoseconds.
+    """
+    if timeout is None:
+        return None
+    return _nanosecondsOf(timeout)
+
+
+def _nanosecondsOf(timeout: Any) -> int:
+    """
+    L{timeoutToNanoseconds} of anything but C{None}, and the slow path of
+    L{timeoutToMilliseconds}.
+    """
     if not isinstance(timeout, float):
         try:
             seconds = _integer(timeout)
@@ -375,8 +445,8 @@ def timeoutToMilliseconds(timeout: Any) -> int:
             # names any overflow as its own.
             raise OverflowError(_TIME_OVERFLOW) from None
         else:
-            return _nanosecondsToMilliseconds(_wholeSecondsToNanoseconds(seconds))
-    return _nanosecondsToMilliseconds(_floatSecondsToNanoseconds(timeout))
+            return _wholeSecondsToNanoseconds(seconds)
+    return _floatSecondsToNanoseconds(timeout)
 
 
 def _realTimeout(timeout: Any) -> float:
@@ -589,19 +659,133 @@ def _waitInto(ep: epoll, buffer: EventBuffer, maxevents: int, milliseconds: int)
             milliseconds = _ceil(remaining * 1000.0)
 
 
-def _pollSlowly(ep: epoll, milliseconds: int, maxevents: int) -> List[Tuple[int, int]]:
+def _preciseWaitFailed(epfd: int, pointer: Any, maxevents: int) -> int:
     """
-    L{epoll.poll} when the object C{ep} has no idle buffer that will do: it has none
-    yet, or one too small (which the caller took and this one replaces),
-    or other calls are using all it has (then this call makes one, and
-    keeps it idle afterwards, L{_giveBack}).
+    Learn the outcome of an C{epoll_pwait2} that returned -1, by repeating
+    it with a zero timeout (L{epollreactor._libc.repeatFailed}).
 
-    @param milliseconds: -1 to wait forever, else at least 0.
+    @return: the repeat's count when the call was interrupted (EINTR): 0,
+        or the events that came meanwhile; -1 when the kernel refuses
+        C{epoll_pwait2} itself (L{_REFUSALS}), which is remembered: this
+        and every later wait goes to C{epoll_wait(2)}.
+    @raise OSError: any other error, as its subclass.
+    """
+    count, err = repeatFailed(_pwait2, epfd, pointer, maxevents, ZERO_TIMEOUT, NULL)
+    if err in _REFUSALS:
+        global _imprecise
+        _imprecise = (
+            "the kernel refuses epoll_pwait2 ({}: Linux has it from 5.11 on, "
+            "unless a seccomp filter refuses it)".format(errno.errorcode[err])
+        )
+        return -1
+    if err:
+        raise osError(err)
+    return count
+
+
+def _waitPreciselyInto(
+    ep: epoll, buffer: EventBuffer, maxevents: int, nanoseconds: int
+) -> int:
+    """
+    L{_waitInto} with a timeout in nanoseconds, through C{epoll_pwait2}:
+    the same retries on EINTR with the remaining time (PEP 475), against a
+    monotonic deadline kept in nanoseconds.  No timeout, a zero one, or
+    one where precise waits are missing (L{preciseWaitsMissing}) goes to
+    L{_waitInto}, rounded up to whole milliseconds.
+
+    @param maxevents: at least 1, at most C{buffer.capacity}.
+    @param nanoseconds: -1 to wait forever, else at least 0.
+    @raise OSError: the kernel's error, as its subclass.
+    """
+    deadline = monotonic_ns() + nanoseconds
+    pointer = buffer.pointer
+    while nanoseconds > 0 and _imprecise is None:
+        _packTimespec(buffer.timeout, 0, *divmod(nanoseconds, _BILLION))
+        # The descriptor is read again on every try (see _waitInto).
+        count: int = _pwait2(ep._epfd, pointer, maxevents, buffer.timeoutPointer, NULL)
+        if count < 0:
+            count = _preciseWaitFailed(ep._epfd, pointer, maxevents)
+        if count > 0:
+            return count
+        remaining = deadline - monotonic_ns()
+        if remaining <= 0:
+            return 0
+        # Interrupted: retry with what remains; or refused (count -1): what
+        # remains goes to epoll_wait below.
+        nanoseconds = remaining
+    return _waitInto(ep, buffer, maxevents, _roundedUp(nanoseconds))
+
+
+def _waitOncePrecisely(
+    epfd: int, buffer: EventBuffer, maxevents: int, nanoseconds: int
+) -> int:
+    """
+    L{epoll._waitOnce}'s C{epoll_pwait2}: one wait, which a signal ends
+    early.
+
+    @param nanoseconds: at least 0.
+    @return: how many events C{buffer} holds; -1 when the kernel refuses
+        the call (L{_preciseWaitFailed}), and the caller waits with
+        C{epoll_wait(2)} instead.
+    @raise OSError: the kernel's error, as its subclass.
+    """
+    pointer = buffer.pointer
+    _packTimespec(buffer.timeout, 0, *divmod(nanoseconds, _BILLION))
+    count: int = _pwait2(epfd, pointer, maxevents, buffer.timeoutPointer, NULL)
+    if count < 0:
+        return _preciseWaitFailed(epfd, pointer, maxevents)
+    return count
+
+
+def preciseWaitsMissing(probe: bool = False) -> Optional[str]:
+    """
+    Say whether the timed waits of L{epoll.pollPrecisely} and of
+    L{EPollReactor<epollreactor.EPollReactor>} are precise to the
+    nanosecond (C{epoll_pwait2}) or rounded up to whole milliseconds
+    (C{epoll_wait(2)}), as the doctor reports it.
+
+    @param probe: whether to ask the kernel now, with one C{epoll_pwait2}
+        of zero timeout on a new instance, where no wait has found out
+        yet whether it refuses the call.
+    @return: C{None} when they are precise; else why not.
+    @raise OSError: when the probe fails for another reason (no
+        descriptor left for the new instance).
+    """
+    if probe and _imprecise is None:
+        with epoll() as ep:
+            _waitOncePrecisely(ep._epfd, EventBuffer(1), 1, 0)
+    return _imprecise
+
+
+def _roundedUp(nanoseconds: int) -> int:
+    """
+    @return: C{epoll_wait(2)}'s timeout for C{nanoseconds}: -1 (forever)
+        for a negative one, else milliseconds rounded up.
+    """
+    if nanoseconds < 0:
+        return -1
+    return -(-nanoseconds // 1_000_000)
+
+
+def _pollSlowly(
+    ep: epoll, timeout: int, maxevents: int, wait: _Wait = _waitInto
+) -> List[Tuple[int, int]]:
+    """
+    L{epoll.poll} (or L{epoll.pollPrecisely}) when the object C{ep} has no
+    idle buffer that will do: it has none yet, or one too small (which the
+    caller took and this one replaces), or other calls are using all it
+    has (then this call makes one, and keeps it idle afterwards,
+    L{_giveBack}).
+
+    @param timeout: what C{wait} takes: milliseconds for L{_waitInto},
+        nanoseconds for L{_waitPreciselyInto}; -1 to wait forever, else at
+        least 0.
     @param maxevents: at least 1.
+    @param wait: how to wait.
     """
     buffer = EventBuffer(max(maxevents, _DEFAULT_MAXEVENTS))
     try:
-        count = _waitInto(ep, buffer, maxevents, milliseconds)
+        count = wait(ep, buffer, maxevents, timeout)
         buffer.touched = count
         return _decode(buffer, count)
     finally:
@@ -613,6 +797,43 @@ def _pollSlowly(ep: epoll, milliseconds: int, maxevents: int) -> List[Tuple[int,
             ep._buffers = [buffer]
         else:
             _giveBack(buffers, buffer)
+
+
+def _pollPrecisely(ep: epoll, timeout: Any, maxevents: Any) -> List[Tuple[int, int]]:
+    """
+    L{epoll.pollPrecisely} on C{ep}: its arguments checked as L{epoll.poll}
+    checks them, in its order, then the wait, in a buffer lent as
+    L{epoll.poll} lends it.
+    """
+    if maxevents is _MINUS_ONE:
+        maxevents = _DEFAULT_MAXEVENTS
+    elif maxevents.__class__ is not int or not 0 < maxevents <= _MAX_EVENTS:
+        maxevents = _checkMaxEvents(ep, timeout, maxevents)
+    if ep._epfd < 0:
+        raise _closedError()
+    nanoseconds = timeoutToNanoseconds(timeout)
+    if nanoseconds is None or nanoseconds < 0:
+        nanoseconds = -1
+    else:
+        # The range poll takes: epoll_wait(2)'s, for the fallback.
+        _nanosecondsToMilliseconds(nanoseconds)
+    buffers = ep._buffers
+    try:
+        buffer = buffers.pop()
+    except IndexError:
+        return _pollSlowly(ep, nanoseconds, maxevents, _waitPreciselyInto)
+    if maxevents > buffer.capacity:
+        return _pollSlowly(ep, nanoseconds, maxevents, _waitPreciselyInto)
+    try:
+        count = _waitPreciselyInto(ep, buffer, maxevents, nanoseconds)
+        touched = buffer.touched
+        if count > touched:
+            buffer.touched = count
+        elif touched > _PAGE_EVENTS:
+            _settle(buffer, count)
+        return _decode(buffer, count)
+    finally:
+        _giveBack(buffers, buffer)
 
 
 def _checkMaxEvents(ep: epoll, timeout: Any, maxevents: Any) -> int:
@@ -914,16 +1135,26 @@ class epoll:
             return repeatFailed(epoll_ctl, epfd, operation, fd, event)[1]
         return 0
 
-    def _waitOnce(self, buffer: EventBuffer, maxevents: int, milliseconds: int) -> int:
+    def _waitOnce(self, buffer: EventBuffer, maxevents: int, nanoseconds: int) -> int:
         """
-        One C{epoll_wait(2)} into C{buffer}, for the reactor's loop: a wait
-        a signal interrupts returns no events, so that the loop runs what
-        the signal's handler scheduled before it waits again.
+        One wait into C{buffer}, for the reactor's loop, precise where it
+        can be (L{_waitOncePrecisely}), else rounded up to milliseconds: a
+        wait a signal interrupts returns no events, so that the loop runs
+        what the signal's handler scheduled before it waits again.
 
+        @param nanoseconds: -1 to wait forever, else at least 0.
         @raise OSError: the kernel's error, as its subclass.
         """
         epfd = self._epfd
-        count: int = epoll_wait(epfd, buffer.pointer, maxevents, milliseconds)
+        if nanoseconds > 0:
+            if _imprecise is None:
+                count = _waitOncePrecisely(epfd, buffer, maxevents, nanoseconds)
+                if count >= 0:
+                    return count
+            milliseconds = -(-nanoseconds // 1_000_000)
+        else:
+            milliseconds = nanoseconds
+        count = epoll_wait(epfd, buffer.pointer, maxevents, milliseconds)
         if count < 0:
             # Interrupted (EINTR), or a failure of its own: a repeat with a
             # zero timeout cannot be interrupted, so its failure is the
@@ -1007,3 +1238,27 @@ class epoll:
                 _giveBack(buffers, buffer)
             else:
                 buffers.append(buffer)
+
+    def pollPrecisely(
+        self, timeout: Optional[float] = None, maxevents: int = -1
+    ) -> List[Tuple[int, int]]:
+        """
+        L{poll} with the timeout to the nanosecond: C{epoll_pwait2}, where
+        the kernel and the C library have it (Linux 5.11, glibc 2.35), waits
+        C{timeout} seconds rounded up to whole nanoseconds, where L{poll}
+        rounds up to whole milliseconds as C{select.epoll.poll} does; so
+        C{pollPrecisely(0.0003)} waits 0.3 ms (and the kernel's timer
+        slack), where C{poll(0.0003)} waits 1 ms.  Elsewhere it waits as
+        L{poll} does (L{preciseWaitsMissing} says which).  A signal that
+        interrupts it is retried with the time that remains (PEP 475).
+
+        It takes what L{poll} takes and raises what it raises, but for a
+        negative timeout, which always means waiting until an event comes
+        (L{poll} waits 0 for one between -1 ms and 0, as CPython does).
+
+        @return: a list of C{(fd, eventmask)} tuples.
+        @raise ValueError: as L{poll} raises it; so do L{OverflowError}
+            and L{TypeError}.
+        @raise OSError: the kernel's error, as its subclass.
+        """
+        return _pollPrecisely(self, timeout, maxevents)

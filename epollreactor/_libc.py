@@ -1,9 +1,10 @@
 """
 The C boundary: the only module of epollreactor that imports L{ctypes}.
 
-It loads the C library once, declares the three epoll system calls and the
-layout of C{struct epoll_event}, exports the kernel's EPOLL* constants, and
-owns the one road by which a failed call becomes a Python exception:
+It loads the C library once, declares the three epoll system calls (and
+C{epoll_pwait2(2)} where the C library has it) and the layouts of C{struct
+epoll_event} and C{struct timespec}, exports the kernel's EPOLL* constants,
+and owns the one road by which a failed call becomes a Python exception:
 L{osError}.
 
 Everything above this module sees plain Python: integers, L{bytes} and a
@@ -225,6 +226,30 @@ FD_EVENT = struct.Struct("=I" + "x" * (_EXPECTED_DATA_OFFSET - 4) + "i4x")
 assert FD_EVENT.size == EVENT.size, FD_EVENT.size
 
 
+# struct timespec, for epoll_pwait2(2)'s timeout (time.h, clock_gettime(2)):
+#
+#     struct timespec { time_t tv_sec; long tv_nsec; };
+#
+# Both fields are C longs for the "epoll_pwait2" symbol on every Linux
+# architecture: 8 bytes each (16 in all) where a long has 64 bits, 4 each
+# (8) on 32-bit ones, where glibc's 64-bit time_t variant has another name
+# (__epoll_pwait2_time64) that we do not call.
+class timespec(ctypes.Structure):
+    """
+    C{struct timespec}: whole seconds and nanoseconds.
+    """
+
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+#: A L{timespec} as the struct module writes it, into an L{EventBuffer}'s
+#: C{timeout}.
+TIMESPEC = struct.Struct("@ll")
+assert TIMESPEC.size == ctypes.sizeof(timespec), TIMESPEC.size
+#: The largest C{tv_sec} a L{timespec} holds here.
+TIMESPEC_SECONDS_MAX = 2 ** (8 * ctypes.sizeof(ctypes.c_long) - 1) - 1
+
+
 #: Buffers of up to a page are a L{bytearray}; larger ones are an anonymous
 #: L{mmap.mmap}, whose pages the kernel hands out zeroed on first touch, so
 #: that they take memory only as far as C{epoll_wait(2)} writes events into
@@ -232,6 +257,18 @@ assert FD_EVENT.size == EVENT.size, FD_EVENT.size
 #: instead zero all of it up front: 12 KiB for the default 1,023 events, a
 #: gigabyte for C{maxevents=10**8}.
 _MAPPED_BUFFER_BYTES = mmap.PAGESIZE
+
+
+def _pointerInto(storage: Union[bytearray, mmap.mmap]) -> Any:
+    """
+    @return: what to pass to a C function as a pointer to C{storage}'s
+        memory: a ctypes array over it, which ctypes passes as a pointer
+        (and Python reads back through the storage itself); on PyPy, whose
+        function pointers take an address (see L{_pypyFunctionPointers}),
+        its address.  The storage keeps the memory valid.
+    """
+    array = (ctypes.c_char * len(storage)).from_buffer(storage)
+    return ctypes.addressof(array) if _pointerAsAddress else array
 
 
 class EventBuffer:
@@ -250,6 +287,11 @@ class EventBuffer:
         was made or last trimmed, as its owner counts them.
     @ivar quiet: how many calls in a row used little of what was touched;
         its owner trims the buffer after enough of them.
+    @ivar timeout: a L{timespec}'s bytes (L{TIMESPEC}), where a caller of
+        L{epoll_pwait2} writes its timeout: one per buffer, so that calls
+        that overlap, each with a buffer of its own, have their own.
+    @ivar timeoutPointer: what to pass to L{epoll_pwait2} as its
+        C{timeout} argument: C{timeout}'s address.
     @ivar stride: how many 32-bit words one event takes.
     @ivar fdWord: the index, within one event, of the word holding
         C{data.fd}; the generation tag is the word after it.
@@ -264,6 +306,8 @@ class EventBuffer:
         "unsignedWords",
         "touched",
         "quiet",
+        "timeout",
+        "timeoutPointer",
     )
 
     stride = EVENT.size // 4
@@ -288,17 +332,14 @@ class EventBuffer:
             except (OSError, OverflowError, ValueError):
                 raise MemoryError() from None
         self.storage = storage
-        # A ctypes array over the storage's memory: ctypes passes it as a
-        # pointer, and Python reads it back through the memoryviews below.
-        array = (ctypes.c_char * size).from_buffer(storage)
-        # PyPy's function pointers take the address instead (see
-        # _pypyFunctionPointers); the storage keeps it valid.
-        self.pointer: Any = ctypes.addressof(array) if _pointerAsAddress else array
+        self.pointer: Any = _pointerInto(storage)
         self.view = memoryview(storage)
         self.words = self.view.cast("i")
         self.unsignedWords = self.view.cast("I")
         self.touched = 0
         self.quiet = 0
+        self.timeout = bytearray(TIMESPEC.size)
+        self.timeoutPointer: Any = _pointerInto(self.timeout)
 
     def trim(self, keep: int) -> None:
         """
@@ -333,6 +374,9 @@ class EventBuffer:
 #     int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
 #     int epoll_wait(int epfd, struct epoll_event *events, int maxevents,
 #                    int timeout);
+#     int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents,
+#                      const struct timespec *timeout,
+#                      const sigset_t *sigmask);
 _RESULT_TYPES = (
     ("epoll_create1", ctypes.c_int),
     ("epoll_ctl", ctypes.c_int),
@@ -352,6 +396,17 @@ epoll_ctl: _EpollCall = _libc.epoll_ctl
 #: C{epoll_wait(epfd, EventBuffer.pointer, maxevents, timeoutMs) -> count or
 #: -1}; see epoll_wait(2).
 epoll_wait: _EpollCall = _libc.epoll_wait
+#: C{epoll_pwait2(epfd, EventBuffer.pointer, maxevents,
+#: EventBuffer.timeoutPointer or NULL, NULL) -> count or -1}; see
+#: epoll_wait(2): C{epoll_wait} with a L{timespec} timeout to the
+#: nanosecond (NULL waits forever), and with a NULL signal mask nothing else
+#: differs.  C{None} where the C library lacks it: glibc added it in 2.35
+#: (Linux in 5.11, and an older kernel answers ENOSYS), so it is looked up,
+#: not required.
+epoll_pwait2: Optional[_EpollCall] = None
+if hasattr(_libc, "epoll_pwait2"):
+    _libc.epoll_pwait2.restype = ctypes.c_int
+    epoll_pwait2 = _libc.epoll_pwait2
 
 # The same two calls once more, for the hot paths of epollreactor.epoll,
 # with use_errno=False: ctypes then skips swapping errno with its
@@ -430,11 +485,15 @@ def _pypyFunctionPointers() -> tuple[dict[str, _EpollCall], Callable[[], int]]:
     # functions up.  The dynamic loader hands back the same library.
     library = ctypes.CDLL(_libc._name, use_errno=True)
     pointers = {}
+    pointer, integer = ctypes.c_void_p, ctypes.c_int
     for name, argtypes in (
-        ("epoll_create1", [ctypes.c_int]),
-        ("epoll_ctl", [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]),
-        ("epoll_wait", [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]),
+        ("epoll_create1", [integer]),
+        ("epoll_ctl", [integer, integer, integer, pointer]),
+        ("epoll_wait", [integer, pointer, integer, integer]),
+        ("epoll_pwait2", [integer, pointer, integer, pointer, pointer]),
     ):
+        if name == "epoll_pwait2" and epoll_pwait2 is None:
+            continue
         function = getattr(library, name)
         function.argtypes = argtypes
         function.restype = ctypes.c_int
@@ -489,6 +548,17 @@ if sys.implementation.name == "pypy":
         epoll_create1 = _pointers["epoll_create1"]
         epoll_ctl = epoll_ctl_bare = _pypyEpollCtl
         epoll_wait = epoll_wait_bare = _pointers["epoll_wait"]
+        epoll_pwait2 = _pointers.get("epoll_pwait2")
+
+#: A NULL pointer argument: C{None} for ctypes, 0 for PyPy's function
+#: pointers, which take only numbers.
+NULL: Any = 0 if _pointerAsAddress else None
+
+# A zero timespec, for repeating a failed epoll_pwait2 without sleeping
+# (repeatFailed); never written to.
+_zeroTimeout = bytearray(TIMESPEC.size)
+#: What to pass to L{epoll_pwait2} for a zero timeout.
+ZERO_TIMEOUT: Any = _pointerInto(_zeroTimeout)
 
 
 def osError(err: int) -> OSError:
@@ -532,7 +602,8 @@ def repeatFailed(call: _EpollCall, *arguments: Any) -> tuple[int, int]:
 
      - Callers pass arguments for which the repeat cannot be interrupted:
        C{epoll_ctl(2)} never fails with EINTR, and C{epoll_wait(2)} with a
-       zero timeout does not sleep, and only a sleeping wait fails with EINTR
+       zero timeout (C{epoll_pwait2} with L{ZERO_TIMEOUT}) does not sleep,
+       and only a sleeping wait fails with EINTR
        (epoll_wait(2); C{ep_poll} in the kernel's fs/eventpoll.c).  So a
        repeat that fails does so for a reason that persists, and
        C{epoll_wait} after EINTR is told apart from C{epoll_wait} on a bad
@@ -545,8 +616,8 @@ def repeatFailed(call: _EpollCall, *arguments: Any) -> tuple[int, int]:
        cannot pass its own errno off as the call's: it would have to run
        after both and fail with the same errno both times.
 
-    @param call: the function that failed (L{epoll_ctl}, L{epoll_wait} or
-        L{epoll_create1}, with errno capture).
+    @param call: the function that failed (L{epoll_ctl}, L{epoll_wait},
+        L{epoll_pwait2} or L{epoll_create1}, with errno capture).
     @param arguments: its arguments, which the repeat must be allowed to
         take effect with.
     @return: C{(result, 0)} when a repeat succeeded, with that repeat's

@@ -124,6 +124,7 @@ records.
 import errno
 import os
 import weakref
+from math import ceil as _ceil
 from time import monotonic
 from typing import Any, List, Optional, Set
 
@@ -135,7 +136,6 @@ from twisted.logger import Logger
 from twisted.python import log
 
 from epollreactor._dispatch import Dispatcher
-from epollreactor._epoll import timeoutToMilliseconds
 from epollreactor._libc import (
     EPOLLERR,
     EPOLLHUP,
@@ -153,7 +153,8 @@ _log = Logger()
 
 _INT_MAX = 2**31 - 1
 #: The longest timeout, in seconds, that epoll_wait(2)'s int milliseconds
-#: hold; a longer one (a timer a month away) waits that long, then again.
+#: hold (the wait's fallback, L{epollreactor._epoll.preciseWaitsMissing});
+#: a longer one (a timer a month away) waits that long, then again.
 _LONGEST_WAIT = _INT_MAX // 1000
 
 #: Reactors alive in this process, so that a fork can mark them.
@@ -564,15 +565,17 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         if self._changed:
             table.apply(self._changed)
         if timeout is None:
-            milliseconds = -1
+            nanoseconds = -1
         elif timeout <= 0:
-            milliseconds = 0
-        elif timeout < _LONGEST_WAIT:
-            milliseconds = timeoutToMilliseconds(timeout)
+            nanoseconds = 0
         else:
-            milliseconds = _INT_MAX
+            # Rounded up, never to 0: a timer is not run early, and the
+            # loop does not spin until it is due.  The wait is precise where
+            # epoll_pwait2 works, else rounded up to milliseconds
+            # (epollreactor._epoll.preciseWaitsMissing).
+            nanoseconds = _ceil(min(timeout, _LONGEST_WAIT) * 1e9)
         buffer = self._events
-        count = self._poller._waitOnce(buffer, buffer.capacity, milliseconds)
+        count = self._poller._waitOnce(buffer, buffer.capacity, nanoseconds)
         dispatcher = self._dispatcher
         if count:
             dispatch = dispatcher.dispatchEvents(buffer, count)

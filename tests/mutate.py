@@ -92,11 +92,49 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "doPoll timeout not rounded up",
         EPOLL,
-        "        return -(-_ceil(timeout * 1e9) // 1_000_000)\n",
-        "        return int(timeout * 1000)\n",
+        "            milliseconds = -(-nanoseconds // 1_000_000)\n",
+        "            milliseconds = nanoseconds // 1_000_000\n",
         ("tests/test_reactor.py::test_doPollRoundsShortTimeoutUp",),
-        "a timeout under a millisecond becomes epoll_wait(0): a busy loop "
-        "until the timer is due",
+        "without precise waits, a timeout under a millisecond becomes "
+        "epoll_wait(0): a busy loop until the timer is due",
+    ),
+    Mutant(
+        "reactor waits in milliseconds though precise waits work",
+        EPOLL,
+        "            if _imprecise is None:\n",
+        "            if False:\n",
+        (
+            "tests/test_precise.py::test_doPollWaitsTheNanoseconds",
+            "tests/test_precise.py::test_callLaterShorterThanAMillisecond",
+        ),
+        "callLater(0.0003, f) runs a millisecond late, as on stock",
+    ),
+    Mutant(
+        "kernel's refusal of epoll_pwait2 raised",
+        EPOLL,
+        "    if err in _REFUSALS:\n",
+        "    if False:\n",
+        ("tests/test_precise.py::test_refusedByTheKernelFallsBackOnce",),
+        "on a kernel before 5.11 (or behind a seccomp profile that predates "
+        "the call) every timed wait raises ENOSYS and the reactor cannot run",
+    ),
+    Mutant(
+        "EINTR retry given the whole timeout again",
+        EPOLL,
+        "            milliseconds = _ceil(remaining * 1000.0)\n",
+        "            pass\n",
+        ("tests/test_eintr.py::test_retryIsGivenWhatRemains",),
+        "poll(t) interrupted by a signal just before its deadline waits up "
+        "to t again, not what remains (PEP 475)",
+    ),
+    Mutant(
+        "precise EINTR retry given the whole timeout again",
+        EPOLL,
+        "        nanoseconds = remaining\n",
+        "        pass\n",
+        ("tests/test_eintr.py::test_retryIsGivenWhatRemains",),
+        "pollPrecisely(t) interrupted by a signal just before its deadline "
+        "waits up to t again, not what remains (PEP 475)",
     ),
     Mutant(
         "no re-ADD after ENOENT",

@@ -307,6 +307,7 @@ def test_problemsAreListed() -> None:
         "C library",
         "struct epoll_event",
         "kernel",
+        "precise waits",
         "select.epoll",
         "interpreter",
         "reactor plugin",

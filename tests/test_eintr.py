@@ -21,12 +21,14 @@ import selectors
 import signal
 import socket
 import threading
+import time
 from typing import Any, Callable, Iterator, List, Tuple
 
 import pytest
 
 import epollreactor
-from tests.signalling import joinThroughSignals
+from tests.signalling import Pester, joinThroughSignals
+from tests.waits import WaitRecorder
 
 #: Seconds a wait may last before the test gives up on it: only reached
 #: when something is broken.
@@ -266,3 +268,48 @@ def test_reactorLogsNothingWhateverTheHandlerLeftInErrno(
             call.cancel()
     assert failures == []
     assert interrupter.handled >= 1
+
+
+#: How long the handler of the first signal takes, in seconds: a retry
+#: after it must be given at least this much less than the first wait.
+HANDLER_SECONDS = 0.05
+
+#: Each wait's unit, per second, by the call's name (tests.waits).
+UNITS = {"epoll_wait": 1_000, "epoll_pwait2": 1_000_000_000}
+
+
+@pytest.mark.parametrize("method", ["poll", "pollPrecisely"])
+def test_retryIsGivenWhatRemains(monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    """
+    A timed wait that signals interrupt is retried with the time that
+    remains (PEP 475), not with the whole timeout again.  The first
+    signal's handler takes L{HANDLER_SECONDS} (it sleeps), so the retry
+    after it is given at most the timeout less that; and each retry is
+    given no more than the one before.  Pinned by the timeouts the waits
+    are given on their way to the kernel (L{WaitRecorder}), not by a
+    clock: a retry given the whole timeout again would only end late, by
+    as much as the signals leave of it.
+    """
+    recorder = WaitRecorder(monkeypatch)
+    handled: List[int] = []
+
+    def handler(number: int, frame: Any) -> None:
+        if not handled:
+            time.sleep(HANDLER_SECONDS)
+        handled.append(number)
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        with epollreactor.epoll() as ep, Pester():
+            assert getattr(ep, method)(0.3) == []
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert handled
+    names = {name for name, timeout in recorder.timed()}
+    assert len(names) == 1, recorder.calls
+    unit = UNITS[names.pop()]
+    given = [timeout for name, timeout in recorder.timed()]
+    assert len(given) >= 2, recorder.calls
+    assert given[0] == -(-3 * unit // 10)
+    assert given[1] <= given[0] - HANDLER_SECONDS * unit
+    assert given == sorted(given, reverse=True)

@@ -21,7 +21,7 @@ from twisted.internet.interfaces import IReactorFDSet
 from twisted.python.failure import Failure
 
 import epollreactor
-from epollreactor import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPollReactor
+from epollreactor import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPollReactor, _epoll
 from epollreactor.contract.kernel import sleptIn
 from tests.kernel import interestList
 from tests.signalling import joinThroughSignals
@@ -645,14 +645,18 @@ _ROUNDED_UP = 0.001
 
 
 @pytest.mark.parametrize("timeout", [1e-9, 0.0004, 0.000999])
-def test_doPollRoundsShortTimeoutUp(reactor: EPollReactor, timeout: float) -> None:
+def test_doPollRoundsShortTimeoutUp(
+    reactor: EPollReactor, timeout: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """
-    A timeout shorter than C{epoll_wait(2)}'s millisecond is rounded up, not
-    down to 0: with nothing ready, C{doPoll} sleeps in the kernel (the thread
-    makes a voluntary context switch) instead of returning at once, so that
-    a timer due in less than a millisecond does not turn the main loop into
-    a busy poll until it is due.
+    Where waits are not precise (no C{epoll_pwait2}), a timeout shorter
+    than C{epoll_wait(2)}'s millisecond is rounded up, not down to 0: with
+    nothing ready, C{doPoll} sleeps in the kernel (the thread makes a
+    voluntary context switch) instead of returning at once, so that a timer
+    due in less than a millisecond does not turn the main loop into a busy
+    poll until it is due.  (Precise waits: tests/test_precise.py.)
     """
+    monkeypatch.setattr(_epoll, "_imprecise", "off for this test")
     reactor.doPoll(0)
     # On a loaded machine a preemption can make one try tell nothing; the
     # first try that tells decides.
