@@ -165,6 +165,13 @@ _packTimespec = TIMESPEC.pack_into
 # epoll.pollPrecisely and the reactor wait with it where it works, and with
 # epoll_wait, rounding up, where it does not.
 
+#: The reactor's waits this long or longer are made with epoll_wait(2),
+#: rounded up: a millisecond at most is then 2% of the wait or less, and
+#: the precise call costs 2 us more a wait (a timespec packed, a fifth
+#: argument; bench/README.md, "Timers"), which a busy loop, waking well
+#: before its timeout, would pay on every turn for nothing.
+PRECISE_BELOW = 50_000_000
+
 #: Why the timed waits of L{epoll.pollPrecisely} and of the reactor are
 #: rounded up to whole milliseconds here (L{preciseWaitsMissing}); C{None}
 #: while they use C{epoll_pwait2}.  Set once the kernel refuses the call,
@@ -1138,7 +1145,8 @@ class epoll:
     def _waitOnce(self, buffer: EventBuffer, maxevents: int, nanoseconds: int) -> int:
         """
         One wait into C{buffer}, for the reactor's loop, precise where it
-        can be (L{_waitOncePrecisely}), else rounded up to milliseconds: a
+        can be (L{_waitOncePrecisely}) and the wait is shorter than
+        L{PRECISE_BELOW}, else rounded up to milliseconds: a
         wait a signal interrupts returns no events, so that the loop runs
         what the signal's handler scheduled before it waits again.
 
@@ -1147,7 +1155,7 @@ class epoll:
         """
         epfd = self._epfd
         if nanoseconds > 0:
-            if _imprecise is None:
+            if _imprecise is None and nanoseconds < PRECISE_BELOW:
                 count = _waitOncePrecisely(epfd, buffer, maxevents, nanoseconds)
                 if count >= 0:
                     return count

@@ -165,6 +165,22 @@ def test_doPollWaitsTheNanoseconds(recorder: WaitRecorder, timeout: float) -> No
         reactor._poller.close()
 
 
+def test_doPollWaitsLongTimeoutsInMilliseconds(recorder: WaitRecorder) -> None:
+    """
+    A wait of C{PRECISE_BELOW} or longer is made with C{epoll_wait},
+    rounded up to milliseconds: the millisecond it may add is 2% of it at
+    most, and a busy loop does not pay for the precise call on every turn.
+    """
+    reactor = epollreactor.EPollReactor()
+    try:
+        reactor.doPoll(0)
+        del recorder.calls[:]
+        reactor.doPoll(0.0500001)
+        assert recorder.timed() == [("epoll_wait", 51)]
+    finally:
+        reactor._poller.close()
+
+
 @requiresPreciseWaits
 def test_callLaterShorterThanAMillisecond(recorder: WaitRecorder) -> None:
     """
