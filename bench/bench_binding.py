@@ -82,6 +82,9 @@ def registerUnregister(implementation: type) -> microbench.Run:
     mask = epollreactor.EPOLLIN
 
     def run(n: int) -> None:
+        """
+        Run the case C{n} times.
+        """
         for _ in range(n):
             register(fd, mask)
             unregister(fd)
@@ -110,6 +113,9 @@ def modify(implementation: type) -> microbench.Run:
     change = ep.modify
 
     def run(n: int) -> None:
+        """
+        Run the case C{n} times.
+        """
         for _ in range(n):
             change(fd, FIRST)
             change(fd, SECOND)
@@ -129,6 +135,9 @@ def bareModify(implementation: type) -> microbench.Run:
     ctl = _libc.epoll_ctl_bare
 
     def run(n: int) -> None:
+        """
+        Run the case C{n} times.
+        """
         for _ in range(n):
             ctl(epfd, operation, fd, first)
             ctl(epfd, operation, fd, second)
@@ -148,6 +157,9 @@ def bareWait(implementation: type) -> microbench.Run:
     wait = _libc.epoll_wait_bare
 
     def run(n: int) -> None:
+        """
+        Run the case C{n} times.
+        """
         for _ in range(n):
             wait(epfd, pointer, 1023, 0)
 
@@ -171,7 +183,7 @@ def main() -> None:
     Measure every case on every peer, then compare ours and the ctypes
     floor with C{select.epoll}.
     """
-    suite = microbench.Suite(list(IMPLEMENTATIONS))
+    suite = microbench.Suite(list(IMPLEMENTATIONS), processes=10)
     suite.parse()
     for case, build, floor, calls in CASES:
         for peer in suite.peers:

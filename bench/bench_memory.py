@@ -107,6 +107,9 @@ def polling(make: Callable[[], Any], maxevents: int) -> microbench.Run:
     poll(0, maxevents)
 
     def run(n: int) -> None:
+        """
+        Run the case C{n} times.
+        """
         for _ in range(n):
             poll(0, maxevents)
 
@@ -137,6 +140,11 @@ def waking(make: Callable[[], Any], loop: str) -> microbench.Run:
             spinner.poll(0)
 
     def run(n: int) -> float:
+        """
+        Run the case C{n} times.
+
+        @return: the seconds it measured.
+        """
         total = 0.0
         for _ in range(n):
             waiter = make()

@@ -101,7 +101,9 @@ def populate(reactor: Any, size: int) -> Tuple[List[int], List[socket.socket]]:
     """
     Register C{size} idle descriptors with C{reactor} for reading.
 
-    @return: the duplicated numbers and the socket pair behind them.
+    @return: the duplicated numbers and the socket pair behind them, to
+        keep referenced: once the pair is closed, every duplicate is
+        readable.
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < size + 200 <= hard:
@@ -122,9 +124,12 @@ def staleRemovals(factory: Callable[[], Any], size: int) -> microbench.Run:
         (EBADF) and iterates once.
     """
     reactor = factory()
-    populate(reactor, size)
+    background = populate(reactor, size)
 
     def run(n: int) -> None:
+        """
+        Run the case C{n} times.
+        """
         for _ in range(n):
             left, right = socket.socketpair()
             idle = Idle(left.fileno(), reactor)
@@ -139,6 +144,7 @@ def staleRemovals(factory: Callable[[], Any], size: int) -> microbench.Run:
             reactor.doIteration(0)
             right.close()
 
+    run.keep = background  # type: ignore[attr-defined]
     return run
 
 
@@ -150,14 +156,18 @@ def closes(factory: Callable[[], Any], size: int) -> microbench.Run:
         closes it as C{tcp.Connection} does.
     """
     reactor = factory()
-    populate(reactor, size)
+    background = populate(reactor, size)
     first = list(socket.socketpair())
     connection = Connection(first[0], reactor)
     reactor.addReader(connection)
-    connection.socket = socket.socketpair()[0]
+    second = list(socket.socketpair())
+    connection.socket = second[0]
     reactor.addReader(connection)
 
     def run(n: int) -> None:
+        """
+        Run the case C{n} times.
+        """
         for _ in range(n):
             left, right = socket.socketpair()
             connection = Connection(left, reactor)
@@ -169,7 +179,7 @@ def closes(factory: Callable[[], Any], size: int) -> microbench.Run:
             reactor.removeWriter(connection)
             right.close()
 
-    run.keep = first  # type: ignore[attr-defined]
+    run.keep = (background, first, second)  # type: ignore[attr-defined]
     return run
 
 
@@ -183,12 +193,12 @@ def events(factory: Callable[[], Any], size: int) -> microbench.Run:
         readable descriptors beside C{size} idle ones.
     """
     reactor = factory()
-    populate(reactor, size)
+    background = populate(reactor, size)
     pairs = [socket.socketpair() for _ in range(ACTIVE)]
     for left, right in pairs:
         right.send(b"x")
         reactor.addReader(Idle(left.fileno(), reactor))
-    return microbench.calling(reactor.doIteration, 0, pairs)
+    return microbench.calling(reactor.doIteration, 0, (background, pairs))
 
 
 def idling(factory: Callable[[], Any], size: int, seconds: float = 2.0) -> float:

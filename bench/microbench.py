@@ -45,6 +45,9 @@ def calling(function: Callable[[Any], Any], argument: Any, keep: Any) -> Run:
     """
 
     def run(n: int) -> None:
+        """
+        Run the case C{n} times.
+        """
         call, value = function, argument
         for _ in range(n):
             call(value)
