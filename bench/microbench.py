@@ -4,8 +4,10 @@ binding or reactor, C{select.epoll}, Twisted's reactors) is a pyperf
 benchmark of its own, timed in pyperf's worker processes with its
 calibration of loops and warm-ups and its stability warnings; then each
 peer's benchmarks are written to a pyperf file of their own
-(C{bench/build/pyperf/SCRIPT/PEER.json}) and C{pyperf compare_to --table}
-prints them side by side, with the ratios to the reference peer.
+(C{bench/build/pyperf/SCRIPT/PEER.json}; C{SCRIPT-pypy} on PyPy) and
+C{pyperf compare_to --table} prints them side by side, with the ratios to
+the reference peer.  Those files serve C{pyperf stats}, C{pyperf hist} and
+a later C{pyperf compare_to} against another checkout's.
 
 The time of a value is this thread's CPU time (user and system) by default,
 which a loaded machine disturbs far less than wall time (bench/README.md,
@@ -22,6 +24,7 @@ of pyperf's, not in the median of rounds as before.
 
 import gc
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -197,6 +200,9 @@ class Suite:
         @return: the file's path.
         """
         script = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+        implementation = platform.python_implementation()
+        if implementation != "CPython":
+            script += "-" + implementation.lower()
         directory = os.path.join(RESULTS, script)
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, peer + ".json")
