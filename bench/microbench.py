@@ -28,7 +28,7 @@ import platform
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional
 
 import pyperf
 
@@ -172,19 +172,24 @@ class Suite:
         In the parent process: write each peer's pyperf file, print
         C{pyperf compare_to --table} of C{others} against C{reference}.
 
-        @return: what it printed (nothing in a worker, or with a peer
-            missing).
+        @return: what it printed (nothing in a worker, or when C{--only}
+            left out a peer, which it says).
         """
         if self.runner.args.worker:
             return ""
-        paths: List[str] = []
-        for peer in (reference,) + others:
-            if peer not in self._results:
-                return ""
-            paths.append(self._dump(peer))
-        command: Tuple[str, ...] = (sys.executable, "-m", "pyperf", "compare_to")
+        missing = [p for p in (reference,) + others if p not in self._results]
+        if missing or not others:
+            print(
+                "\nNo comparison of {} with {}: {} not measured.".format(
+                    ", ".join(others) or "nothing", reference, ", ".join(missing) or "-"
+                )
+            )
+            return ""
+        paths = [self._dump(peer) for peer in (reference,) + others]
         output = subprocess.run(
-            command + ("--table", "--table-format=md") + tuple(paths),
+            [sys.executable, "-m", "pyperf", "compare_to", "--table"]
+            + ["--table-format=md"]
+            + paths,
             stdout=subprocess.PIPE,
             text=True,
             check=True,
