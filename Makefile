@@ -174,9 +174,10 @@ BENCH_STAMP := $(VENV)/.installed-bench
 
 # uvloop and matplotlib have no wheels for PyPy, and pip would try to build
 # them from source: there the suite runs without the uvloop peer and without
-# the chart.  wrk, the HTTP load generator, comes from Debian's packages;
-# without it (and without root to install it) the HTTP scenarios are left
-# out.
+# the chart, and pyperf comes without psutil (no PyPy wheel either), which
+# it does without on Linux.  wrk, the HTTP load generator, comes from
+# Debian's packages; without it (and without root to install it) the HTTP
+# scenarios are left out.
 $(BENCH_STAMP): $(STAMP)
 	@command -v wrk >/dev/null || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -185,15 +186,16 @@ $(BENCH_STAMP): $(STAMP)
 		else echo "wrk is missing (apt-get install wrk): no HTTP scenarios"; fi; }
 	@if $(VPY) -c 'import platform, sys; sys.exit(platform.python_implementation() != "CPython")'; \
 	then $(VPY) -m pip install -q -e '.[bench]' --config-settings editable_mode=compat; \
-	else echo "not CPython: benchmarking without uvloop and matplotlib"; fi
+	else $(VPY) -m pip install -q --no-deps pyperf && \
+		echo "not CPython: benchmarking without uvloop and matplotlib"; fi
 	@touch $@
 
 bench: $(BENCH_STAMP)
 	PEERS=$(PEERS) SCENARIOS=$(SCENARIOS) \
 		$(VPY) bench/run.py --rounds $(ROUNDS) --seconds $(SECONDS)
-	$(VPY) bench/bench_binding.py
-	$(VPY) bench/bench_registrations.py
-	$(VPY) bench/bench_memory.py
+	$(VPY) bench/bench_binding.py $(PYPERF)
+	$(VPY) bench/bench_registrations.py $(PYPERF)
+	$(VPY) bench/bench_memory.py $(PYPERF)
 	$(VPY) bench/bench_import.py
 	$(VPY) bench/bench_threads.py
 	$(VPY) bench/bench_timers.py
@@ -214,11 +216,25 @@ bench-others: $(BENCH_STAMP)
 bench-import: $(STAMP)
 	$(VPY) bench/bench_import.py
 
+# The micro-benchmarks run on pyperf (bench/README.md, "Micro-benchmarks");
+# PYPERF passes it options: --fast for a quick look, -p N for N worker
+# processes, --rigorous.
+PYPERF ?=
+
 # The binding micro-benchmark alone (bench/README.md): epollreactor.epoll
-# against select.epoll, call for call; about ten seconds.
+# against select.epoll, call for call; about two minutes.
 .PHONY: bench-binding
-bench-binding: $(STAMP)
-	$(VPY) bench/bench_binding.py
+bench-binding: $(BENCH_STAMP)
+	$(VPY) bench/bench_binding.py $(PYPERF)
+
+# The four micro-benchmarks: the binding, the dispatch, the cost beside
+# many registrations and the epoll object's memory.
+.PHONY: bench-micro
+bench-micro: $(BENCH_STAMP)
+	$(VPY) bench/bench_binding.py $(PYPERF)
+	$(VPY) bench/bench_dispatch.py $(PYPERF)
+	$(VPY) bench/bench_registrations.py $(PYPERF)
+	$(VPY) bench/bench_memory.py $(PYPERF)
 
 # Threads polling one epoll object, ours against select.epoll, with the
 # result buffers made per poll (bench/README.md, "Threads polling one
@@ -233,5 +249,5 @@ bench-threads: $(STAMP)
 # 1,000 to 16,000 idle registrations, ours and stock (bench/README.md, "Cost
 # beside many registrations"); about a minute.
 .PHONY: bench-registrations
-bench-registrations: $(STAMP)
-	$(VPY) bench/bench_registrations.py
+bench-registrations: $(BENCH_STAMP)
+	$(VPY) bench/bench_registrations.py $(PYPERF)

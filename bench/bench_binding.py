@@ -1,13 +1,9 @@
 """
 Micro-benchmark of the binding: L{epollreactor.epoll} against CPython's
-C{select.epoll}, call for call, in one process.
+C{select.epoll}, call for call, on pyperf (C{bench/microbench.py}).
 
-Every scenario is timed for both implementations in alternating order over
-several rounds, and the median of each is reported in microseconds per call,
-with the ratio ours / select's.  The issue's goal is a ratio of at most 1.5
-for every scenario on CPython.
-
-The scenarios:
+The cases, each timed per call, including the C{for} loop around it (as
+L{timeit} does, the same for both), with the garbage collector off:
 
  - C{poll(0)} on an epoll with nothing registered: the fixed cost of a call.
  - C{poll(0)} returning 1000 ready sockets (each one end of a socket pair,
@@ -15,160 +11,155 @@ The scenarios:
  - C{register} then C{unregister} of one socket.
  - C{modify} of one registered socket, alternating two masks.
 
-Usage::
+The issue's goal is at most 1.5x C{select.epoll}'s time in every case on
+CPython.  A third peer, C{ctypes}, times the bare ctypes calls under ours
+(C{epoll_wait} for C{poll(0)}, C{epoll_ctl} for C{modify}): what no Python
+code around them can beat, compared with C{select.epoll}'s whole call.
 
-    python bench/bench_binding.py [--rounds N] [--quick]
+Usage (pyperf's options too: C{--fast}, C{-p N}, C{--rigorous})::
 
-Interleaving matters on a shared machine: a slow moment hits both
-implementations in the same round instead of biasing one of them, and the
-median drops the rounds it spoiled.  Each timing includes the C{for} loop
-around the call (as L{timeit} does), the same for both implementations.
+    python bench/bench_binding.py [--clock wall] [--only ours,select.epoll]
 """
 
-import argparse
-import gc
-import platform
+import functools
 import resource
 import select
 import socket
-import statistics
 import sys
-import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import microbench
 
 import epollreactor
+from epollreactor import _libc
 
-#: How many sockets the "poll 1000 ready" scenario registers.
+#: How many sockets the "poll 1000 ready" case registers.
 READY = 1000
 
-Runner = Callable[[int], None]
-Factory = Callable[[type], Runner]
+#: The two masks C{modify} alternates.
+FIRST = epollreactor.EPOLLIN
+SECOND = epollreactor.EPOLLIN | epollreactor.EPOLLOUT
+
+#: The implementations, by peer name: C{ctypes}, the floors, on ours.
+IMPLEMENTATIONS: Dict[str, type] = {"ours": epollreactor.epoll}
+if hasattr(select, "epoll"):
+    IMPLEMENTATIONS["select.epoll"] = select.epoll
+IMPLEMENTATIONS["ctypes"] = epollreactor.epoll
 
 
-def _raiseDescriptorLimit(needed: int) -> None:
-    """
-    Raise the soft limit on open descriptors to at least C{needed}, if the
-    hard limit allows, so that the ready-sockets scenario can open its pairs.
-
-    @param needed: how many descriptors the process needs.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        if hard == resource.RLIM_INFINITY or hard >= needed:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
-        else:
-            sys.exit("need {} descriptors, the hard limit is {}".format(needed, hard))
-
-
-def pollEmpty(implementation: type) -> Runner:
+def pollEmpty(implementation: type) -> microbench.Run:
     """
     @return: a runner calling C{poll(0)} on an empty epoll set.
     """
     ep = implementation()
-
-    def run(n: int) -> None:
-        """
-        Run the scenario C{n} times.
-        """
-        poll = ep.poll
-        for _ in range(n):
-            poll(0)
-
-    return run
+    return microbench.calling(ep.poll, 0, ep)
 
 
-def pollReady(
-    implementation: type, pairs: List[Tuple[socket.socket, socket.socket]]
-) -> Runner:
+def pollReady(implementation: type) -> microbench.Run:
     """
     @return: a runner calling C{poll(0)} on an epoll set of L{READY}
         writable sockets, each call returning all of them.
     """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < 2 * READY + 64:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     ep = implementation()
+    pairs = [socket.socketpair() for _ in range(READY)]
     for left, _ in pairs:
         ep.register(left.fileno(), epollreactor.EPOLLOUT)
-    check = ep.poll(0)
-    assert len(check) == len(pairs), len(check)
-
-    def run(n: int) -> None:
-        """
-        Run the scenario C{n} times.
-        """
-        poll = ep.poll
-        for _ in range(n):
-            poll(0)
-
-    return run
+    assert len(ep.poll(0)) == READY
+    return microbench.calling(ep.poll, 0, pairs)
 
 
-def registerUnregister(implementation: type, sock: socket.socket) -> Runner:
+def registerUnregister(implementation: type) -> microbench.Run:
     """
     @return: a runner registering and unregistering one socket.
     """
     ep = implementation()
+    sock, other = socket.socketpair()
     fd = sock.fileno()
+    register, unregister = ep.register, ep.unregister
     mask = epollreactor.EPOLLIN
 
     def run(n: int) -> None:
         """
-        Run the scenario C{n} times.
+        Run the case C{n} times.
         """
-        register = ep.register
-        unregister = ep.unregister
         for _ in range(n):
             register(fd, mask)
             unregister(fd)
 
+    run.keep = (sock, other)  # type: ignore[attr-defined]
     return run
 
 
-def modify(implementation: type, sock: socket.socket) -> Runner:
+def _registered(implementation: type) -> Tuple[Any, int, Tuple[Any, ...]]:
     """
-    @return: a runner modifying one registered socket's mask, two masks
-        alternately (two calls per iteration; per-call time is halved).
+    @return: a new epoll object of C{implementation}, the number of a socket
+        registered with it for C{EPOLLIN}, and what must stay open.
     """
     ep = implementation()
-    fd = sock.fileno()
-    ep.register(fd, epollreactor.EPOLLIN)
-    first = epollreactor.EPOLLIN
-    second = epollreactor.EPOLLIN | epollreactor.EPOLLOUT
+    sock, other = socket.socketpair()
+    ep.register(sock.fileno(), epollreactor.EPOLLIN)
+    return ep, sock.fileno(), (ep, sock, other)
+
+
+def modify(implementation: type) -> microbench.Run:
+    """
+    @return: a runner modifying one registered socket's mask, two masks
+        alternately (two calls per iteration).
+    """
+    ep, fd, keep = _registered(implementation)
+    change = ep.modify
 
     def run(n: int) -> None:
         """
-        Run the scenario C{n} times.
+        Run the case C{n} times.
         """
-        modify = ep.modify
         for _ in range(n):
-            modify(fd, first)
-            modify(fd, second)
+            change(fd, FIRST)
+            change(fd, SECOND)
 
+    run.keep = keep  # type: ignore[attr-defined]
     return run
 
 
-#: The clock, chosen on the command line: "cpu" (this thread's CPU time,
-#: user and system) or "wall".
-_clock = time.thread_time_ns
-
-
-def bareWait(implementation: type) -> Runner:
+def bareModify(implementation: type) -> microbench.Run:
     """
-    The floor under C{poll(0)} on an empty set: for L{epollreactor.epoll},
-    the ctypes call to C{epoll_wait} alone, without the method around it;
-    for C{select.epoll}, its C{poll(0)}.
+    @return: a runner of the bare ctypes C{epoll_ctl} under L{modify}, the
+        events packed beforehand: the floor under C{modify}.
     """
-    if implementation is not epollreactor.epoll:
-        return pollEmpty(implementation)
-    from epollreactor import _libc
+    ep, fd, keep = _registered(implementation)
+    epfd, operation = ep.fileno(), _libc.EPOLL_CTL_MOD
+    first, second = _libc.FD_EVENT.pack(FIRST, fd), _libc.FD_EVENT.pack(SECOND, fd)
+    ctl = _libc.epoll_ctl_bare
 
+    def run(n: int) -> None:
+        """
+        Run the case C{n} times.
+        """
+        for _ in range(n):
+            ctl(epfd, operation, fd, first)
+            ctl(epfd, operation, fd, second)
+
+    run.keep = keep  # type: ignore[attr-defined]
+    return run
+
+
+def bareWait(implementation: type) -> microbench.Run:
+    """
+    @return: a runner of the bare ctypes C{epoll_wait} on an empty set,
+        without the method around it: the floor under C{poll(0)}.
+    """
     ep = implementation()
     epfd = ep.fileno()
     pointer = _libc.EventBuffer(1023).pointer
+    wait = _libc.epoll_wait_bare
 
     def run(n: int) -> None:
         """
-        Run the scenario C{n} times.
+        Run the case C{n} times.
         """
-        wait = _libc.epoll_wait_bare
         for _ in range(n):
             wait(epfd, pointer, 1023, 0)
 
@@ -176,190 +167,32 @@ def bareWait(implementation: type) -> Runner:
     return run
 
 
-def bareModify(implementation: type, sock: socket.socket) -> Runner:
+Build = Callable[[type], microbench.Run]
+
+#: case, its runner, the floor's (if any), calls per iteration.
+CASES: List[Tuple[str, Build, Optional[Build], int]] = [
+    ("poll(0), empty set", pollEmpty, bareWait, 1),
+    ("poll(0), {} ready".format(READY), pollReady, None, 1),
+    ("register+unregister", registerUnregister, None, 1),
+    ("modify", modify, bareModify, 2),
+]
+
+
+def main() -> None:
     """
-    The floor under C{modify}: for L{epollreactor.epoll}, the ctypes call to
-    C{epoll_ctl} alone, with the event packed beforehand; for
-    C{select.epoll}, its C{modify}.
+    Measure every case on every peer, then compare ours and the ctypes
+    floor with C{select.epoll}.
     """
-    if implementation is not epollreactor.epoll:
-        return modify(implementation, sock)
-    from epollreactor import _libc
-
-    ep = implementation()
-    fd = sock.fileno()
-    ep.register(fd, epollreactor.EPOLLIN)
-    epfd = ep.fileno()
-    first = _libc.FD_EVENT.pack(epollreactor.EPOLLIN, fd)
-    second = _libc.FD_EVENT.pack(epollreactor.EPOLLIN | epollreactor.EPOLLOUT, fd)
-    operation = _libc.EPOLL_CTL_MOD
-
-    def run(n: int) -> None:
-        """
-        Run the scenario C{n} times.
-        """
-        ctl = _libc.epoll_ctl_bare
-        for _ in range(n):
-            ctl(epfd, operation, fd, first)
-            ctl(epfd, operation, fd, second)
-
-    run.keep = ep  # type: ignore[attr-defined]
-    return run
-
-
-def timeRunner(run: Runner, iterations: int) -> float:
-    """
-    @return: nanoseconds per iteration of C{run(iterations)}, with the garbage
-        collector off as L{timeit} does.
-    """
-    clock = _clock
-    gcWasEnabled = gc.isenabled()
-    gc.disable()
-    try:
-        start = clock()
-        run(iterations)
-        elapsed = clock() - start
-    finally:
-        if gcWasEnabled:
-            gc.enable()
-    return elapsed / iterations
-
-
-def measure(
-    runners: Dict[str, Runner], iterations: int, rounds: int, callsPerIteration: int
-) -> Dict[str, float]:
-    """
-    Time every runner once per round, alternating which goes first, and take
-    the median per runner.
-
-    @return: microseconds per call, by runner name.
-    """
-    names = list(runners)
-    samples: Dict[str, List[float]] = {name: [] for name in names}
-    for name in names:
-        # Warm up (and let a JIT compile the loop).
-        runners[name](max(1, iterations // 10))
-    for index in range(rounds):
-        order = names if index % 2 == 0 else names[::-1]
-        for name in order:
-            samples[name].append(
-                timeRunner(runners[name], iterations) / callsPerIteration / 1000.0
-            )
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
-def _report(
-    title: str,
-    build: Callable[[type], Runner],
-    implementations: Dict[str, type],
-    iterations: int,
-    rounds: int,
-    calls: int,
-) -> Optional[float]:
-    """
-    Measure one scenario on every implementation and print its row.
-
-    @return: the ratio ours / select's, or C{None} without C{select.epoll}.
-    """
-    runners = {name: build(impl) for name, impl in implementations.items()}
-    result = measure(runners, max(1, iterations), rounds, calls)
-    ours = result["epollreactor"]
-    theirs = result.get("select")
-    if theirs is None:
-        print("{:<24} {:>11.3f} us {:>14} {:>7}".format(title, ours, "-", "-"))
-        return None
-    ratio = ours / theirs
-    print(
-        "{:<24} {:>11.3f} us {:>11.3f} us {:>6.2f}x".format(title, ours, theirs, ratio)
-    )
-    return ratio
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """
-    Run every scenario and print a table.
-    """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument(
-        "--quick", action="store_true", help="a tenth of the iterations"
-    )
-    parser.add_argument(
-        "--clock",
-        choices=["cpu", "wall"],
-        default="cpu",
-        help="cpu (default): this thread's CPU time, which a loaded machine"
-        " disturbs far less than wall time; wall: time.perf_counter",
-    )
-    options = parser.parse_args(argv)
-    global _clock
-    _clock = time.thread_time_ns if options.clock == "cpu" else time.perf_counter_ns
-    scale = 10 if options.quick else 1
-
-    implementations: Dict[str, type] = {"epollreactor": epollreactor.epoll}
-    if hasattr(select, "epoll"):
-        implementations["select"] = select.epoll
-
-    _raiseDescriptorLimit(2 * READY + 64)
-    pairs = [socket.socketpair() for _ in range(READY)]
-    spare, spareOther = socket.socketpair()
-
-    # name, builder, iterations, calls per iteration
-    scenarios: List[Tuple[str, Callable[[type], Runner], int, int]] = [
-        ("poll(0), empty set", pollEmpty, 200_000, 1),
-        (
-            "poll(0), {} ready".format(READY),
-            lambda impl: pollReady(impl, pairs),
-            500,
-            1,
-        ),
-        (
-            "register+unregister",
-            lambda impl: registerUnregister(impl, spare),
-            100_000,
-            1,
-        ),
-        ("modify", lambda impl: modify(impl, spare), 100_000, 2),
-    ]
-    # What no Python code around the ctypes call can beat.
-    floors: List[Tuple[str, Callable[[type], Runner], int, int]] = [
-        ("floor: ctypes epoll_wait", bareWait, 200_000, 1),
-        ("floor: ctypes epoll_ctl", lambda impl: bareModify(impl, spare), 100_000, 2),
-    ]
-
-    print(
-        "{} {} on {}, {} rounds, median, {} time".format(
-            platform.python_implementation(),
-            platform.python_version(),
-            platform.machine(),
-            options.rounds,
-            options.clock,
-        )
-    )
-    header = "{:<24} {:>14} {:>14} {:>7}".format(
-        "scenario", "epollreactor", "select.epoll", "ratio"
-    )
-    print(header)
-    print("-" * len(header))
-    worst = 0.0
-    for title, build, iterations, calls in scenarios:
-        ratio = _report(
-            title, build, implementations, iterations // scale, options.rounds, calls
-        )
-        worst = max(worst, ratio or 0.0)
-    if worst:
-        print("worst ratio: {:.2f}x (goal: at most 1.5x)".format(worst))
-    print("-" * len(header))
-    for title, build, iterations, calls in floors:
-        _report(
-            title, build, implementations, iterations // scale, options.rounds, calls
-        )
-    for left, right in pairs:
-        left.close()
-        right.close()
-    spare.close()
-    spareOther.close()
-    return 0
+    suite = microbench.Suite(list(IMPLEMENTATIONS), processes=10)
+    suite.parse()
+    for case, build, floor, calls in CASES:
+        for peer in suite.peers:
+            chosen = floor if peer == "ctypes" else build
+            if chosen is not None:
+                run = functools.partial(chosen, IMPLEMENTATIONS[peer])
+                suite.add(case, peer, run, inner=calls, gcOff=True)
+    suite.compare("select.epoll", "ours")
+    suite.compare("select.epoll", "ctypes")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """
-The reactor's per-event cost, in one process, without a network peer: 50
-socket pairs hold unread data, so level-triggered epoll reports all 50 on
-every C{doPoll(0)}.  Two cases:
+The reactor's per-event cost, without a network peer, on pyperf
+(C{bench/microbench.py}): ours against Twisted's epoll (stock) and poll
+reactors.  50 socket pairs hold unread data, so level-triggered epoll
+reports all 50 on every C{doIteration(0)}.  Two cases, per read event:
 
  - C{read}: each C{doRead} does nothing.  What is timed is the loop itself:
    C{epoll_wait}, decoding, the log context and the dispatch to C{doRead}.
@@ -10,22 +11,22 @@ every C{doPoll(0)}.  Two cases:
    (C{removeWriter}) as a transport does once its buffer is flushed, without
    sending anything: the reactor's share of one echoed message.
 
-A third case, C{close}, registers 5,000 socket pairs, then removes each as
-a closing connection does (C{removeReader} and C{removeWriter}, then again
-from C{FileDescriptor.connectionLost}'s C{stopReading}/C{stopWriting}) and
-closes it: the cost of one closing connection among many.
+A third case, C{close}, per closed descriptor: beside 5,000 registered
+socket pairs, more are registered, then each removed as a closing
+connection does (C{removeReader} and C{removeWriter}, then again from
+C{FileDescriptor.connectionLost}'s C{stopReading}/C{stopWriting}) and
+closed; only the removals and closes are timed.
 
-The best of several repeats is kept, which a busy machine disturbs far less
-than the echo benchmark (bench/README.md).
-
-    python bench/bench_dispatch.py [--events 50] [--polls 4000] [--only ours,epoll]
+    python bench/bench_dispatch.py [--events 50] [--close 5000] [--only ours,epoll]
 """
 
-import argparse
+import resource
 import socket
-import time
+import sys
+from functools import partial
 from typing import Any, Callable, Dict, List
 
+import microbench
 from twisted.internet.abstract import FileDescriptor
 
 
@@ -66,7 +67,7 @@ class Echoing(Readable):
 
 def makeReactors() -> Dict[str, Callable[[], Any]]:
     """
-    @return: the reactors to compare, by name.
+    @return: the reactors to compare, by name, stock first.
     """
     from twisted.internet import epollreactor as stock
     from twisted.internet import pollreactor
@@ -74,98 +75,90 @@ def makeReactors() -> Dict[str, Callable[[], Any]]:
     import epollreactor
 
     return {
-        "ours": epollreactor.EPollReactor,
         "epoll": stock.EPollReactor,
+        "ours": epollreactor.EPollReactor,
         "poll": pollreactor.PollReactor,
     }
 
 
-def measure(
-    factory: Callable[[], Any], kind: type, events: int, polls: int, repeats: int
-) -> float:
+def dispatching(factory: Callable[[], Any], kind: type, events: int) -> microbench.Run:
     """
-    @return: the best time per read event, in nanoseconds.
+    @return: a runner of C{doIteration(0)} over C{events} ready descriptors
+        of C{kind}.
     """
     reactor = factory()
-    pairs: List[Any] = []
-    for _ in range(events):
-        a, b = socket.socketpair()
-        b.send(b"x")
-        pairs.append((a, b))
-        reactor.addReader(kind(a, reactor))
-    best = float("inf")
-    doPoll = reactor.doIteration
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(polls):
-            doPoll(0)
-        best = min(best, time.perf_counter() - start)
+    pairs = [socket.socketpair() for _ in range(events)]
     for a, b in pairs:
-        a.close()
-        b.close()
-    # The waker is registered too, but it is not readable.
-    return best / (polls * events) * 1e9
+        b.send(b"x")
+        reactor.addReader(kind(a, reactor))
+    return microbench.calling(reactor.doIteration, 0, pairs)
 
 
-def measureClose(factory: Callable[[], Any], registered: int) -> float:
+def closing(
+    factory: Callable[[], Any], registered: int, clock: Callable[[], float]
+) -> microbench.Run:
     """
-    @return: the time to remove one closed descriptor among C{registered},
-        in microseconds.
+    @return: a runner closing C{n} descriptors beside C{registered}
+        others, which times itself on C{clock}: opening and registering
+        them is left out, a thousand at a time.
     """
-    import resource
-
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < 2 * registered + 100 <= hard:
+    if soft < 2 * registered + 2100 <= hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     reactor = factory()
-    pairs = []
-    for _ in range(registered):
-        a, b = socket.socketpair()
-        readable = Readable(a, reactor)
-        reactor.addReader(readable)
-        pairs.append((readable, a, b))
-    start = time.perf_counter()
-    for readable, a, b in pairs:
-        # _disconnectSelectable, then FileDescriptor.connectionLost's
-        # stopReading and stopWriting, then the socket is closed.
-        reactor.removeReader(readable)
-        reactor.removeWriter(readable)
-        reactor.removeReader(readable)
-        reactor.removeWriter(readable)
-        a.close()
-        b.close()
-    return (time.perf_counter() - start) / registered * 1e6
+    idle = [socket.socketpair() for _ in range(registered)]
+    for a, _ in idle:
+        reactor.addReader(Readable(a, reactor))
+
+    def run(n: int) -> float:
+        """
+        Run the case C{n} times.
+
+        @return: the seconds it measured.
+        """
+        elapsed = 0.0
+        while n > 0:
+            pairs = [socket.socketpair() for _ in range(min(n, 1000))]
+            n -= len(pairs)
+            readables = [Readable(a, reactor) for a, _ in pairs]
+            for readable in readables:
+                reactor.addReader(readable)
+            start = clock()
+            for readable, (a, b) in zip(readables, pairs):
+                # _disconnectSelectable, then FileDescriptor.connectionLost's
+                # stopReading and stopWriting, then the socket is closed.
+                reactor.removeReader(readable)
+                reactor.removeWriter(readable)
+                reactor.removeReader(readable)
+                reactor.removeWriter(readable)
+                a.close()
+                b.close()
+            elapsed += clock() - start
+        return elapsed
+
+    run.keep = idle  # type: ignore[attr-defined]
+    return run
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=50)
-    parser.add_argument("--polls", type=int, default=4000)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--only", default="")
-    parser.add_argument("--close", type=int, default=5000)
-    arguments = parser.parse_args()
+    """
+    Measure every case on every reactor, then compare with stock.
+    """
     reactors = makeReactors()
-    names = [n for n in arguments.only.split(",") if n] or list(reactors)
+    suite = microbench.Suite(list(reactors), processes=10)
+    suite.argparser.add_argument("--events", type=int, default=50)
+    suite.argparser.add_argument("--close", type=int, default=5000)
+    options = suite.parse()
     for case, kind in (("read", Readable), ("echo", Echoing)):
-        for name in names:
-            ns = measure(
-                reactors[name],
-                kind,
-                arguments.events,
-                arguments.polls,
-                arguments.repeats,
-            )
-            print("{:5s} {:6s} {:7.0f} ns per read event".format(case, name, ns))
-    if arguments.close:
-        for name in names:
-            us = measureClose(reactors[name], arguments.close)
-            print(
-                "close {:6s} {:7.1f} us per closed descriptor among {:,}".format(
-                    name, us, arguments.close
-                )
-            )
+        for peer in suite.peers:
+            build = partial(dispatching, reactors[peer], kind, options.events)
+            suite.add(case + " (per event)", peer, build, inner=options.events)
+    for peer in suite.peers:
+        build = partial(closing, reactors[peer], options.close, suite.clock)
+        suite.add("close among {:,}".format(options.close), peer, build)
+    others: List[str] = [peer for peer in suite.peers if peer != "epoll"]
+    suite.compare("epoll", *others)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,8 +1,8 @@
 """
 What one operation costs beside many idle registrations, ours and stock
-Twisted's C{EPollReactor} in one run, in one process, without a network
-peer: the cost must stay flat from 1,000 to 16,000 registrations, whatever
-happened before.  Three cases:
+Twisted's C{EPollReactor} in one run, without a network peer, on pyperf
+(C{bench/microbench.py}): the cost must stay flat from 1,000 to 16,000
+registrations, whatever happened before.  Three cases timed by pyperf:
 
  - C{stale}: a descriptor closed behind the reactor's back is removed
    (C{removeReader} meets EBADF), then one iteration runs.  A stale entry
@@ -17,37 +17,36 @@ happened before.  Three cases:
    C{stopWriting} again from C{connectionLost} while C{fileno()} says -1.
  - C{event}: 50 readable socket pairs are dispatched per C{doIteration(0)}
    (nothing read, so they stay readable); the cost per event.
- - C{idle}: the reactor waits for two seconds with nothing to do; the CPU
-   it spends a second, which for ours is the checks that find descriptors
-   closed behind its back (C{WATCH_PERIOD} in
-   C{epollreactor/_registrations.py}), and for stock nothing.
+
+And one measured here: C{idle}, the reactor waits for two seconds with
+nothing to do; the CPU it spends a second, which for ours is the checks
+that find descriptors closed behind its back (C{WATCH_PERIOD} in
+C{epollreactor/_registrations.py}), and for stock nothing.  pyperf has no
+fit for it: it is CPU time per second of waiting, not the time of an
+operation, and pyperf's calibration would double the loops until the CPU
+time reached its minimum (0.1 s: a minute of waiting for ours, forever for
+stock).
 
 The idle registrations are duplicates of one socket's descriptor (C{dup}),
 each its own entry in the interest list (epoll(7), Q1), so 16,000 of them
 fit under the usual descriptor limit.  Each figure is CPU time per
-operation, the best of several repeats, which a busy machine disturbs far
-less than rates (bench/README.md).
+operation, which a busy machine disturbs far less than rates
+(bench/README.md).
 
     python bench/bench_registrations.py [--sizes 1000,2000,4000,8000,16000]
-        [--only ours,epoll] [--repeats 3]
+        [--only epoll,ours] [pyperf's options: --fast, -p N]
 """
 
-import argparse
 import os
 import resource
 import socket
+import sys
 import time
+from functools import partial
 from typing import Any, Callable, Dict, List, Tuple
 
+import microbench
 from twisted.internet.abstract import FileDescriptor
-
-#: The cases, and the unit each is reported in.
-CASES = [
-    ("stale", "us per stale removal"),
-    ("close", "us per close after an alias"),
-    ("event", "ns per dispatched event"),
-    ("idle", "ms of CPU per second idle"),
-]
 
 
 class Idle(FileDescriptor):
@@ -89,21 +88,26 @@ class Connection(Idle):
 
 def makeReactors() -> Dict[str, Callable[[], Any]]:
     """
-    @return: the reactors to compare, by name.
+    @return: the reactors to compare, by name, stock first.
     """
     from twisted.internet import epollreactor as stock
 
     import epollreactor
 
-    return {"ours": epollreactor.EPollReactor, "epoll": stock.EPollReactor}
+    return {"epoll": stock.EPollReactor, "ours": epollreactor.EPollReactor}
 
 
 def populate(reactor: Any, size: int) -> Tuple[List[int], List[socket.socket]]:
     """
     Register C{size} idle descriptors with C{reactor} for reading.
 
-    @return: the duplicated numbers and the socket pair behind them.
+    @return: the duplicated numbers and the socket pair behind them, to
+        keep referenced: once the pair is closed, every duplicate is
+        readable.
     """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < size + 200 <= hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     pair = list(socket.socketpair())
     numbers = []
     for _ in range(size):
@@ -113,100 +117,98 @@ def populate(reactor: Any, size: int) -> Tuple[List[int], List[socket.socket]]:
     return numbers, pair
 
 
-def cpu(run: Callable[[Any], int], reactor: Any, repeats: int) -> float:
+def staleRemovals(factory: Callable[[], Any], size: int) -> microbench.Run:
     """
-    @return: the least CPU seconds per operation over C{repeats} runs of
-        C{run(reactor)}, which returns how many operations it did.
+    @return: a runner that, beside C{size} registrations, C{n} times
+        registers a socket, closes it behind the reactor's back, removes it
+        (EBADF) and iterates once.
     """
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.process_time()
-        count = run(reactor)
-        best = min(best, (time.process_time() - start) / count)
-    return best
+    reactor = factory()
+    background = populate(reactor, size)
+
+    def run(n: int) -> None:
+        """
+        Run the case C{n} times.
+        """
+        for _ in range(n):
+            left, right = socket.socketpair()
+            idle = Idle(left.fileno(), reactor)
+            reactor.addReader(idle)
+            fd = left.detach()
+            os.close(fd)
+            try:
+                reactor.removeReader(idle)
+            except OSError:
+                # Stock: the removal failed half-way; undo its half.
+                reactor._reads.discard(fd)
+            reactor.doIteration(0)
+            right.close()
+
+    run.keep = background  # type: ignore[attr-defined]
+    return run
 
 
-def staleRemovals(reactor: Any, cycles: int = 200) -> int:
+def closes(factory: Callable[[], Any], size: int) -> microbench.Run:
     """
-    C{cycles} times: register a socket, close it behind the reactor's back,
-    remove it (EBADF), iterate once.
+    @return: a runner that, beside C{size} registrations and after one
+        object had its socket swapped and was added again (a second number
+        for one object), C{n} times opens a connection, registers it and
+        closes it as C{tcp.Connection} does.
     """
-    for _ in range(cycles):
-        left, right = socket.socketpair()
-        idle = Idle(left.fileno(), reactor)
-        reactor.addReader(idle)
-        fd = left.detach()
-        os.close(fd)
-        try:
-            reactor.removeReader(idle)
-        except OSError:
-            # Stock: the removal failed half-way; undo its half.
-            reactor._reads.discard(fd)
-        reactor.doIteration(0)
-        right.close()
-    return cycles
-
-
-def closes(reactor: Any, cycles: int = 500) -> int:
-    """
-    C{cycles} times: open a connection, register it, close it as
-    C{tcp.Connection} does.
-    """
-    for _ in range(cycles):
-        left, right = socket.socketpair()
-        connection = Connection(left, reactor)
-        reactor.addReader(connection)
-        reactor.removeReader(connection)
-        reactor.removeWriter(connection)
-        left.close()
-        reactor.removeReader(connection)
-        reactor.removeWriter(connection)
-        right.close()
-    return cycles
-
-
-def swapOneSocket(reactor: Any) -> List[socket.socket]:
-    """
-    Register an object, swap its socket for another and add it again: the
-    object has been under two numbers.
-
-    @return: the sockets, to close at the end.
-    """
+    reactor = factory()
+    background = populate(reactor, size)
     first = list(socket.socketpair())
-    second = list(socket.socketpair())
     connection = Connection(first[0], reactor)
     reactor.addReader(connection)
+    second = list(socket.socketpair())
     connection.socket = second[0]
     reactor.addReader(connection)
-    return first + second
+
+    def run(n: int) -> None:
+        """
+        Run the case C{n} times.
+        """
+        for _ in range(n):
+            left, right = socket.socketpair()
+            connection = Connection(left, reactor)
+            reactor.addReader(connection)
+            reactor.removeReader(connection)
+            reactor.removeWriter(connection)
+            left.close()
+            reactor.removeReader(connection)
+            reactor.removeWriter(connection)
+            right.close()
+
+    run.keep = (background, first, second)  # type: ignore[attr-defined]
+    return run
 
 
-def events(reactor: Any, polls: int = 400, active: int = 50) -> int:
+#: How many readable descriptors the C{event} case dispatches per iteration.
+ACTIVE = 50
+
+
+def events(factory: Callable[[], Any], size: int) -> microbench.Run:
     """
-    Dispatch C{active} readable descriptors C{polls} times.
+    @return: a runner of C{n} C{doIteration(0)}, each dispatching L{ACTIVE}
+        readable descriptors beside C{size} idle ones.
     """
-    pairs = []
-    for _ in range(active):
-        left, right = socket.socketpair()
+    reactor = factory()
+    background = populate(reactor, size)
+    pairs = [socket.socketpair() for _ in range(ACTIVE)]
+    for left, right in pairs:
         right.send(b"x")
-        reader = Idle(left.fileno(), reactor)
-        reactor.addReader(reader)
-        pairs.append((reader, left, right))
-    doIteration = reactor.doIteration
-    for _ in range(polls):
-        doIteration(0)
-    for reader, left, right in pairs:
-        reactor.removeReader(reader)
-        left.close()
-        right.close()
-    return polls * active
+        reactor.addReader(Idle(left.fileno(), reactor))
+    return microbench.calling(reactor.doIteration, 0, (background, pairs))
 
 
-def idling(reactor: Any, seconds: float = 2.0) -> float:
+def idling(factory: Callable[[], Any], size: int, seconds: float = 2.0) -> float:
     """
-    @return: the CPU seconds C{reactor} spends per second of waiting for
-        C{seconds} with nothing ready and no timer.
+    @return: the CPU seconds a reactor with C{size} idle registrations
+        spends per second of waiting for C{seconds} with nothing ready and
+        no timer.
     """
+    reactor = factory()
+    numbers, pair = populate(reactor, size)
     start = time.process_time()
     end = time.monotonic() + seconds
     while True:
@@ -214,82 +216,51 @@ def idling(reactor: Any, seconds: float = 2.0) -> float:
         if left <= 0:
             break
         reactor.doIteration(left)
-    return (time.process_time() - start) / seconds
-
-
-def measure(factory: Callable[[], Any], size: int, repeats: int) -> Dict[str, float]:
-    """
-    @return: each case's cost with C{size} idle registrations, in its unit.
-    """
-    results = {}
-    for case, _ in CASES:
-        reactor = factory()
-        numbers, pair = populate(reactor, size)
-        extra: List[socket.socket] = []
-        if case == "stale":
-            value = cpu(staleRemovals, reactor, repeats) * 1e6
-        elif case == "close":
-            extra = swapOneSocket(reactor)
-            value = cpu(closes, reactor, repeats) * 1e6
-        elif case == "event":
-            value = cpu(events, reactor, repeats) * 1e9
-        else:
-            value = idling(reactor) * 1e3
-        results[case] = value
-        reactor.removeAll()
-        for number in numbers:
-            os.close(number)
-        for sock in pair + extra:
-            sock.close()
-        reactor._poller.close()
-    return results
+    spent = (time.process_time() - start) / seconds
+    reactor.removeAll()
+    for number in numbers:
+        os.close(number)
+    for sock in pair:
+        sock.close()
+    reactor._poller.close()
+    return spent
 
 
 def main() -> None:
     """
-    Measure every case at every size on every reactor, and print one
-    markdown table per case with the ratio stock / ours.
+    Measure the timed cases on pyperf and compare them with stock, then
+    print the idle case as a markdown table.
     """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1000,2000,4000,8000,16000")
-    parser.add_argument("--only", default="")
-    parser.add_argument("--repeats", type=int, default=3)
-    arguments = parser.parse_args()
-    sizes = [int(size) for size in arguments.sizes.split(",")]
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < max(sizes) + 200 <= hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     reactors = makeReactors()
-    names = [n for n in arguments.only.split(",") if n] or list(reactors)
-    table = {
-        (name, size): measure(reactors[name], size, arguments.repeats)
-        for size in sizes
-        for name in names
-    }
-    for case, unit in CASES:
-        print()
-        print("{} ({}, CPU)".format(case, unit))
-        print()
-        header = "| registrations | " + " | ".join(names)
-        if "ours" in names and "epoll" in names:
-            header += " | stock / ours"
-        print(header + " |")
-        print("|---" * (header.count("|")) + "|")
+    suite = microbench.Suite(list(reactors), processes=6)
+    suite.argparser.add_argument("--sizes", default="1000,2000,4000,8000,16000")
+    options = suite.parse()
+    sizes = [int(size) for size in options.sizes.split(",")]
+    cases = [
+        ("stale", staleRemovals, 1),
+        ("close", closes, 1),
+        ("event", events, ACTIVE),
+    ]
+    for case, build, inner in cases:
         for size in sizes:
-            values = [table[name, size][case] for name in names]
-            row = "| {:,} | ".format(size) + " | ".join(
-                "{:.2f}".format(v) if v < 100 else "{:,.0f}".format(v) for v in values
-            )
-            if "ours" in names and "epoll" in names:
-                ours = table["ours", size][case]
-                # Idle, stock spends nothing: no ratio.
-                row += (
-                    " | {:.2f}x".format(table["epoll", size][case] / ours)
-                    if case != "idle" and ours
-                    else " | -"
-                )
-            print(row + " |")
+            for peer in suite.peers:
+                name = "{} beside {:,}".format(case, size)
+                suite.add(name, peer, partial(build, reactors[peer], size), inner=inner)
+    if suite.runner.args.worker:
+        return
+    suite.compare("epoll", *[peer for peer in suite.peers if peer != "epoll"])
+    print("idle (ms of CPU per second idle)")
+    print()
+    print("| registrations | " + " | ".join(suite.peers) + " |")
+    print("|---" * (len(suite.peers) + 1) + "|")
+    for size in sizes:
+        cells = [idling(reactors[peer], size) * 1e3 for peer in suite.peers]
+        print(
+            "| {:,} | ".format(size)
+            + " | ".join("{:.2f}".format(c) for c in cells)
+            + " |"
+        )
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
