@@ -195,6 +195,16 @@ bench: $(BENCH_STAMP)
 	$(VPY) bench/bench_memory.py
 	$(VPY) bench/bench_import.py
 	$(VPY) bench/bench_threads.py
+	$(VPY) bench/bench_workers.py --seconds $(SECONDS)
+
+# twist web on every core (bench/README.md, "Every core"): one process,
+# stock Twisted's N processes on one inherited socket, and
+# epollreactor.workers with each strategy, with 2, 4 and 8 workers, under
+# wrk; then a rolling restart of each strategy under load.  About ten
+# minutes with SECONDS=3.
+.PHONY: bench-workers
+bench-workers: $(BENCH_STAMP)
+	$(VPY) bench/bench_workers.py --seconds $(SECONDS)
 
 # What "import epollreactor" costs a fresh interpreter, beside "import
 # select" (bench/README.md, "Import time"); about a minute.
