@@ -15,7 +15,7 @@ from typing import Any, List, Optional, cast
 
 from epollreactor.workers import DEFAULT_STRATEGY, STRATEGIES, defaultWorkers
 
-__all__ = ["main", "parser"]
+__all__ = ["main", "parser", "targetOf"]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -59,6 +59,18 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def targetOf(arguments: argparse.Namespace) -> Optional[List[str]]:
+    """
+    @return: what each worker runs (L{WorkersService}'s C{target}), or
+        C{None} when the command line names nothing to run.
+    """
+    if arguments.service:
+        return ["service", arguments.service]
+    if arguments.plugin:
+        return ["twist"] + list(arguments.plugin)
+    return None
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """
     Run the supervisor on an L{EPollReactor<epollreactor.EPollReactor>}
@@ -67,11 +79,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     @return: the exit status: 0, or 2 for a usage error.
     """
     arguments = parser().parse_args(argv)
-    if arguments.service:
-        target = ["service", arguments.service]
-    elif arguments.plugin:
-        target = ["twist"] + arguments.plugin
-    else:
+    target = targetOf(arguments)
+    if target is None:
         parser().print_usage(sys.stderr)
         print("a twist plugin, or --service, is needed", file=sys.stderr)
         return 2
