@@ -192,6 +192,50 @@ def test_defaultWorkersIsTheUsableCores() -> None:
     assert defaultWorkers() == len(os.sched_getaffinity(0)) >= 1
 
 
+def test_doctorSaysWhatServingUses() -> None:
+    """
+    The doctor's rows about serving on every core: on this kernel (Linux
+    4.5 or later) C{EPOLLEXCLUSIVE} registers and its C{MOD} is refused,
+    and C{SO_REUSEPORT} binds two sockets to one port.
+    """
+    from epollreactor.workers._probe import servingFacts
+
+    rows = dict(servingFacts())
+    assert list(rows) == [
+        "workers",
+        "EPOLLEXCLUSIVE",
+        "SO_REUSEPORT",
+        "tcp_migrate_req",
+        "SCM_RIGHTS",
+    ]
+    assert rows["EPOLLEXCLUSIVE"].startswith("yes; MOD refused (EINVAL)")
+    assert rows["SO_REUSEPORT"].startswith("yes")
+    assert rows["workers"].startswith("{} by default".format(defaultWorkers()))
+
+
+@pytest.mark.parametrize(
+    "arguments, complaint",
+    [
+        ([], "a twist plugin, or --service, is needed"),
+        (["--workers", "0", "web"], "--workers must be at least 1"),
+        (["--strategy", "fastest", "web"], "invalid choice: 'fastest'"),
+    ],
+)
+def test_usageErrors(arguments: List[str], complaint: str) -> None:
+    """
+    The command exits with status 2 and says what is wrong when it is given
+    nothing to run, no workers, or an unknown strategy.
+    """
+    child = subprocess.run(
+        [sys.executable, "-m", "epollreactor.workers"] + arguments,
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
+    )
+    assert child.returncode == 2
+    assert complaint in child.stderr
+
+
 class Supervisor:
     """
     C{python -m epollreactor.workers} serving a folder with C{twist web} on
