@@ -44,6 +44,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 #: wrk's keep-alive connections.
 CONNECTIONS = 32
 
+#: wrk's connections for the runs with one request per connection: few,
+#: so that workers wait between connections and a wake-up that finds
+#: nothing (the thundering herd) can show.
+CLOSING_CONNECTIONS = 4
+
 #: CPU time the C{cpu} page spends per request, in seconds.
 WORK = 200e-6
 
@@ -174,16 +179,19 @@ class Server:
         page = "bench_workers.{}Page".format("CPU" if page == "cpu" else "Static")
         web = ["web", "--class", page, "--listen"]
         web.append("tcp:{}:interface=127.0.0.1".format(self.port))
+        # No access log (a line per request) anywhere: stock's processes
+        # start no log observer.
+        quiet = ["--log-level=warn"]
         if arrangement == "one":
-            self._start(
-                [sys.executable, "-m", "twisted", "--reactor=ctypes-epoll"] + web
-            )
+            one = [sys.executable, "-m", "twisted", "--reactor=ctypes-epoll"]
+            self._start(one + quiet + web)
         elif arrangement == "stock":
             self._startStock()
         else:
             command = [sys.executable, "-m", "epollreactor.workers"]
             command += ["--workers", str(workers), "--strategy", arrangement]
-            self._start(command + ["--grace", "5", "--history", self.history] + web)
+            command += ["--grace", "5", "--history", self.history]
+            self._start(command + quiet + web)
         self._waitUntilServing()
 
     def _start(self, command: List[str], **options: Any) -> None:
@@ -296,7 +304,8 @@ def wrk(
     @return: requests per second, latency p50, p99 and max (us), the
         number of requests and wrk's error counts.
     """
-    command = ["wrk", "-t{}".format(threads), "-c{}".format(CONNECTIONS)]
+    connections = CLOSING_CONNECTIONS if close else CONNECTIONS
+    command = ["wrk", "-t{}".format(threads), "-c{}".format(connections)]
     command += ["-d{}s".format(seconds), "--latency"]
     if close:
         command += ["-H", "Connection: close"]
@@ -359,7 +368,7 @@ def measure(
     server = Server(arrangement, workers, "static" if closing else page)
     try:
         if closing:
-            keepAlive, closed = None, wrk(server.port, seconds, close=True)
+            keepAlive, closed = None, wrk(server.port, seconds, True, threads=1)
         else:
             wrk(server.port, 1)  # Warm-up, counted with the rest.
             keepAlive, closed = wrk(server.port, seconds), None
@@ -571,7 +580,11 @@ def main(argv: Optional[List[str]] = None) -> None:
         print("\n".join(keepAliveTable(rows, page)))
     closingRows = [r["closingRow"] for r in rows if "closingRow" in r]
     if closingRows:
-        print("\nstatic page, one request per connection ({} s)\n".format(seconds))
+        print(
+            "\nstatic page, one request per connection ({} connections, {} s)\n".format(
+                CLOSING_CONNECTIONS, seconds
+            )
+        )
         print("\n".join(closingTable(closingRows)))
     if restarts:
         print("\nrolling restart under wrk, one request per connection\n")

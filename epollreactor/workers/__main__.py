@@ -3,7 +3,7 @@ C{python -m epollreactor.workers}: run a C{twist} plugin, or an
 application's service, on several worker processes (L{epollreactor.workers}).
 
     python -m epollreactor.workers [--workers N] [--strategy S] [--grace SECONDS]
-        [--history FILE] PLUGIN [PLUGIN ARGUMENTS...]
+        [--log-level LEVEL] [--history FILE] PLUGIN [PLUGIN ARGUMENTS...]
     python -m epollreactor.workers [...] --service PACKAGE.MODULE.CALLABLE
 
 Ctrl-C or SIGTERM stops every worker; SIGHUP replaces them one at a time.
@@ -44,6 +44,13 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=10.0,
         help="seconds a stopping worker lets its connections finish (default: 10)",
+    )
+    p.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warn", "error", "critical"],
+        default="info",
+        help="the workers log events of this level and above (default: info; "
+        "warn leaves out twist web's access log); the supervisor logs all",
     )
     p.add_argument(
         "--history", help="write each ended worker's statistics to this JSON file"
@@ -99,8 +106,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     globalLogBeginner.beginLoggingTo(
         [cast(Any, textFileLogObserver(sys.stdout))], redirectStandardIO=False
     )
+    # The workers write their lines to the same output themselves.
+    sys.stdout.flush()
     service = WorkersService(
-        target, arguments.workers, arguments.strategy, arguments.grace, reactor
+        target,
+        arguments.workers,
+        arguments.strategy,
+        arguments.grace,
+        reactor,
+        relayOutput=False,
+        logLevel=arguments.log_level,
     )
     service.startService()
     reactor.addSystemEventTrigger("before", "shutdown", service.stopService)

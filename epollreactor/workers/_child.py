@@ -20,7 +20,7 @@ from zope.interface import implementer
 
 from twisted.internet import error, tcp
 from twisted.internet.interfaces import IListeningPort
-from twisted.logger import FileLogObserver, Logger, formatEvent
+from twisted.logger import FileLogObserver, Logger, formatEvent, formatTime
 
 from epollreactor._libc import EPOLLEXCLUSIVE, EPOLLIN
 from epollreactor._reactor import EPollReactor
@@ -365,10 +365,13 @@ def statistics(reactor: WorkerReactor) -> Dict[str, Any]:
     }
 
 
-def _observer(out: TextIO) -> FileLogObserver:
+def _observer(out: TextIO, name: Optional[str]) -> FileLogObserver:
     """
-    @return: an observer writing each event as C{[system] text}, one line,
-        without a time: the supervisor adds the time and the worker's name.
+    @param name: the worker's name, when it writes to the supervisor's own
+        output; C{None} when the supervisor relays its lines.
+    @return: an observer writing each event as one line: C{[system] text}
+        for the supervisor to relay with its time and the worker's name,
+        or with them, C{TIME [NAME] [system] text}.
     """
 
     def format(event: Dict[str, Any]) -> Optional[str]:
@@ -376,9 +379,29 @@ def _observer(out: TextIO) -> FileLogObserver:
         if "log_failure" in event:
             text += "\n" + event["log_failure"].getTraceback()
         system = event.get("log_system", event.get("log_namespace", "-"))
-        return "[{}] {}\n".format(system, text.rstrip("\n"))
+        line = "[{}] {}\n".format(system, text.rstrip("\n"))
+        if name is None:
+            return line
+        return "{} [{}] {}".format(formatTime(event.get("log_time")), name, line)
 
     return FileLogObserver(out, format)
+
+
+def filtered(observer: Any, level: str) -> Any:
+    """
+    @return: C{observer}, given only events of level C{level} and above
+        (as C{twist --log-level} filters), so that what is left out costs
+        no formatting (C{twist web}'s access log, a line per request, is
+        at level info).
+    """
+    from twisted.logger import (
+        FilteringLogObserver,
+        LogLevel,
+        LogLevelFilterPredicate,
+    )
+
+    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
+    return FilteringLogObserver(observer, [cast(Any, predicate)])
 
 
 def _service(reactor: WorkerReactor, target: List[str]) -> Any:
@@ -402,8 +425,9 @@ def _service(reactor: WorkerReactor, target: List[str]) -> Any:
 
 def main(argv: Optional[List[str]] = None) -> None:
     """
-    Run one worker: C{--channel FD --number N --grace SECONDS -- KIND
-    TARGET...}.
+    Run one worker: C{--channel FD --number N --grace SECONDS [--stamp] --
+    KIND TARGET...}; with C{--stamp} it writes its log lines with the time
+    and its name itself.
     """
     import argparse
 
@@ -414,13 +438,17 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--channel", type=int, required=True)
     parser.add_argument("--number", type=int, required=True)
     parser.add_argument("--grace", type=float, required=True)
+    parser.add_argument("--stamp", action="store_true")
+    parser.add_argument("--log-level", default="info")
     parser.add_argument("target", nargs=argparse.REMAINDER)
     arguments = parser.parse_args(argv)
     channel = socket.socket(fileno=arguments.channel)
     reactor = WorkerReactor(channel, arguments.number)
+    name = "worker {} (pid {})".format(arguments.number, os.getpid())
     installReactor(reactor)
+    observer = _observer(sys.stdout, name if arguments.stamp else None)
     globalLogBeginner.beginLoggingTo(
-        [cast(Any, _observer(sys.stdout))], redirectStandardIO=False
+        [filtered(observer, arguments.log_level)], redirectStandardIO=False
     )
     target = (
         arguments.target[1:] if arguments.target[:1] == ["--"] else arguments.target

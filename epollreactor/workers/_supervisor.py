@@ -227,10 +227,22 @@ class WorkersService(Service):
         grace: float = 10.0,
         reactor: Any = None,
         handleHangup: bool = True,
+        relayOutput: bool = True,
+        logLevel: str = "info",
     ) -> None:
         """
         @param reactor: the reactor to run on; the global one by default.
         @param handleHangup: whether C{SIGHUP} starts a rolling restart.
+        @param relayOutput: whether the workers' log lines go through the
+            supervisor's log (under C{twistd}, into its log file), or, for
+            a supervisor that logs to its standard output, are written
+            there by the workers, with the time and their names: relaying
+            costs the supervisor a read, a log event and a write per line,
+            a line per request for C{twist web} (bench/README.md, "Every
+            core").  What a worker writes to its standard error is
+            relayed either way.
+        @param logLevel: the least level of the events the workers log
+            (C{twist --log-level}'s names).
         @raise ValueError: for a count below 1 or an unknown strategy.
         """
         if count < 1:
@@ -248,6 +260,8 @@ class WorkersService(Service):
         self.grace = grace
         self.reactor = reactor
         self.handleHangup = handleHangup
+        self.relayOutput = relayOutput
+        self.logLevel = logLevel
         self.workers: Dict[int, Worker] = {}
         self.live: List[Worker] = []
         self.history: List[Dict[str, Any]] = []
@@ -286,9 +300,12 @@ class WorkersService(Service):
         worker = Worker(self, self._numbers, slot)
         arguments = [sys.executable, "-m", "epollreactor.workers._child"]
         arguments += ["--channel", "3", "--number", str(worker.number)]
-        arguments += ["--grace", repr(self.grace), "--"] + self.target
+        arguments += ["--grace", repr(self.grace), "--log-level", self.logLevel]
+        arguments += ([] if self.relayOutput else ["--stamp"]) + ["--"] + self.target
         environment = dict(os.environ, PYTHONUNBUFFERED="1")
-        childFDs = {0: "w", 1: "r", 2: "r", 3: worker.childEnd.fileno()}
+        childFDs: Dict[int, Any] = {0: "w", 1: "r", 2: "r", 3: worker.childEnd.fileno()}
+        if not self.relayOutput:
+            childFDs[1] = sys.stdout.fileno()
         try:
             process = self.reactor.spawnProcess(
                 worker, sys.executable, arguments, env=environment, childFDs=childFDs

@@ -52,5 +52,9 @@ def makeService(options: Options) -> Any:
 
     arguments = options["arguments"]
     return WorkersService(
-        options["target"], arguments.workers, arguments.strategy, arguments.grace
+        options["target"],
+        arguments.workers,
+        arguments.strategy,
+        arguments.grace,
+        logLevel=arguments.log_level,
     )
