@@ -531,6 +531,35 @@ def restartTable(results: List[Dict[str, Any]]) -> List[str]:
     return lines
 
 
+def report(
+    rows: List[Dict[str, Any]],
+    restarts: List[Dict[str, Any]],
+    pages: List[str],
+    seconds: int,
+) -> None:
+    """
+    Print the tables.
+    """
+    for page in pages:
+        print(
+            "\n{} page, keep-alive ({} connections, {} s)\n".format(
+                page, CONNECTIONS, seconds
+            )
+        )
+        print("\n".join(keepAliveTable(rows, page)))
+    closingRows = [r["closingRow"] for r in rows if "closingRow" in r]
+    if closingRows:
+        print(
+            "\nstatic page, one request per connection ({} connections, {} s)\n".format(
+                CLOSING_CONNECTIONS, seconds
+            )
+        )
+        print("\n".join(closingTable(closingRows)))
+    if restarts:
+        print("\nrolling restart under wrk, one request per connection\n")
+        print("\n".join(restartTable(restarts)))
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """
     Measure every arrangement and print the tables.
@@ -571,24 +600,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         for strategy in [a for a in arrangements if a in STRATEGIES]:
             restarts.append(restart(strategy, counts[0]))
     print("load after: {}".format(open("/proc/loadavg").read().strip()))
-    for page in arguments.pages.split(","):
-        print(
-            "\n{} page, keep-alive ({} connections, {} s)\n".format(
-                page, CONNECTIONS, seconds
-            )
-        )
-        print("\n".join(keepAliveTable(rows, page)))
-    closingRows = [r["closingRow"] for r in rows if "closingRow" in r]
-    if closingRows:
-        print(
-            "\nstatic page, one request per connection ({} connections, {} s)\n".format(
-                CLOSING_CONNECTIONS, seconds
-            )
-        )
-        print("\n".join(closingTable(closingRows)))
-    if restarts:
-        print("\nrolling restart under wrk, one request per connection\n")
-        print("\n".join(restartTable(restarts)))
+    report(rows, restarts, arguments.pages.split(","), seconds)
     if arguments.output:
         with open(arguments.output, "w") as f:
             json.dump({"rows": rows, "restarts": restarts}, f, indent=1, default=str)

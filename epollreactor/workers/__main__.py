@@ -1,6 +1,6 @@
 """
 C{python -m epollreactor.workers}: run a C{twist} plugin, or an
-application's service, on several worker processes (L{epollreactor.workers}).
+application's service, on several worker processes (L{epollreactor.workers})::
 
     python -m epollreactor.workers [--workers N] [--strategy S] [--grace SECONDS]
         [--log-level LEVEL] [--history FILE] PLUGIN [PLUGIN ARGUMENTS...]

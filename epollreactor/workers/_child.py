@@ -108,7 +108,8 @@ class HandedPort:
 
     def __init__(self, reactor: "WorkerReactor", address: Any, factory: Any) -> None:
         """
-        @param address: the L{IPv4Address} or L{IPv6Address} listened on.
+        @param address: the L{IPv4Address<twisted.internet.address.IPv4Address>} or
+            L{IPv6Address<twisted.internet.address.IPv6Address>} listened on.
         """
         self.reactor = reactor
         self.address = address

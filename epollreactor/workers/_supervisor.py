@@ -441,7 +441,7 @@ class WorkersService(Service):
         listening sockets (refusing what is still queued: nobody is left to
         serve it).
 
-        @return: a L{Deferred} that fires once they are closed.
+        @return: a L{Deferred<twisted.internet.defer.Deferred>} that fires once they are closed.
         """
         Service.stopService(self)
         self.stopping = True

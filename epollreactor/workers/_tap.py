@@ -1,7 +1,7 @@
 """
 The C{epollreactor-workers} plugin of C{twist} and C{twistd}: the
 supervisor as a service (L{WorkersService}), with the command line of
-C{python -m epollreactor.workers}:
+C{python -m epollreactor.workers}::
 
     twistd -n epollreactor-workers --workers 4 web --path . --listen tcp:8080
 """
