@@ -252,6 +252,8 @@ class Supervisor:
             + ["--listen", "tcp:0:interface=127.0.0.1"],
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            # A process group of its own, as a terminal gives a command.
+            start_new_session=True,
         )
         self.port = int(self.waitFor(r"listening on 127.0.0.1:(\d+)").group(1))
         for _ in range(workers):
@@ -285,14 +287,18 @@ class Supervisor:
             self.waitFor(r"worker {} \(pid (\d+)\) started".format(number)).group(1)
         )
 
-    def stop(self) -> int:
+    def stop(self, group: bool = False) -> int:
         """
-        SIGTERM the supervisor.
+        SIGTERM the supervisor, or SIGINT its whole process group, as
+        Ctrl-C in a terminal does.
 
         @return: its exit status.
         """
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            if group:
+                os.killpg(self.process.pid, signal.SIGINT)
+            else:
+                self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(PATIENCE)
         finally:
@@ -355,13 +361,15 @@ def test_deadWorkerIsReplaced(reuseport: Supervisor) -> None:
     assert get(reuseport.port) == "HTTP/1.0 200 OK"
 
 
-def test_stopStopsEveryWorker(reuseport: Supervisor) -> None:
+@pytest.mark.parametrize("group", [False, True], ids=["SIGTERM", "Ctrl-C"])
+def test_stopStopsEveryWorker(reuseport: Supervisor, group: bool) -> None:
     """
-    SIGTERM to the supervisor stops every worker, each exiting with status
-    0, and then the supervisor, with status 0.
+    SIGTERM to the supervisor, or SIGINT to it and every worker (Ctrl-C),
+    stops every worker, each exiting with status 0, and then the
+    supervisor, with status 0.
     """
     pids = [reuseport.workerPid(1), reuseport.workerPid(2)]
-    assert reuseport.stop() == 0
+    assert reuseport.stop(group) == 0
     text = reuseport.text()
     for number, pid in enumerate(pids, 1):
         assert (
