@@ -343,12 +343,15 @@ def parseWrk(output: str) -> Dict[str, float]:
 # The runs.
 
 
-def shares(counts: List[Dict[str, Any]], key: str) -> str:
+def shares(counts: List[Dict[str, Any]], key: str, processes: int) -> str:
     """
+    @param processes: how many processes served; one that served no
+        request wrote no counts, and counts as 0.
     @return: each process's share of C{key}, largest first, as multiples of
         a fair share, e.g. C{1.62/0.38}.
     """
-    values = sorted((c[key] for c in counts), reverse=True)
+    values = [c[key] for c in counts]
+    values = sorted(values + [0] * (processes - len(values)), reverse=True)
     total = sum(values)
     if not total:
         return "-"
@@ -455,8 +458,8 @@ def keepAliveTable(rows: List[Dict[str, Any]], page: str) -> List[str]:
                 k["p50"] / 1e3,
                 k["p99"] / 1e3,
                 k["max"] / 1e3,
-                shares(r["counts"], "connections"),
-                shares(r["counts"], "requests"),
+                shares(r["counts"], "connections", r["workers"]),
+                shares(r["counts"], "requests", r["workers"]),
             )
         )
     return lines
@@ -497,7 +500,7 @@ def closingTable(rows: List[Dict[str, Any]]) -> List[str]:
                 switches,
                 wakeups,
                 idle,
-                shares(r["counts"], "connections"),
+                shares(r["counts"], "connections", r["workers"]),
             )
         )
     return lines
@@ -573,7 +576,15 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--pages", default="cpu,static")
     parser.add_argument("--no-restart", action="store_true")
     parser.add_argument("--output", help="also write every figure here, as JSON")
+    parser.add_argument(
+        "--replay", help="print the tables of an earlier --output, measuring nothing"
+    )
     arguments = parser.parse_args(argv)
+    if arguments.replay:
+        with open(arguments.replay) as f:
+            saved = json.load(f)
+        report(saved["rows"], saved["restarts"], arguments.pages.split(","), 3)
+        return
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     seconds = int(arguments.seconds)
