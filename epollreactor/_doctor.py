@@ -29,6 +29,7 @@ from typing import Callable, List, Optional, TextIO, Tuple
 import epollreactor
 from epollreactor._libc import EVENT, PROCESS_IMAGE, epoll_event, libcName, libraryFile
 from epollreactor._selector import EpollSelector
+from epollreactor.workers._probe import servingFacts
 
 __all__ = [
     "main",
@@ -224,8 +225,6 @@ def main(argv: Optional[List[str]] = None, out: Optional[TextIO] = None) -> int:
         )
         return 0 if argv[0] in ("-h", "--help") else 2
     rows, problems = facts()
-    from epollreactor.workers._probe import servingFacts
-
     # What python -m epollreactor.workers will use here.
     rows += servingFacts()
     width = (

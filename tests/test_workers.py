@@ -252,8 +252,11 @@ class Supervisor:
             + ["--listen", "tcp:0:interface=127.0.0.1"],
             stdout=self.log,
             stderr=subprocess.STDOUT,
-            # A process group of its own, as a terminal gives a command.
+            # A process group of its own, as a terminal gives a command,
+            # with SIGINT's default action, which a shell's background job
+            # (make test &) would have ignored and passed down.
             start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         self.port = int(self.waitFor(r"listening on 127.0.0.1:(\d+)").group(1))
         for _ in range(workers):
