@@ -61,8 +61,14 @@ What this means for us
    turn (fact 5); C{shared}, one shared socket without C{EPOLLEXCLUSIVE},
    the stock arrangement on our reactor.  On a shared queue each wake-up
    accepts one connection (nginx's C{multi_accept off}), so that a burst is
-   spread instead of taken by the first worker woken.  The default is the
-   one bench/README.md ("Every core") measured best.
+   spread instead of taken by the first worker woken.
+ - The default is C{reuseport}, by measurement (bench/README.md, "Every
+   core"): the fewest wake-ups per connection, each worker within 1.14 of
+   a fair share under steady load, and no lock shared between workers;
+   its hazard (fact 3) is gone since the supervisor keeps every slot's
+   socket open.  C{exclusive} suits handlers whose costs vary widely (it
+   wakes only an idle worker, where a hash keeps feeding a busy one),
+   C{handoff} few long connections.
  - A rolling restart (C{SIGHUP}, L{WorkersService.restart}) replaces one
    worker at a time: the new one serves before the old one is asked to
    stop; the old one stops listening, lets its connections finish (for
