@@ -199,6 +199,7 @@ bench: $(BENCH_STAMP)
 	$(VPY) bench/bench_import.py
 	$(VPY) bench/bench_threads.py
 	$(VPY) bench/bench_timers.py
+	$(VPY) bench/bench_workers.py --seconds $(SECONDS)
 
 # Other people's benchmarks in our suite (bench/README.md, "Other people's
 # benchmarks"): Twisted's test_tcp_throughput, the legacy tcp_connect and
@@ -209,6 +210,15 @@ bench: $(BENCH_STAMP)
 bench-others: $(BENCH_STAMP)
 	PEERS=$(PEERS) $(VPY) bench/run.py --rounds $(ROUNDS) --seconds $(SECONDS) \
 		--scenarios $(or $(SCENARIOS),others) --output bench/results/others
+
+# twist web on every core (bench/README.md, "Every core"): one process,
+# stock Twisted's N processes on one inherited socket, and
+# epollreactor.workers with each strategy, with 2, 4 and 8 workers, under
+# wrk; then a rolling restart of each strategy under load.  About ten
+# minutes with SECONDS=3.
+.PHONY: bench-workers
+bench-workers: $(BENCH_STAMP)
+	$(VPY) bench/bench_workers.py --seconds $(SECONDS)
 
 # What "import epollreactor" costs a fresh interpreter, beside "import
 # select" (bench/README.md, "Import time"); about a minute.

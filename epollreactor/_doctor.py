@@ -7,8 +7,10 @@ the binding was built for, the kernel, whether timed waits are precise to
 the nanosecond (C{epoll_pwait2}) or rounded up to milliseconds, whether
 this interpreter's C{select}
 module has C{epoll}, the interpreter, and whether Twisted finds the reactor
-plugin; then it sends a message through a socket pair on an L{EPollReactor}
-and another through an L{EpollSelector}.  The exit status is 0 when all is
+plugin, and what multi-process serving (L{epollreactor.workers}) will use
+on this kernel (L{epollreactor.workers._probe}, found by trying it); then
+it sends a message through a socket pair on an L{EPollReactor} and another
+through an L{EpollSelector}.  The exit status is 0 when all is
 well and 1 otherwise, with each problem named on its own line.
 
 Where Twisted is not installed (the binding alone, without the C{twisted}
@@ -30,6 +32,7 @@ import epollreactor
 from epollreactor._epoll import preciseWaitsMissing
 from epollreactor._libc import EVENT, PROCESS_IMAGE, epoll_event, libcName, libraryFile
 from epollreactor._selector import EpollSelector
+from epollreactor.workers._probe import servingFacts
 
 __all__ = [
     "main",
@@ -244,6 +247,8 @@ def main(argv: Optional[List[str]] = None, out: Optional[TextIO] = None) -> int:
         )
         return 0 if argv[0] in ("-h", "--help") else 2
     rows, problems = facts()
+    # What python -m epollreactor.workers will use here.
+    rows += servingFacts()
     width = (
         max([len(label) for label, value in rows] + [len("self-test, selector")]) + 2
     )

@@ -39,6 +39,7 @@ from epollreactor._libc import (
     EPOLL_CTL_ADD,
     EPOLL_CTL_DEL,
     EPOLL_CTL_MOD,
+    EPOLLEXCLUSIVE,
     EPOLLIN,
     EPOLLOUT,
     osError,
@@ -147,11 +148,12 @@ class Registration:
         """
         @return: the mask its interests ask of the kernel: EPOLLIN while
             reading, EPOLLOUT while writing, but not while a write attempt
-            is owed to a reader.
+            is owed to a reader; an exclusive entry stays exclusive.
         """
-        return (EPOLLIN if self.reading else 0) | (
+        interest = (EPOLLIN if self.reading else 0) | (
             EPOLLOUT if self.writing and not (self.owedWrite and self.reading) else 0
         )
+        return interest | (self.mask & EPOLLEXCLUSIVE) if interest else 0
 
     def __repr__(self) -> str:
         return "<Registration {} of {!r}, mask {:#x}, generation {}>".format(
@@ -316,7 +318,7 @@ class Registrations:
         """
         control = self.poller._control
         fd = record.fd
-        failure = control(EPOLL_CTL_MOD, fd, mask, record.generation)
+        failure = self._modify(record, mask)
         if failure == errno.ENOENT:
             try:
                 reported = record.owner.fileno()
@@ -329,6 +331,23 @@ class Registrations:
             return False
         self.lost(record, osError(failure))
         return True
+
+    def _modify(self, record: Registration, mask: int) -> int:
+        """
+        C{EPOLL_CTL_MOD} of C{record}'s entry to C{mask}, with its
+        generation; but an exclusive entry, which the kernel refuses to
+        modify (epoll_ctl(2): EPOLLEXCLUSIVE is allowed only with
+        C{EPOLL_CTL_ADD}, and a C{MOD} of an exclusive entry fails with
+        EINVAL), is deleted and added again: it goes to the end of the
+        socket's wait queue, as nginx's re-add does on purpose.
+
+        @return: the errno of the call that failed, or 0.
+        """
+        control = self.poller._control
+        if not (record.mask | mask) & EPOLLEXCLUSIVE:
+            return control(EPOLL_CTL_MOD, record.fd, mask, record.generation)
+        failure = control(EPOLL_CTL_DEL, record.fd, 0, 0)
+        return failure or control(EPOLL_CTL_ADD, record.fd, mask, record.generation)
 
     def apply(self, changed: Set[Registration]) -> None:
         """
