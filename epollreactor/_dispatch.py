@@ -21,7 +21,7 @@ C{doWrite} goes through the reactor's write policy
 """
 
 import sys
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from twisted.internet import posixbase
 from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
@@ -56,19 +56,18 @@ def _logContextStack() -> Optional[List[Dict[Any, Any]]]:
 
 
 def _readOrWrite(
-    reactor: Any,
-    doWrite: Callable[[Registration, int], Optional[BaseException]],
-    record: Registration,
-    event: int,
+    reactor: Any, writing: WritePolicy, record: Registration, event: int
 ) -> None:
     """
     Hand one event to C{record}'s owner: what
     C{posixbase._PollLikeMixin._doReadOrWrite} does, but for the difference
     the module's docstring gives.
 
-    @param doWrite: calls the owner's C{doWrite}
-        (L{WritePolicy.doWrite}).
+    @param writing: the reactor's write policy, through which the owner
+        writes (L{WritePolicy.sameTurn}, L{WritePolicy.doWrite}).
     """
+    sameTurn = writing.sameTurn
+    doWrite = writing.doWrite
     selectable = record.owner
     why: Optional[BaseException] = None
     inRead = False
@@ -86,6 +85,9 @@ def _readOrWrite(
                 if event & EPOLLIN:
                     why = selectable.doRead()
                     inRead = True
+                    if record.owedWrite and not why:
+                        why = sameTurn(record)
+                        inRead = not why
                     if not (record.writing and record.owner is selectable):
                         event = EPOLLIN
                 if not why and event & EPOLLOUT:
@@ -106,7 +108,7 @@ class Dispatcher:
     @ivar _reactor: the reactor, whose C{_disconnectSelectable} the
         function calls.
     @ivar _table: the reactor's records, which events are checked against.
-    @ivar _doWrite: the reactor's write policy's C{doWrite}.
+    @ivar _writing: the reactor's write policy.
     @ivar _cached: C{(stack, base, dispatch)}: the last function built,
         kept while the thread's context stack and log context are the same
         objects.
@@ -125,7 +127,7 @@ class Dispatcher:
         """
         self._reactor = reactor
         self._table = table
-        self._doWrite = writing.doWrite
+        self._writing = writing
 
     def dispatchEvents(self, buffer: EventBuffer, count: int) -> Dispatch:
         """
@@ -189,7 +191,7 @@ class Dispatcher:
         installed a context tracker of its own.
         """
         log.callWithLogger(
-            record.owner, _readOrWrite, self._reactor, self._doWrite, record, event
+            record.owner, _readOrWrite, self._reactor, self._writing, record, event
         )
 
     def _build(self, stack: List[Dict[Any, Any]], base: Any) -> Dispatch:
@@ -201,7 +203,8 @@ class Dispatcher:
         push = stack.append
         pop = stack.pop
         reactor = self._reactor
-        doWrite = self._doWrite
+        doWrite = self._writing.doWrite
+        sameTurn = self._writing.sameTurn
 
         def dispatch(record: Registration, event: int) -> None:
             selectable = record.owner
@@ -234,6 +237,10 @@ class Dispatcher:
                             if event & EPOLLIN:
                                 why = selectable.doRead()
                                 inRead = True
+                                if record.owedWrite and not why:
+                                    # A whole reply goes out in this turn.
+                                    why = sameTurn(record)
+                                    inRead = not why
                                 if not (record.writing and record.owner is selectable):
                                     event = EPOLLIN
                             if not why and event & EPOLLOUT:

@@ -383,6 +383,41 @@ MUTANTS: Tuple[Mutant, ...] = (
         "on a Twisted release that renamed them, every TCP write fails",
     ),
     Mutant(
+        "no write in the turn that read",
+        DISPATCH,
+        "                                if record.owedWrite and not why:\n",
+        "                                if False:\n",
+        ("tests/test_earlywrite.py::test_aWholeReplyGoesOutInTheTurnThatRead",),
+        "request/response traffic turns the loop twice per message",
+    ),
+    Mutant(
+        "same-turn write blind to input waiting",
+        WRITING,
+        "        if buffered > connection.SEND_LIMIT or _unread(sock):\n",
+        "        if buffered > connection.SEND_LIMIT:\n",
+        ("tests/test_earlywrite.py::test_aReplyToInputStillWaitingWaitsForIt",),
+        "a reply goes out while its request is still being read, in more "
+        "sends than Twisted's reactor makes",
+    ),
+    Mutant(
+        "same-turn write of more than a segment",
+        WRITING,
+        "                if buffered > sock.getsockopt(\n",
+        "                if False and buffered > sock.getsockopt(\n",
+        ("tests/test_writing.py::test_aReplyLongerThanASegmentWaitsForTheNextWait",),
+        "a reply sent while its request's last segment is on its way ends "
+        "short, and the rest's short end waits for the delayed ACK",
+    ),
+    Mutant(
+        "same-turn write still owed",
+        WRITING,
+        "        record.owedWrite = False\n        why: Optional[BaseException] = "
+        "connection.doWrite()\n",
+        "        why: Optional[BaseException] = connection.doWrite()\n",
+        ("tests/test_earlywrite.py::test_aWholeReplyGoesOutInTheTurnThatRead",),
+        "every message still costs a second epoll_wait(0)",
+    ),
+    Mutant(
         "SEND_LIMIT left on the transport",
         WRITING,
         "                    del selectable.SEND_LIMIT\n",
