@@ -17,7 +17,10 @@ directions and C{doRead} takes the write interest away, or gives the number
 to another selectable, no C{doWrite} follows, as none would for an event
 masked by that interest or for a selectable no longer registered.  Every
 C{doWrite} goes through the reactor's write policy
-(L{epollreactor._writing}).
+(L{epollreactor._writing}), which a C{doRead} that wrote to its own
+connection asks at once whether the reply can go out in this turn
+(L{WritePolicy.sameTurn}); a write it makes then fails the connection as a
+C{doWrite} for EPOLLOUT would.
 """
 
 import sys

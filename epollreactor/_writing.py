@@ -33,11 +33,11 @@ hold:
  - nothing more is waiting to be read on it (C{FIONREAD}, tcp(7)): a
    request not yet all read may add to the reply;
  - one C{send()} takes the reply whole (at most C{SEND_LIMIT});
- - the reply is at most one segment (the MSS the kernel reports then), or
-   the application set C{TCP_NODELAY}: a request that fits one segment
-   arrives in one, whole, while a longer one can be read before its last
-   segment is there, and a reply sent then would end in a short segment
-   that its rest's own short end waits behind (a delayed ACK, below);
+ - the reply is at most one segment (the MSS the kernel reports then): a
+   request that fits one segment arrives in one, whole, while a longer one
+   can be read before its last segment is there, and a reply sent then
+   would end in a short segment that its rest's own short end waits
+   behind (a delayed ACK, below);
  - no tail of an earlier burst is held on it.
 
 Anything else stays owed, as above.  Twisted's reactor never writes in the
@@ -149,6 +149,10 @@ __all__ = ["WritePolicy"]
 #: default): a buffer shorter than this is never more than one segment, and
 #: is written without asking the kernel for the connection's MSS.
 SMALLEST_SEGMENT = 536
+
+#: The largest MSS TCP over IPv4 or IPv6 can have (an IP datagram's 65,535
+#: bytes less 40 of headers): a longer reply is never one segment.
+LARGEST_SEGMENT = 65_495
 
 #: The longest, in seconds, that a byte of a burst's tail is held back
 #: waiting for the rest of the burst: well under the 40 ms of a delayed ACK
@@ -271,15 +275,16 @@ class WritePolicy:
         if not isTCP:
             return None
         buffered = _buffered(connection)
+        if buffered > LARGEST_SEGMENT or buffered > connection.SEND_LIMIT:
+            # More than any segment: asking the kernel would be wasted.
+            return None
         sock = connection.socket
-        if buffered > connection.SEND_LIMIT or _unread(sock):
+        if _unread(sock):
             # The input that drives the reply goes on: after the next wait.
             return None
         if buffered > SMALLEST_SEGMENT:
             try:
-                if buffered > sock.getsockopt(
-                    IPPROTO_TCP, TCP_MAXSEG
-                ) and not sock.getsockopt(IPPROTO_TCP, TCP_NODELAY):
+                if buffered > sock.getsockopt(IPPROTO_TCP, TCP_MAXSEG):
                     # More than one segment: its input may still arrive.
                     return None
             except OSError:
