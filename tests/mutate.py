@@ -391,6 +391,16 @@ MUTANTS: Tuple[Mutant, ...] = (
         "request/response traffic turns the loop twice per message",
     ),
     Mutant(
+        "a same-turn write's end taken for the input's",
+        DISPATCH,
+        "                                    why = sameTurn(record)\n"
+        "                                    inRead = not why\n",
+        "                                    why = sameTurn(record)\n",
+        ("tests/test_dispatch.py::test_aReplyThenCloseInTheSameTurnCloses",),
+        "a server that answers and closes from dataReceived only half-closes "
+        "a half-closeable connection, which stays open",
+    ),
+    Mutant(
         "same-turn write blind to input waiting",
         WRITING,
         "        if _unread(sock):\n",
