@@ -78,7 +78,7 @@ MUTANTS: Tuple[Mutant, ...] = (
         REGISTRATIONS,
         "EPOLLOUT if self.writing and not (self.owedWrite and self.reading) else 0",
         "EPOLLOUT if self.writing else 0",
-        ("tests/test_earlywrite.py::test_pingPongCostsNoEpollCtl",),
+        ("tests/test_earlywrite.py::test_aWriteOutsideAReadCostsNoEpollCtl",),
         "every reply costs two epoll_ctl calls again (Twisted issue 5303)",
     ),
     Mutant(
@@ -372,7 +372,7 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "a transport's private fields taken for granted",
         WRITING,
-        "                and all(hasattr(selectable, name) for name in _TRANSPORT_FIELDS)\n",
+        "            and all(hasattr(selectable, name) for name in _TRANSPORT_FIELDS)\n",
         "",
         (
             (

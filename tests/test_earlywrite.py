@@ -330,6 +330,59 @@ def test_pingPongCostsNoEpollCtl(
     assert [call for call, _ in trace].count("epoll_ctl") == 0
 
 
+class AnswersNextTurn(Protocol):
+    """
+    Echoes what it receives from a timer, outside any C{doRead}, as a
+    server that answers from a deferred's callback does.
+    """
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Echo C{data} on the next run of the timers.
+        """
+        self.transport.reactor.callLater(0, self.transport.write, data)
+
+
+def test_aWriteOutsideAReadCostsNoEpollCtl(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A write made outside any C{doRead} (a timer's, a deferred's) that goes
+    out at once costs no C{epoll_ctl} either: it is owed a write attempt
+    after the next wait, and EPOLLOUT is asked for only if that leaves
+    something unwritten.
+    """
+    controls: List[int] = []
+    realControl = _epoll.epoll_ctl_bare
+
+    def control(*arguments: Any) -> int:
+        controls.append(arguments[1])
+        result: int = realControl(*arguments)
+        return result
+
+    client, transport, port = serveEcho(reactor, AnswersNextTurn)
+    now = time.monotonic()
+    monkeypatch.setattr(_reactor, "monotonic", lambda: now)
+    monkeypatch.setattr(_registrations, "monotonic", lambda: now)
+    monkeypatch.setattr(_epoll, "epoll_ctl_bare", control)
+    try:
+        for _ in range(20):
+            client.send(b"t" * 64)
+            received = 0
+            for _ in range(LIMIT):
+                reactor.runUntilCurrent()
+                reactor.doIteration(0)
+                received += drain(client)
+                if received == 64:
+                    break
+            assert received == 64
+        assert controls == []
+    finally:
+        client.close()
+        transport.loseConnection()
+        port.stopListening()
+
+
 class CountingWriter(FileDescriptor):
     """
     A Twisted file descriptor over one end of a socket pair that counts its
