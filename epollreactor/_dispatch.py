@@ -199,15 +199,11 @@ class Dispatcher:
 
     def _build(self, stack: List[Dict[Any, Any]], base: Any) -> Dispatch:
         """
-        @param stack: the thread's list of log contexts.
-        @param base: the log context there now, which each event's copies.
-        @return: the dispatch function for them.
+        @return: the dispatch function for C{stack} (the thread's log
+            contexts) and C{base} (the one there now, each event's copy).
         """
-        push = stack.append
-        pop = stack.pop
-        reactor = self._reactor
-        doWrite = self._writing.doWrite
-        sameTurn = self._writing.sameTurn
+        push, pop, reactor = stack.append, stack.pop, self._reactor
+        doWrite, sameTurn = self._writing.doWrite, self._writing.sameTurn
 
         def dispatch(record: Registration, event: int) -> None:
             selectable = record.owner
@@ -241,7 +237,6 @@ class Dispatcher:
                                 why = selectable.doRead()
                                 inRead = True
                                 if record.owedWrite and not why:
-                                    # A whole reply goes out in this turn.
                                     why = sameTurn(record)
                                     inRead = not why
                                 if not (record.writing and record.owner is selectable):
