@@ -17,11 +17,14 @@ directions and C{doRead} takes the write interest away, or gives the number
 to another selectable, no C{doWrite} follows, as none would for an event
 masked by that interest or for a selectable no longer registered.  Every
 C{doWrite} goes through the reactor's write policy
-(L{epollreactor._writing}).
+(L{epollreactor._writing}), which a C{doRead} that wrote to its own
+connection asks at once whether the reply can go out in this turn
+(L{WritePolicy.sameTurn}); a write it makes then fails the connection as a
+C{doWrite} for EPOLLOUT would.
 """
 
 import sys
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from twisted.internet import posixbase
 from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
@@ -56,19 +59,18 @@ def _logContextStack() -> Optional[List[Dict[Any, Any]]]:
 
 
 def _readOrWrite(
-    reactor: Any,
-    doWrite: Callable[[Registration, int], Optional[BaseException]],
-    record: Registration,
-    event: int,
+    reactor: Any, writing: WritePolicy, record: Registration, event: int
 ) -> None:
     """
     Hand one event to C{record}'s owner: what
     C{posixbase._PollLikeMixin._doReadOrWrite} does, but for the difference
     the module's docstring gives.
 
-    @param doWrite: calls the owner's C{doWrite}
-        (L{WritePolicy.doWrite}).
+    @param writing: the reactor's write policy, through which the owner
+        writes (L{WritePolicy.sameTurn}, L{WritePolicy.doWrite}).
     """
+    sameTurn = writing.sameTurn
+    doWrite = writing.doWrite
     selectable = record.owner
     why: Optional[BaseException] = None
     inRead = False
@@ -86,6 +88,9 @@ def _readOrWrite(
                 if event & EPOLLIN:
                     why = selectable.doRead()
                     inRead = True
+                    if record.owedWrite and not why:
+                        why = sameTurn(record)
+                        inRead = not why
                     if not (record.writing and record.owner is selectable):
                         event = EPOLLIN
                 if not why and event & EPOLLOUT:
@@ -106,7 +111,7 @@ class Dispatcher:
     @ivar _reactor: the reactor, whose C{_disconnectSelectable} the
         function calls.
     @ivar _table: the reactor's records, which events are checked against.
-    @ivar _doWrite: the reactor's write policy's C{doWrite}.
+    @ivar _writing: the reactor's write policy.
     @ivar _cached: C{(stack, base, dispatch)}: the last function built,
         kept while the thread's context stack and log context are the same
         objects.
@@ -125,7 +130,7 @@ class Dispatcher:
         """
         self._reactor = reactor
         self._table = table
-        self._doWrite = writing.doWrite
+        self._writing = writing
 
     def dispatchEvents(self, buffer: EventBuffer, count: int) -> Dispatch:
         """
@@ -189,19 +194,16 @@ class Dispatcher:
         installed a context tracker of its own.
         """
         log.callWithLogger(
-            record.owner, _readOrWrite, self._reactor, self._doWrite, record, event
+            record.owner, _readOrWrite, self._reactor, self._writing, record, event
         )
 
     def _build(self, stack: List[Dict[Any, Any]], base: Any) -> Dispatch:
         """
-        @param stack: the thread's list of log contexts.
-        @param base: the log context there now, which each event's copies.
-        @return: the dispatch function for them.
+        @return: the dispatch function for C{stack} (the thread's log
+            contexts) and C{base} (the one there now, each event's copy).
         """
-        push = stack.append
-        pop = stack.pop
-        reactor = self._reactor
-        doWrite = self._doWrite
+        push, pop, reactor = stack.append, stack.pop, self._reactor
+        doWrite, sameTurn = self._writing.doWrite, self._writing.sameTurn
 
         def dispatch(record: Registration, event: int) -> None:
             selectable = record.owner
@@ -234,6 +236,9 @@ class Dispatcher:
                             if event & EPOLLIN:
                                 why = selectable.doRead()
                                 inRead = True
+                                if record.owedWrite and not why:
+                                    why = sameTurn(record)
+                                    inRead = not why
                                 if not (record.writing and record.owner is selectable):
                                     event = EPOLLIN
                             if not why and event & EPOLLOUT:

@@ -65,7 +65,16 @@ What this means for us
    away within one iteration costs nothing (fact 8).
  - How selectables write (when a write is tried without EPOLLOUT, how a TCP
    burst is cut) is the write policy's (L{epollreactor._writing}), which
-   the loop calls before the wait and after the dispatch.
+   the loop calls before the wait, right after a C{doRead} and after the
+   dispatch.  A whole reply to a request read whole goes out in the turn
+   that read it, one wait per request/response.  Anything longer is never
+   sent there, because TCP cannot take a burst in pieces: each piece would
+   end in a short segment, and Nagle's algorithm (tcp(7)) holds a short
+   segment while an earlier one is unacknowledged, which a receiver
+   waiting for the rest of its answer acknowledges only when its
+   delayed-ACK timer fires (40 ms).  So a write that may be part of a
+   burst still arriving waits until the next C{epoll_wait(2)} could report
+   the rest, and is then cut into whole segments.
  - Each event reaches its selectable in the log context that
    C{log.callWithLogger} would give it, built once per iteration
    (L{epollreactor._dispatch}, Twisted issue 2534).

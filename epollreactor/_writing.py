@@ -1,9 +1,9 @@
 """
 L{WritePolicy}: how L{EPollReactor<epollreactor.EPollReactor>} has its
 selectables write, decided apart from the loop that waits and dispatches,
-which calls it at two points: before the next wait it hands over the write
-attempts it owes, and after that wait's events were dispatched it makes
-them.
+which calls it at three points: before the next wait it hands over the
+write attempts it owes, after that wait's events were dispatched it makes
+them, and right after a C{doRead} that wrote it may make one at once.
 
 Write attempts
 ==============
@@ -13,12 +13,37 @@ EPOLLOUT at once: the connection gets one C{doWrite} after the events of
 the next C{epoll_wait(2)} were dispatched, its own C{doRead} included, and
 only what could not be written then waits for EPOLLOUT.  That saves the two
 C{epoll_ctl(2)} calls per message of Twisted's reactor (Twisted issue
-5303) without ever sending earlier than it would: Twisted calls C{doWrite}
-only after a wait that reported EPOLLOUT, and in the same event calls
-C{doRead} first, so a reply goes out with all the input that had arrived by
-then, and so does ours.  A write is never sent before the kernel was asked
+5303) without sending earlier than it would (but for "The same turn",
+below): Twisted calls C{doWrite} only after a wait that reported EPOLLOUT,
+and in the same event calls C{doRead} first, so a reply goes out with all
+the input that had arrived by then, and so does ours.  A write is never sent before the kernel was asked
 whether more input for the same reply is there; C{tests/test_earlywrite.py}
 pins that in system calls.
+
+The same turn
+=============
+
+Request/response traffic would then turn the loop twice per message: the
+wait that reports the request, and the C{epoll_wait(0)} after which the
+reply goes out.  The kernel can be asked the wait's question directly, so a
+TCP connection whose C{doRead} wrote is written right after that C{doRead},
+in the iteration that read (L{WritePolicy.sameTurn}), when all of these
+hold:
+
+ - nothing more is waiting to be read on it (C{FIONREAD}, tcp(7)): a
+   request not yet all read may add to the reply;
+ - one C{send()} takes the reply whole (at most C{SEND_LIMIT});
+ - the reply is at most one segment (the MSS the kernel reports then): a
+   request that fits one segment arrives in one, whole, while a longer one
+   can be read before its last segment is there, and a reply sent then
+   would end in a short segment that its rest's own short end waits
+   behind (a delayed ACK, below);
+ - no tail of an earlier burst is held on it.
+
+Anything else stays owed, as above.  Twisted's reactor never writes in the
+turn that read, and a burst cannot be sent in pieces without that wait: so
+the rule only ever sends, in that turn, a reply that goes out in one
+C{send()} as one segment, the reply's only short one.
 
 The tail-segment wait
 =====================
@@ -125,6 +150,10 @@ __all__ = ["WritePolicy"]
 #: is written without asking the kernel for the connection's MSS.
 SMALLEST_SEGMENT = 536
 
+#: The largest MSS TCP over IPv4 or IPv6 can have (an IP datagram's 65,535
+#: bytes less 40 of headers): a longer reply is never one segment.
+LARGEST_SEGMENT = 65_495
+
 #: The longest, in seconds, that a byte of a burst's tail is held back
 #: waiting for the rest of the burst: well under the 40 ms of a delayed ACK
 #: that holding it saves, and a small part of a request's round trip.
@@ -226,7 +255,58 @@ class WritePolicy:
                 if record.writing and record.owner is not None:
                     changed.add(record)
 
+    def sameTurn(self, record: Registration) -> Optional[BaseException]:
+        """
+        Right after a C{doRead} of C{record}'s owner, which wrote while the
+        kernel does not watch it for EPOLLOUT: make the write attempt owed
+        now, in the iteration that read, when what the owner wrote is a
+        whole reply that one C{send()} takes, as the module's docstring
+        says ("The same turn"); else leave it owed.
+
+        @return: what C{doWrite} returned, or C{None} when it was not
+            called.
+        """
+        connection = record.owner
+        if not record.writing or record.tail >= 0 or connection is None:
+            return None
+        isTCP = self._isTCP.get(connection.__class__)
+        if isTCP is None:
+            isTCP = self._classify(connection)
+        if not isTCP:
+            return None
+        buffered = _buffered(connection)
+        if buffered > LARGEST_SEGMENT or buffered > connection.SEND_LIMIT:
+            # More than any segment: asking the kernel would be wasted.
+            return None
+        sock = connection.socket
+        if _unread(sock):
+            # The input that drives the reply goes on: after the next wait.
+            return None
+        if buffered > SMALLEST_SEGMENT:
+            try:
+                if buffered > sock.getsockopt(IPPROTO_TCP, TCP_MAXSEG):
+                    # More than one segment: its input may still arrive.
+                    return None
+            except OSError:
+                return None
+        record.owedWrite = False
+        why: Optional[BaseException] = connection.doWrite()
+        return why
+
     # Whole segments.
+
+    def _classify(self, selectable: Any) -> bool:
+        """
+        @return: whether C{selectable}, whose type L{_isTCP} does not know
+            yet, is a Twisted TCP connection over IP with the fields the
+            whole-segment rule reads; its type is then known.
+        """
+        isTCP = self._isTCP[selectable.__class__] = (
+            isinstance(selectable, tcp.Connection)
+            and not isinstance(selectable, _UNIX)
+            and all(hasattr(selectable, name) for name in _TRANSPORT_FIELDS)
+        )
+        return isTCP
 
     def doWrite(
         self, record: Registration, afterRead: int = 0
@@ -241,14 +321,9 @@ class WritePolicy:
         @return: what C{doWrite} returned.
         """
         selectable = record.owner
-        kind = selectable.__class__
-        isTCP = self._isTCP.get(kind)
+        isTCP = self._isTCP.get(selectable.__class__)
         if isTCP is None:
-            isTCP = self._isTCP[kind] = (
-                isinstance(selectable, tcp.Connection)
-                and not isinstance(selectable, _UNIX)
-                and all(hasattr(selectable, name) for name in _TRANSPORT_FIELDS)
-            )
+            isTCP = self._classify(selectable)
         if not isTCP:
             why: Optional[BaseException] = selectable.doWrite()
             return why

@@ -78,7 +78,7 @@ MUTANTS: Tuple[Mutant, ...] = (
         REGISTRATIONS,
         "EPOLLOUT if self.writing and not (self.owedWrite and self.reading) else 0",
         "EPOLLOUT if self.writing else 0",
-        ("tests/test_earlywrite.py::test_pingPongCostsNoEpollCtl",),
+        ("tests/test_earlywrite.py::test_aWriteOutsideAReadCostsNoEpollCtl",),
         "every reply costs two epoll_ctl calls again (Twisted issue 5303)",
     ),
     Mutant(
@@ -410,7 +410,7 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "a transport's private fields taken for granted",
         WRITING,
-        "                and all(hasattr(selectable, name) for name in _TRANSPORT_FIELDS)\n",
+        "            and all(hasattr(selectable, name) for name in _TRANSPORT_FIELDS)\n",
         "",
         (
             (
@@ -419,6 +419,51 @@ MUTANTS: Tuple[Mutant, ...] = (
             ),
         ),
         "on a Twisted release that renamed them, every TCP write fails",
+    ),
+    Mutant(
+        "no write in the turn that read",
+        DISPATCH,
+        "                                if record.owedWrite and not why:\n",
+        "                                if False:\n",
+        ("tests/test_earlywrite.py::test_aWholeReplyGoesOutInTheTurnThatRead",),
+        "request/response traffic turns the loop twice per message",
+    ),
+    Mutant(
+        "a same-turn write's end taken for the input's",
+        DISPATCH,
+        "                                    why = sameTurn(record)\n"
+        "                                    inRead = not why\n",
+        "                                    why = sameTurn(record)\n",
+        ("tests/test_dispatch.py::test_aReplyThenCloseInTheSameTurnCloses",),
+        "a server that answers and closes from dataReceived only half-closes "
+        "a half-closeable connection, which stays open",
+    ),
+    Mutant(
+        "same-turn write blind to input waiting",
+        WRITING,
+        "        if _unread(sock):\n",
+        "        if False:\n",
+        ("tests/test_earlywrite.py::test_aReplyToInputStillWaitingWaitsForIt",),
+        "a reply goes out while its request is still being read, in more "
+        "sends than Twisted's reactor makes",
+    ),
+    Mutant(
+        "same-turn write of more than a segment",
+        WRITING,
+        "                if buffered > sock.getsockopt(IPPROTO_TCP, TCP_MAXSEG):\n",
+        "                if False:\n",
+        ("tests/test_writing.py::test_aReplyLongerThanASegmentWaitsForTheNextWait",),
+        "a reply sent while its request's last segment is on its way ends "
+        "short, and the rest's short end waits for the delayed ACK",
+    ),
+    Mutant(
+        "same-turn write still owed",
+        WRITING,
+        "        record.owedWrite = False\n        why: Optional[BaseException] = "
+        "connection.doWrite()\n",
+        "        why: Optional[BaseException] = connection.doWrite()\n",
+        ("tests/test_earlywrite.py::test_aWholeReplyGoesOutInTheTurnThatRead",),
+        "every message still costs a second epoll_wait(0)",
     ),
     Mutant(
         "SEND_LIMIT left on the transport",

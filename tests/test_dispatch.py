@@ -6,15 +6,22 @@ logs, the same logging and disconnection when it raises, on real socket
 pairs, compared with Twisted's stock reactor where that has one.
 """
 
+import errno
+import os
 import socket
 from typing import Any, Dict, Iterator, List, Optional
 
+from zope.interface import implementer
+
 import pytest
 from twisted.internet import abstract
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.python import context, log
 from twisted.python.failure import Failure
 
 from epollreactor import EPollReactor
+from tests.test_earlywrite import Echo, serveEcho
 
 try:
     from twisted.internet.epollreactor import EPollReactor as StockEPollReactor
@@ -315,4 +322,138 @@ def test_noDoWriteOnceDoReadStoppedWriting(contextTracker: str, kind: Any) -> No
     finally:
         a.close()
         b.close()
+        reactor._poller.close()
+
+
+class RefusingSocket:
+    """
+    A server connection's socket whose C{send} fails as on a connection the
+    peer has reset (EPIPE), counting the attempts; the kernel cannot be
+    made to fail one C{send(2)} on cue right after a read succeeded.
+
+    @ivar sends: how many times C{send} was called.
+    """
+
+    def __init__(self, real: socket.socket) -> None:
+        """
+        @param real: the socket Twisted's transport holds.
+        """
+        self._real = real
+        self.sends = 0
+
+    def send(self, data: Any) -> int:
+        """
+        Fail, as C{send(2)} does on a broken connection.
+        """
+        self.sends += 1
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    def __getattr__(self, name: str) -> Any:
+        """
+        @return: the real socket's attribute.
+        """
+        return getattr(self._real, name)
+
+
+def test_aFailedSameTurnWriteLosesTheConnection(contextTracker: str) -> None:
+    """
+    When the reply a C{doRead} wrote goes out in the same turn and its
+    C{send} fails, the connection is lost with the write's reason, as when
+    a C{doWrite} for EPOLLOUT fails: under either way of dispatching.
+    """
+    reactor = EPollReactor()
+    lost: List[Failure] = []
+
+    class Recording(Echo):
+        def connectionLost(self, reason: Failure) -> None:
+            lost.append(reason)
+
+    client, transport, port = serveEcho(reactor, Recording)
+    refusing = transport.socket = RefusingSocket(transport.socket)
+    try:
+        client.send(b"r" * 64)
+        for _ in range(100):
+            reactor.doIteration(0.01)
+            if lost:
+                break
+        assert refusing.sends == 1
+        assert [reason.type for reason in lost] == [ConnectionLost]
+    finally:
+        client.close()
+        port.stopListening()
+        reactor.removeAll()
+        reactor._poller.close()
+
+
+@implementer(IHalfCloseableProtocol)
+class SaysByeAndCloses(Echo):
+    """
+    A protocol that can be half-closed, and that answers its first input
+    with C{b"bye"} and closes the connection.
+
+    @ivar calls: C{"readConnectionLost"} and C{connectionLost}'s reason
+        type, as they came.
+    """
+
+    def __init__(self) -> None:
+        """
+        Start recording.
+        """
+        self.calls: List[Any] = []
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Answer and close.
+        """
+        self.transport.write(b"bye")
+        self.transport.loseConnection()
+
+    def readConnectionLost(self) -> None:
+        """
+        Record the call.
+        """
+        self.calls.append("readConnectionLost")
+
+    def writeConnectionLost(self) -> None:
+        """
+        Record the call.
+        """
+        self.calls.append("writeConnectionLost")
+
+    def connectionLost(self, reason: Failure) -> None:
+        """
+        Record the call.
+        """
+        self.calls.append(reason.type)
+
+
+def test_aReplyThenCloseInTheSameTurnCloses(contextTracker: str) -> None:
+    """
+    A protocol that answers and closes the connection from C{dataReceived}
+    (an HTTP/1.0 server) has its answer sent and the connection closed,
+    with C{connectionLost(ConnectionDone)}, when the answer goes out in the
+    turn that read: the write's end of the connection is not taken for the
+    end of its input, which would only half-close it.
+    """
+    reactor = EPollReactor()
+    client, transport, port = serveEcho(reactor, SaysByeAndCloses)
+    protocol = transport.protocol
+    try:
+        client.send(b"hello")
+        received = b""
+        for _ in range(100):
+            reactor.doIteration(0.01)
+            try:
+                chunk = client.recv(100)
+            except BlockingIOError:
+                continue
+            received += chunk
+            if not chunk:
+                break
+        assert received == b"bye"
+        assert protocol.calls == [ConnectionDone]
+    finally:
+        client.close()
+        port.stopListening()
+        reactor.removeAll()
         reactor._poller.close()

@@ -1,16 +1,19 @@
 """
 When L{epollreactor.EPollReactor} sends what a protocol wrote, counted in
 system calls on a real TCP connection over loopback: a write made while
-handling input goes out only after the next C{epoll_wait(2)} has had the
-chance to report more of that input, so input that arrives in several reads
-is answered in as few C{send()} calls as Twisted's own reactor makes, and a
-write costs no C{epoll_ctl(2)} when everything goes out at once.
+handling input goes out only once the kernel was asked whether more of that
+input is there, so input that arrives in several reads is answered in as
+few C{send()} calls as Twisted's own reactor makes; a whole reply that one
+C{send()} takes, with no input left unread, goes out in the loop turn that
+read its request, so request/response traffic takes one C{epoll_wait(2)}
+per message; and a write costs no C{epoll_ctl(2)} when everything goes out
+at once.
 
 The first rule keeps a reply from being sent in more calls than Twisted's
-reactor sends it in (C{epollreactor._writing}, "Write attempts"; how
-each call is cut into segments is C{tests/test_writing.py}'s); the second
-is what makes small request/response traffic cheaper than on Twisted's
-reactor.
+reactor sends it in (C{epollreactor._writing}, "Write attempts" and "The
+same turn"; how each call is cut into segments is C{tests/test_writing.py}'s);
+the other two are what make small request/response traffic cheaper than
+on Twisted's reactor.
 """
 
 import socket
@@ -21,7 +24,7 @@ import pytest
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.protocol import Factory, Protocol
 
-from epollreactor import _epoll, _reactor, _registrations
+from epollreactor import _epoll, _reactor, _registrations, _writing
 from epollreactor._reactor import EPollReactor
 
 #: Iterations a test may take before it gives up; each one is bounded by
@@ -111,8 +114,10 @@ def connection(
 ) -> Iterator[Tuple[socket.socket, List[Tuple[str, int]]]]:
     """
     An echo server on C{reactor} and a non-blocking client socket connected
-    to it, with the server connection's C{recv}/C{send} and the reactor's
-    C{epoll_wait}/C{epoll_ctl} calls recorded, in order, in one trace.
+    to it, with the server connection's C{recv}/C{send}, the reactor's
+    C{epoll_wait}/C{epoll_ctl} calls (C{("epoll_wait", milliseconds)}) and
+    the write policy's C{FIONREAD} questions (C{("unread", bytes)}) recorded,
+    in order, in one trace.
 
     @return: the client socket and the trace.
     """
@@ -121,10 +126,11 @@ def connection(
     transport.socket = CountingSocket(transport.socket, trace)
     realWait = _epoll.epoll_wait
     realControl = _epoll.epoll_ctl_bare
+    realUnread = _writing._unread
 
     def wait(*arguments: Any) -> int:
+        trace.append(("epoll_wait", arguments[3]))
         count: int = realWait(*arguments)
-        trace.append(("epoll_wait", count))
         return count
 
     def control(*arguments: Any) -> int:
@@ -132,8 +138,15 @@ def connection(
         result: int = realControl(*arguments)
         return result
 
+    def unread(sock: Any) -> int:
+        waiting: int = realUnread(sock)
+        trace.append(("unread", waiting))
+        return waiting
+
     # The reactor's every epoll_wait(2) and epoll_ctl(2) go through its
-    # epoll object.
+    # epoll object, and the write policy's every ioctl(FIONREAD) through
+    # _unread: a system call the trace could not see otherwise.
+    monkeypatch.setattr(_writing, "_unread", unread)
     monkeypatch.setattr(_epoll, "epoll_wait", wait)
     monkeypatch.setattr(_epoll, "epoll_ctl_bare", control)
     # The checks for descriptors closed behind the reactor's back
@@ -191,40 +204,114 @@ def exchange(
 
 
 @pytest.mark.parametrize("size", [64, 4096, 65536, 200_000, 1_000_000])
-def test_sendOnlyAfterAWait(
+def test_sendOnlyAfterAskingForMoreInput(
     reactor: EPollReactor,
     connection: Tuple[socket.socket, List[Tuple[str, int]]],
     size: int,
 ) -> None:
     """
     Between the C{recv} that starts a reply and the C{send} that takes it
-    out there is always an C{epoll_wait}: the reply goes out only after the
-    reactor has asked the kernel whether more input is there, and read it
-    into the same reply if it is, as Twisted's reactor does when EPOLLIN and
-    EPOLLOUT come together.  A reactor that sends at the end of the
-    iteration that read (what ours did before) sends each 64 KiB read on its
-    own, leaving a short segment behind every one, and the last segment of
-    the message then waits for the peer's delayed ACK.
+    out, the reactor always asked the kernel whether more input is there:
+    an C{epoll_wait}, after which it reads that input into the same reply
+    first, as Twisted's reactor does when EPOLLIN and EPOLLOUT come
+    together; or, in the turn that read, for the whole reply, a C{FIONREAD}
+    that found nothing left.  A reactor that sends
+    at the end of every iteration that read (what ours did once) sends each
+    64 KiB read on its own, leaving a short segment behind every one, and
+    the last segment of the message then waits for the peer's delayed ACK.
     """
     client, trace = connection
     exchange(reactor, client, b"x" * size)
     unsent = 0
-    waitOwed = False
+    waitOwed = asked = False
     sends = 0
     for call, value in trace:
         if call == "recv" and value:
             # The first input of a reply must see a wait before it goes out.
             waitOwed = waitOwed or unsent == 0
             unsent += value
+            asked = False
         elif call == "epoll_wait":
             waitOwed = False
+        elif call == "unread":
+            asked = value == 0
         elif call == "send":
             sends += 1
-            assert not waitOwed, trace
+            sameTurn = asked and value == unsent
+            assert not waitOwed or sameTurn, trace
             unsent -= value
     assert unsent == 0
     assert sum(value for call, value in trace if call == "send") == size
     assert sends >= 1
+
+
+@pytest.mark.parametrize("size", [64, 4096, 30_000])
+def test_aWholeReplyGoesOutInTheTurnThatRead(
+    reactor: EPollReactor,
+    connection: Tuple[socket.socket, List[Tuple[str, int]]],
+    size: int,
+) -> None:
+    """
+    Request/response traffic turns the loop once per message: a reply that
+    one C{send} takes whole, to a request with nothing more unread behind
+    it, is sent right after the C{recv} that read the request, in the same
+    iteration, so each message costs one C{epoll_wait}, one C{recv} and
+    one C{send}, and no C{epoll_ctl}; and since nothing is owed after it,
+    each wait may sleep.  (Twisted's reactor makes two waits and two
+    C{epoll_ctl} calls per message.)
+    """
+    client, trace = connection
+    for _ in range(20):
+        exchange(reactor, client, b"q" * size)
+    calls = [call for call, _ in trace]
+    assert [value for call, value in trace if call == "epoll_wait"] == [10] * 20
+    assert [(call, value) for call, value in trace if call in ("recv", "send")] == [
+        ("recv", size),
+        ("send", size),
+    ] * 20
+    assert calls.count("epoll_ctl") == 0
+
+
+class Tally(Protocol):
+    """
+    Answers each piece of input with one byte.
+    """
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Answer C{data}.
+        """
+        self.transport.write(b".")
+
+
+def test_aReplyToInputStillWaitingWaitsForIt(reactor: EPollReactor) -> None:
+    """
+    A reply whose request is not all read yet (the kernel holds more input
+    than one C{doRead} takes) is not sent in the turn that read: the next
+    read may add to it, so it waits for the next C{epoll_wait}, and
+    answers to several reads leave in fewer C{send} calls than there were
+    reads, as on Twisted's reactor.
+    """
+    trace: List[Tuple[str, int]] = []
+    client, transport, port = serveEcho(reactor, Tally)
+    transport.socket = CountingSocket(transport.socket, trace)
+    try:
+        # Over 64 KiB at once: more than the first doRead takes.
+        sent = client.send(b"m" * 262_144)
+        assert sent > 131_072
+        for _ in range(LIMIT):
+            reactor.doIteration(0)
+            drain(client)
+            read = sum(value for call, value in trace if call == "recv")
+            if read == sent and trace[-1][0] == "send":
+                break
+        calls = [call for call, _ in trace]
+        assert calls.index("send") > 1, trace
+        assert calls.count("send") < calls.count("recv"), trace
+    finally:
+        client.close()
+        transport.loseConnection()
+        port.stopListening()
 
 
 def test_pingPongCostsNoEpollCtl(
@@ -241,6 +328,59 @@ def test_pingPongCostsNoEpollCtl(
         exchange(reactor, client, b"p" * 64)
     assert [call for call, _ in trace].count("send") == 20
     assert [call for call, _ in trace].count("epoll_ctl") == 0
+
+
+class AnswersNextTurn(Protocol):
+    """
+    Echoes what it receives from a timer, outside any C{doRead}, as a
+    server that answers from a deferred's callback does.
+    """
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Echo C{data} on the next run of the timers.
+        """
+        self.transport.reactor.callLater(0, self.transport.write, data)
+
+
+def test_aWriteOutsideAReadCostsNoEpollCtl(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A write made outside any C{doRead} (a timer's, a deferred's) that goes
+    out at once costs no C{epoll_ctl} either: it is owed a write attempt
+    after the next wait, and EPOLLOUT is asked for only if that leaves
+    something unwritten.
+    """
+    controls: List[int] = []
+    realControl = _epoll.epoll_ctl_bare
+
+    def control(*arguments: Any) -> int:
+        controls.append(arguments[1])
+        result: int = realControl(*arguments)
+        return result
+
+    client, transport, port = serveEcho(reactor, AnswersNextTurn)
+    now = time.monotonic()
+    monkeypatch.setattr(_reactor, "monotonic", lambda: now)
+    monkeypatch.setattr(_registrations, "monotonic", lambda: now)
+    monkeypatch.setattr(_epoll, "epoll_ctl_bare", control)
+    try:
+        for _ in range(20):
+            client.send(b"t" * 64)
+            received = 0
+            for _ in range(LIMIT):
+                reactor.runUntilCurrent()
+                reactor.doIteration(0)
+                received += drain(client)
+                if received == 64:
+                    break
+            assert received == 64
+        assert controls == []
+    finally:
+        client.close()
+        transport.loseConnection()
+        port.stopListening()
 
 
 class CountingWriter(FileDescriptor):
