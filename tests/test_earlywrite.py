@@ -26,6 +26,7 @@ from twisted.internet.protocol import Factory, Protocol
 
 from epollreactor import _epoll, _reactor, _registrations, _writing
 from epollreactor._reactor import EPollReactor
+from tests.waits import timespecAt
 
 #: Iterations a test may take before it gives up; each one is bounded by
 #: the loopback connection's progress, never by time.
@@ -115,7 +116,8 @@ def connection(
     """
     An echo server on C{reactor} and a non-blocking client socket connected
     to it, with the server connection's C{recv}/C{send}, the reactor's
-    C{epoll_wait}/C{epoll_ctl} calls (C{("epoll_wait", milliseconds)}) and
+    waits (C{("epoll_wait", milliseconds)}, an C{epoll_pwait2}'s timeout
+    rounded up to milliseconds too), its C{epoll_ctl} calls and
     the write policy's C{FIONREAD} questions (C{("unread", bytes)}) recorded,
     in order, in one trace.
 
@@ -125,12 +127,20 @@ def connection(
     client, transport, port = serveEcho(reactor)
     transport.socket = CountingSocket(transport.socket, trace)
     realWait = _epoll.epoll_wait
+    realPwait2 = _epoll._pwait2
     realControl = _epoll.epoll_ctl_bare
     realUnread = _writing._unread
 
     def wait(*arguments: Any) -> int:
         trace.append(("epoll_wait", arguments[3]))
         count: int = realWait(*arguments)
+        return count
+
+    def pwait2(*arguments: Any) -> int:
+        nanoseconds = timespecAt(arguments[3])
+        assert nanoseconds is not None
+        trace.append(("epoll_wait", -(-nanoseconds // 1_000_000)))
+        count: int = realPwait2(*arguments)
         return count
 
     def control(*arguments: Any) -> int:
@@ -148,6 +158,7 @@ def connection(
     # _unread: a system call the trace could not see otherwise.
     monkeypatch.setattr(_writing, "_unread", unread)
     monkeypatch.setattr(_epoll, "epoll_wait", wait)
+    monkeypatch.setattr(_epoll, "_pwait2", pwait2)
     monkeypatch.setattr(_epoll, "epoll_ctl_bare", control)
     # The checks for descriptors closed behind the reactor's back
     # (WATCH_PERIOD) make epoll_ctl calls as the clock says, so many more
