@@ -31,6 +31,8 @@ It follows the facts about epoll written above L{epollreactor._reactor}:
 """
 
 import errno
+from select import POLLNVAL
+from select import poll as _pollObject
 from time import monotonic
 from typing import Any, Callable, Dict, List, Optional, Set
 
@@ -51,19 +53,24 @@ __all__ = ["PREEN_BATCH", "Registration", "Registrations"]
 #: C{ceil(len(records) / PREEN_BATCH)} iterations, none of which waits.
 PREEN_BATCH = 32
 
-#: Every record is checked at least once in this many seconds, busy or idle,
-#: so that one whose descriptor was closed behind the reactor's back (which
-#: no event will ever report, fact 2 of L{epollreactor._reactor}) is lost,
-#: and its owner told, within C{WATCH_PERIOD + WATCH_WAKE} seconds; but no
-#: faster than L{WATCH_RATE} allows.
+#: Every this many seconds, busy or idle, one sweep looks at every record
+#: at once: its owner must still report its number, and one C{poll(2)} of
+#: every registered number must not find it closed (POLLNVAL).  A record
+#: whose descriptor was closed behind the reactor's back (which no event
+#: will ever report, fact 2 of L{epollreactor._reactor}) is so lost, and
+#: its owner told, within C{WATCH_PERIOD + WATCH_WAKE} seconds, however
+#: many there are: the sweep costs about 0.1 us per record, a Python
+#: comparison and the kernel's look at one descriptor, where an
+#: C{epoll_ctl(2)} each would cost 1-4 us (bench/README.md, "Lost
+#: descriptors").
 WATCH_PERIOD = 0.75
 
-#: The most records checked per second (about 1.5 ms of CPU a second): a
-#: check is a system call, and beside 10,000 idle registrations one check
-#: of each per period would cost a busy server more than the checks are
-#: worth (bench/README.md, "Lost descriptors").  Beyond C{WATCH_RATE *
-#: WATCH_PERIOD} records, each is checked once per C{len(records) /
-#: WATCH_RATE} seconds instead.
+#: The most records the ring checks one by one per second, with an
+#: C{EPOLL_CTL_MOD} each (1-4 us): the only check that sees a number closed
+#: and taken at once by a file the reactor was not given (the sweep sees an
+#: open number, as C{poll(2)} and C{select(2)} would).  Up to C{WATCH_RATE
+#: * WATCH_PERIOD} records, each is checked so once per L{WATCH_PERIOD};
+#: beyond, once per C{len(records) / WATCH_RATE} seconds.
 WATCH_RATE = 1000.0
 
 #: While records are watched, the reactor's wait returns at least this
@@ -77,11 +84,40 @@ _GENERATION_LIMIT = 2**32
 #: comes again) from an event left in a batch (one that does not).
 _STRAYS_KEPT = 4096
 
+#: What a lost record's owner is told, by the kernel's error.
+_LOST_BECAUSE = {
+    errno.EBADF: "was closed without being removed from the reactor",
+    errno.ENOENT: (
+        "names another file now: the one it was added for was closed "
+        "without being removed from the reactor"
+    ),
+}
+
+
+def lostReason(fd: int, failure: int) -> OSError:
+    """
+    @return: the exception that says why the registration under C{fd} was
+        lost, carrying the kernel's C{failure} as its errno.
+    """
+    because = _LOST_BECAUSE.get(failure)
+    if because is None:
+        return osError(failure)
+    return OSError(failure, "descriptor {} {}".format(fd, because))
+
+
 # What EPOLL_CTL_DEL says when our entry under a number is gone: the number
 # is closed (EBADF), names another file (ENOENT), or names a file epoll
 # cannot watch at all, such as a regular file dup2'd onto it (EPERM;
 # epoll_ctl(2) checks the target file before it looks the number up).
 _STALE_ERRNOS = frozenset([errno.EBADF, errno.ENOENT, errno.EPERM])
+
+def _now() -> float:
+    """
+    @return: L{monotonic}, looked up when called, so that a test can stop
+        it for every table at once.
+    """
+    return monotonic()
+
 
 #: A L{Registrations.checkAt} that never comes.
 _NEVER = float("inf")
@@ -171,9 +207,11 @@ class Registrations:
         whatever its C{fileno()} says now; an owner holds one number.
     @ivar pending: L{FORKED} and L{GHOSTS}: a rebuild owed before the
         next wait.
-    @ivar checkAt: when (L{monotonic}) L{check} is next due: at once while
+    @ivar checkAt: when (by L{clock}) L{check} is next due: at once while
         a rebuild or a preen is owed.  The one attribute the reactor's loop
         tests.
+    @ivar clock: the time, in seconds, that the checks keep: the
+        reactor's loop reads the same one.
     """
 
     pending = 0
@@ -183,8 +221,8 @@ class Registrations:
         """
         Create the epoll instance, with no entries.
 
-        @param lose: called with a record found lost (its number closed, or
-            naming another file its owner no longer reports), once the
+        @param lose: called with a record found lost (its number closed,
+            naming another file, or no longer its owner's), once the
             record is forgotten; the reactor tells the owner.
         """
         # The 1024 is only a hint; the kernel ignores it since Linux 2.6.8.
@@ -192,6 +230,13 @@ class Registrations:
         self.byNumber: Dict[int, Registration] = {}
         self.byOwner: Dict[int, Registration] = {}
         self._lose = lose
+        self.clock: Callable[[], float] = _now
+        #: Every registered number, asking for no event, for the sweep's
+        #: one poll(2): select.poll keeps the pollfd array in C and builds
+        #: it again only after a change, so a sweep is one call; it is no
+        #: epoll object, and every CPython and PyPy on Linux has it.
+        self._numbers = _pollObject()
+        self._sweepAt = self.clock() + WATCH_PERIOD
         self._nextGeneration = 1
         self._strays: Set[int] = set()
         #: Every record, in the order the checks visit them, ended ones
@@ -201,7 +246,7 @@ class Registrations:
         self._cursor = 0
         self._credit = 0.0
         self._urgent = 0
-        self._checkedAt = monotonic()
+        self._checkedAt = self.clock()
 
     # Registering.
 
@@ -236,10 +281,12 @@ class Registrations:
                 # An entry we forgot, or one from before a fork; take it.
                 failure = control(EPOLL_CTL_MOD, fd, mask, generation)
         if failure:
-            self.byNumber.pop(fd, None)
+            if self.byNumber.pop(fd, None) is not None:
+                self._numbers.unregister(fd)
             raise osError(failure)
         record = self.byNumber[fd] = Registration(owner, fd, generation, mask)
         self.byOwner[id(owner)] = record
+        self._numbers.register(fd, 0)
         ring = self._ring
         ring.append(record)
         if len(ring) > 2 * len(self.byNumber) + 64:
@@ -296,6 +343,7 @@ class Registrations:
         """
         if self.byNumber.get(record.fd) is record:
             del self.byNumber[record.fd]
+            self._numbers.unregister(record.fd)
         if record.owner is not None:
             del self.byOwner[id(record.owner)]
             record.owner = None
@@ -305,29 +353,20 @@ class Registrations:
     def remask(self, record: Registration, mask: int) -> bool:
         """
         Give the kernel C{mask} for C{record}'s entry, for a changed
-        interest or to check the entry is still there.  One policy for an
-        entry the kernel dropped: if the number was C{dup2}'d over (ENOENT)
-        and the owner still reports it, the number is watched again for the
-        file it names now, as selectreactor and pollreactor, which know
-        only numbers, would watch it; otherwise (EBADF: the number was
-        closed) the record is lost.
+        interest or to check the entry is still there.  An entry the kernel
+        dropped means the record is lost, with the kernel's error: EBADF,
+        the number was closed; ENOENT, it names another file now (closed
+        and reused, or C{dup2}'d over), which is never watched, nor read,
+        on the old owner's behalf, though selectreactor and pollreactor,
+        which know only numbers, would read it.
 
         @return: whether it was lost (and the owner told).
         """
-        control = self.poller._control
-        fd = record.fd
-        failure = control(EPOLL_CTL_MOD, fd, mask, record.generation)
-        if failure == errno.ENOENT:
-            try:
-                reported = record.owner.fileno()
-            except Exception:
-                reported = None
-            if reported == fd:
-                failure = control(EPOLL_CTL_ADD, fd, mask, record.generation)
+        failure = self.poller._control(EPOLL_CTL_MOD, record.fd, mask, record.generation)
         if not failure:
             record.mask = mask
             return False
-        self.lost(record, osError(failure))
+        self.lost(record, lostReason(record.fd, failure))
         return True
 
     def apply(self, changed: Set[Registration]) -> None:
@@ -371,19 +410,25 @@ class Registrations:
     def check(self) -> None:
         """
         Before a wait, when L{checkAt} has come: leave an epoll instance
-        shared with a parent process, check the records that came due
-        (L{WATCH_PERIOD}) or a preen owes, and renew an instance that holds
+        shared with a parent process, sweep every record when a
+        L{WATCH_PERIOD} has passed, check the records the ring owes (by
+        L{WATCH_RATE}) or a preen owes, and renew an instance that holds
         ghosts.  The checks come before the ghost rebuild so that it starts
         from cleaner records.
         """
         if self.pending & FORKED:
             self.rebuild()
-        now = monotonic()
+        now = self.clock()
+        if not 0 < self._sweepAt - now <= WATCH_PERIOD:
+            # Due, or the clock went back: sweep now.
+            self._sweepAt = now + WATCH_PERIOD
+            self._sweep()
         ring = self._ring
         # Visits owed by the rate, for the time since the last check, but
         # never more than a whole round (a process that was stopped).
         rate = min(len(ring) / WATCH_PERIOD, WATCH_RATE)
-        credit = min(self._credit + rate * (now - self._checkedAt), len(ring))
+        credit = self._credit + rate * max(now - self._checkedAt, 0.0)
+        credit = min(credit, len(ring))
         self._checkedAt = now
         budget = int(credit)
         if self._urgent:
@@ -398,24 +443,51 @@ class Registrations:
         if self._urgent or self.pending:
             self.checkAt = now
         elif len(self.byNumber) > 1:
-            # When the next visit comes due.
-            self.checkAt = now + (1.0 - self._credit) / rate
+            # When the next visit or the next sweep comes due.
+            self.checkAt = min(now + (1.0 - self._credit) / rate, self._sweepAt)
         else:
             # The reactor's waker alone is not worth a wake-up.
             self.checkAt = _NEVER
 
+    def _sweep(self) -> None:
+        """
+        Look at every record at once, at about 0.1 us each: its owner must
+        still report its number (a Python comparison), and the number must
+        be open (one C{poll(2)}, timeout 0, over every registered number,
+        asking for no event: a closed one comes back with POLLNVAL).  A
+        record that fails either is checked as the ring checks it
+        (L{_checkRecord}), which loses it.  A number closed and reused
+        already by a file the reactor was not given passes both: the ring
+        finds it (L{WATCH_RATE}).
+        """
+        suspects = []
+        for record in list(self.byNumber.values()):
+            try:
+                if record.owner.fileno() == record.fd:
+                    continue
+            except Exception:
+                pass
+            suspects.append(record)
+        try:
+            polled = self._numbers.poll(0)
+        except OSError:
+            # ENOMEM, or EINVAL for more numbers than RLIMIT_NOFILE allows
+            # now (poll(2)): the ring and the next sweep are left.
+            polled = []
+        byNumber = self.byNumber
+        for fd, revents in polled:
+            if revents & POLLNVAL and fd in byNumber:
+                suspects.append(byNumber[fd])
+        for record in suspects:
+            if record.owner is not None:
+                self._checkRecord(record)
+
     def _visit(self, count: int) -> None:
         """
-        Check the next C{count} records of the ring: each owner must still
-        report the number it is registered under, and the kernel must still
-        hold its entry (C{EPOLL_CTL_MOD} with the same mask and generation
-        changes nothing when it does, fact 2; when it does not, L{remask}'s
-        policy applies).  An owner that reports another number, or whose
-        C{fileno()} raises, is lost, and its kernel entry goes.  Ended
-        records leave the ring as they are met.
+        Check the next C{count} records of the ring (L{_checkRecord}).
+        Ended records leave the ring as they are met.
         """
         ring = self._ring
-        control = self.poller._control
         while count > 0 and ring:
             at = self._cursor
             if at >= len(ring):
@@ -429,21 +501,33 @@ class Registrations:
                 continue
             self._cursor = at + 1
             count -= 1
-            try:
-                current = record.owner.fileno()
-                reason: Optional[BaseException] = None
-            except Exception as e:
-                current, reason = None, e
-            if current == record.fd:
-                # remask, for the kernel's answer, only if the entry is gone.
-                if control(EPOLL_CTL_MOD, current, record.mask, record.generation):
-                    self.remask(record, record.mask)
-                continue
-            # The number may still name the owner's file, registered: take
-            # it out, or its events would come back as strays.  If the
-            # number names another file now, this fails harmlessly.
-            control(EPOLL_CTL_DEL, record.fd, 0, 0)
-            self.lost(record, reason)
+            self._checkRecord(record)
+
+    def _checkRecord(self, record: Registration) -> None:
+        """
+        Check one record: its owner must still report the number it is
+        registered under, and the kernel must still hold its entry
+        (C{EPOLL_CTL_MOD} with the same mask and generation changes nothing
+        when it does, fact 2; when it does not, L{remask} loses it).  An
+        owner that reports another number, or whose C{fileno()} raises, is
+        lost, and its kernel entry goes.
+        """
+        control = self.poller._control
+        try:
+            current = record.owner.fileno()
+            reason: Optional[BaseException] = None
+        except Exception as e:
+            current, reason = None, e
+        if current == record.fd:
+            # remask, for the kernel's answer, only if the entry is gone.
+            if control(EPOLL_CTL_MOD, current, record.mask, record.generation):
+                self.remask(record, record.mask)
+            return
+        # The number may still name the owner's file, registered: take it
+        # out, or its events would come back as strays.  If the number
+        # names another file now, this fails harmlessly.
+        control(EPOLL_CTL_DEL, record.fd, 0, 0)
+        self.lost(record, reason)
 
     def stray(self, generation: int) -> None:
         """
@@ -472,12 +556,18 @@ class Registrations:
         """
         Renew the epoll instance inside L{poller} with the entries of the
         records: in a forked child, to stop sharing the parent's interest
-        list (fact 6), and to be rid of ghosts (fact 1).  An entry whose
-        number names another file now is added for that file, as a number
-        its owner still reports is watched whatever it names (the preen
-        under way checks the owners).  A record the new instance refuses
-        (EBADF: its number was closed behind our back) is lost.
+        list (fact 6), and to be rid of ghosts (fact 1).  First, unless the
+        instance is a parent's too (whose masks an C{EPOLL_CTL_MOD} would
+        change), each record is checked (L{_checkRecord}): a ghost comes
+        from a number whose file was closed or replaced, and a new
+        instance would otherwise watch the file its number names now on
+        the old owner's behalf.  A record the new instance refuses (EBADF:
+        its number was closed behind our back) is lost.
         """
+        if not self.pending & FORKED:
+            for record in list(self.byNumber.values()):
+                if record.owner is not None:
+                    self._checkRecord(record)
         self.pending &= ~(FORKED | GHOSTS)
         self._strays.clear()
         self.poller._renew()
@@ -488,7 +578,7 @@ class Registrations:
             if failure:
                 refused.append((record, failure))
         for record, failure in refused:
-            self.lost(record, osError(failure))
+            self.lost(record, lostReason(record.fd, failure))
 
     def markForked(self) -> None:
         """
