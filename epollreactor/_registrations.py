@@ -111,6 +111,7 @@ def lostReason(fd: int, failure: int) -> OSError:
 # epoll_ctl(2) checks the target file before it looks the number up).
 _STALE_ERRNOS = frozenset([errno.EBADF, errno.ENOENT, errno.EPERM])
 
+
 def _now() -> float:
     """
     @return: L{monotonic}, looked up when called, so that a test can stop
@@ -362,7 +363,9 @@ class Registrations:
 
         @return: whether it was lost (and the owner told).
         """
-        failure = self.poller._control(EPOLL_CTL_MOD, record.fd, mask, record.generation)
+        failure = self.poller._control(
+            EPOLL_CTL_MOD, record.fd, mask, record.generation
+        )
         if not failure:
             record.mask = mask
             return False

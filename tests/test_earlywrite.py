@@ -21,7 +21,7 @@ import pytest
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.protocol import Factory, Protocol
 
-from epollreactor import _epoll, _reactor, _registrations
+from epollreactor import _epoll, _registrations
 from epollreactor._reactor import EPollReactor
 
 #: Iterations a test may take before it gives up; each one is bounded by
@@ -141,7 +141,6 @@ def connection(
     # on a slow interpreter: with the clock stopped, the trace is the write
     # path's alone.
     now = time.monotonic()
-    monkeypatch.setattr(_reactor, "monotonic", lambda: now)
     monkeypatch.setattr(_registrations, "monotonic", lambda: now)
     yield client, trace
     client.close()

@@ -1,0 +1,111 @@
+"""
+The stricter check C{lost-within-bound}, on a machine of its own: a
+registration lost behind the reactor's back (its number closed, or naming
+another file now, or its object's C{fileno()} -1) gets C{connectionLost}
+within L{LOST_BOUND} seconds of the reactor's clock, idle or busy, and the
+file its number names now is never read on its behalf meanwhile.
+
+What is lost is judged by the world the machine keeps, which follows the
+kernel: a channel is lost when its number no longer names the file it was
+made for (L{Channel.intact<epollreactor.contract.channel.Channel.intact>}).
+The time is the fake clock the machine gives the reactor's C{seconds()}
+(a second per iteration, L{epollreactor.contract.target.FakeClock}), so
+the rule costs no real waiting.  A reactor whose checks keep a clock of
+their own, as L{epollreactor.EPollReactor}'s do
+(C{_registrations.clock}), is given the same fake clock.
+"""
+
+from typing import Any, Dict, List, Optional, Type
+
+from epollreactor.contract.behind import AloneMachine
+from epollreactor.contract.channel import Call, Channel
+from epollreactor.contract.model import Iteration
+from epollreactor.contract.target import Target
+
+__all__ = ["LOST_BOUND", "LostMachine", "lostMachine"]
+
+#: Seconds of the reactor's clock within which a lost registration's
+#: object must get C{connectionLost} (Twisted's poll and select reactors
+#: tell at once).
+LOST_BOUND = 1.0
+
+
+class LostMachine(AloneMachine):
+    """
+    L{AloneMachine}, judging C{lost-within-bound} too.
+
+    @ivar lostSince: each listed channel found lost, by name, with the
+        reactor's time when the machine first saw it lost.
+    """
+
+    def __init__(self) -> None:
+        """
+        The machine, with the reactor's own check clock (if it has one)
+        set to the machine's fake clock.
+        """
+        super().__init__()
+        self.lostSince: Dict[str, float] = {}
+        table = getattr(self.ours.reactor, "_registrations", None)
+        if table is not None and hasattr(table, "clock"):
+            table.clock = self.ours.clock.seconds
+
+    def _call(self, channel: Channel, method: str, atEnd: bool) -> None:
+        """
+        Judge a call as L{AloneMachine} does; and a C{doRead} of a channel
+        whose number names another file now, which would read that file on
+        its behalf, breaks C{lost-within-bound}.  (A C{doWrite} may come
+        from the channel's own C{addWriter} since, as with any reactor.)
+        """
+        if (
+            method == "doRead"
+            and channel.number >= 0
+            and not channel.intact()
+            and channel.number in self.world.files
+            and channel.name not in self.contract.evicted
+        ):
+            self.judge.brokeAs(
+                "lost-within-bound", "newcomer", channel.name, method, "on another file"
+            )
+        super()._call(channel, method, atEnd)
+
+    def _afterIteration(
+        self, iteration: Iteration, got: List[Call], timeout: float
+    ) -> None:
+        """
+        After the other judgements: every channel still listed (and
+        registered, not polled) that was lost more than L{LOST_BOUND} ago
+        breaks C{lost-within-bound}.
+        """
+        super()._afterIteration(iteration, got, timeout)
+        now = self.ours.clock.now
+        contract = self.contract
+        for name in self.channels:
+            channel = self.ours.channels[name]
+            if not contract.owns(name) or name in contract.polled or channel.intact():
+                self.lostSince.pop(name, None)
+                continue
+            since = self.lostSince.setdefault(name, now - 1)
+            if now - since > LOST_BOUND:
+                self.judge.broke(
+                    "lost-within-bound",
+                    name,
+                    "lost {:.0f} s ago, still listed".format(now - since),
+                )
+
+
+def lostMachine(reactor: Any, ignored: Optional[List[str]] = None) -> Type[LostMachine]:
+    """
+    The machine that judges C{lost-within-bound} for C{reactor}.
+
+    @param reactor: a reactor class, any callable that returns a new
+        reactor, or a L{Target}.
+    @param ignored: names of rules not to judge.
+    @return: a C{RuleBasedStateMachine} subclass; its C{TestCase} runs it.
+    """
+    target = reactor if isinstance(reactor, Target) else Target(reactor)
+    machine: Type[LostMachine] = type(
+        "LostMachine",
+        (LostMachine,),
+        {"target": target, "ignored": frozenset(ignored or ())},
+    )
+    return machine
