@@ -80,12 +80,12 @@ What this means for us
    and pollreactor, which know only numbers, would read it).
  - Bounded cost, stated per registration: every L{WATCH_PERIOD
    <epollreactor._registrations.WATCH_PERIOD>} (0.75 s), busy or idle, a
-   sweep looks at every registration at once, for about 0.1 us each: its
+   sweep looks at every registration at once, for 0.05-0.25 us each: its
    owner's C{fileno()} is compared in Python, and one C{poll(2)} of every
    registered number, timeout 0, finds the closed ones (POLLNVAL), where an
    C{epoll_ctl(2)} each would cost 1-4 us.  So a number closed, or an
    owner that reports another one, is told within a second, beside 10,000
-   registrations too (about 1.3 ms of CPU a second there), where poll and
+   registrations too (2-3 ms of CPU a second there), where poll and
    select pay a system call over every descriptor per iteration to tell at
    once.  A number closed and reused before the sweep by a file the
    reactor was not given looks open; a ring of C{EPOLL_CTL_MOD}s finds it

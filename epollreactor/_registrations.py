@@ -59,7 +59,7 @@ PREEN_BATCH = 32
 #: whose descriptor was closed behind the reactor's back (which no event
 #: will ever report, fact 2 of L{epollreactor._reactor}) is so lost, and
 #: its owner told, within C{WATCH_PERIOD + WATCH_WAKE} seconds, however
-#: many there are: the sweep costs about 0.1 us per record, a Python
+#: many there are: the sweep costs 0.05-0.25 us per record, a Python
 #: comparison and the kernel's look at one descriptor, where an
 #: C{epoll_ctl(2)} each would cost 1-4 us (bench/README.md, "Lost
 #: descriptors").
@@ -454,7 +454,7 @@ class Registrations:
 
     def _sweep(self) -> None:
         """
-        Look at every record at once, at about 0.1 us each: its owner must
+        Look at every record at once, at 0.05-0.25 us each: its owner must
         still report its number (a Python comparison), and the number must
         be open (one C{poll(2)}, timeout 0, over every registered number,
         asking for no event: a closed one comes back with POLLNVAL).  A

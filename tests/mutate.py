@@ -55,6 +55,11 @@ class Mutant(NamedTuple):
     why: str
 
 
+#: The test that the sweep's planted bugs fail.
+_SWEEP_TEST = (
+    "tests/test_statemachine_registrations.py::"
+    "test_theSweepLosesAClosedNumberAmongManyWithinAPeriod"
+)
 REACTOR = "epollreactor/_reactor.py"
 REGISTRATIONS = "epollreactor/_registrations.py"
 DISPATCH = "epollreactor/_dispatch.py"
@@ -128,10 +133,7 @@ MUTANTS: Tuple[Mutant, ...] = (
         REGISTRATIONS,
         "            polled = self._numbers.poll(0)\n",
         "            polled = []\n",
-        (
-            "tests/test_statemachine_registrations.py::"
-            "test_theSweepLosesAClosedNumberAmongManyWithinAPeriod",
-        ),
+        (_SWEEP_TEST,),
         "beside more than 750 registrations, a number closed behind the "
         "reactor's back is found only by the ring, after seconds",
     ),
@@ -140,10 +142,7 @@ MUTANTS: Tuple[Mutant, ...] = (
         REGISTRATIONS,
         "                if record.owner.fileno() == record.fd:\n",
         "                if True:\n",
-        (
-            "tests/test_statemachine_registrations.py::"
-            "test_theSweepLosesAClosedNumberAmongManyWithinAPeriod",
-        ),
+        (_SWEEP_TEST,),
         "beside more than 750 registrations, an owner whose fileno() says "
         "-1 is found only by the ring, after seconds",
     ),
@@ -152,10 +151,7 @@ MUTANTS: Tuple[Mutant, ...] = (
         REGISTRATIONS,
         "            self._sweep()\n",
         "            pass\n",
-        (
-            "tests/test_statemachine_registrations.py::"
-            "test_theSweepLosesAClosedNumberAmongManyWithinAPeriod",
-        ),
+        (_SWEEP_TEST,),
         "beside more than 750 registrations, connectionLost comes seconds "
         "after a close behind the reactor's back",
     ),
