@@ -288,6 +288,10 @@ class Registrations:
         record = self.byNumber[fd] = Registration(owner, fd, generation, mask)
         self.byOwner[id(owner)] = record
         self._numbers.register(fd, 0)
+        if self.checkAt > self._sweepAt:
+            # The waker was alone, and never checked (check): the sweep
+            # is due for this one too.
+            self.checkAt = self._sweepAt
         ring = self._ring
         ring.append(record)
         if len(ring) > 2 * len(self.byNumber) + 64:

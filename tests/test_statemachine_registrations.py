@@ -41,6 +41,7 @@ from epollreactor._registrations import (
     PREEN_BATCH,
     WATCH_PERIOD,
     WATCH_RATE,
+    WATCH_WAKE,
     Registration,
     Registrations,
 )
@@ -324,12 +325,12 @@ class RegistrationsMachine(RuleBasedStateMachine):
     @rule()
     def sweep(self) -> None:
         """
-        A L{WATCH_PERIOD} passes on the table's clock: the sweep and the
-        ring's visits of that period lose every record whose number was
-        closed or names another file now.
+        The bound passes on the table's clock (L{WATCH_PERIOD} and
+        L{WATCH_WAKE}): the sweep and the ring's visits lose every record
+        whose number was closed or names another file now.
         """
         gone = self.gone & set(self.table.byNumber)
-        _registrations.monotonic.now += WATCH_PERIOD  # type: ignore[attr-defined]
+        _registrations.monotonic.now += WATCH_PERIOD + WATCH_WAKE  # type: ignore[attr-defined]
         # Due (a table with one record, which the reactor's waker never
         # is alone, does not ask to be checked).
         self.table.check()
@@ -676,3 +677,33 @@ def test_aReusedNumberIsLostAndItsNewFileNeverWatched(stillClock: Clock) -> None
         table.poller.close()
         for fd in numbers:
             os.close(fd)
+
+
+def test_aRecordAddedBesideALoneOneIsChecked(stillClock: Clock) -> None:
+    """
+    A table with one record (the reactor's waker alone) does not ask to be
+    checked; a record added later makes it ask again, by the next sweep,
+    so that one closed behind its back is lost within a L{WATCH_PERIOD}.
+
+    Found by C{LostMachine}: a reactor that had iterated with its waker
+    alone, then was given a reader whose socket was closed behind its
+    back, never checked it.
+    """
+    numbers = _socketPairs(2)
+    table, lost = newTable()
+    first, second = (Owner(str(fd), fd) for fd in numbers[:2])
+    try:
+        table.register(first, first.fd, EPOLLIN)
+        table.check()
+        assert table.checkAt == math.inf
+        table.register(second, second.fd, EPOLLIN)
+        os.close(second.fd)
+        stillClock.now += WATCH_PERIOD
+        assert table.checkAt <= stillClock.now
+        table.check()
+        assert [owner for owner, _, _ in lost] == [second]
+    finally:
+        table.poller.close()
+        for fd in numbers:
+            if fd != second.fd:
+                os.close(fd)

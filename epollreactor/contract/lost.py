@@ -15,7 +15,7 @@ their own, as L{epollreactor.EPollReactor}'s do
 (C{_registrations.clock}), is given the same fake clock.
 """
 
-from typing import Any, Dict, List, Optional, Type
+from typing import Any, Dict, Iterable, List, Set, Tuple, Type
 
 from epollreactor.contract.behind import AloneMachine
 from epollreactor.contract.channel import Call, Channel
@@ -34,8 +34,10 @@ class LostMachine(AloneMachine):
     """
     L{AloneMachine}, judging C{lost-within-bound} too.
 
-    @ivar lostSince: each listed channel found lost, by name, with the
-        reactor's time when the machine first saw it lost.
+    @ivar registered: the channels seen listed and intact, whose loss is
+        judged.
+    @ivar lostSince: each of them lost since, while listed, by name, with
+        the reactor's time of the step that lost it.
     """
 
     def __init__(self) -> None:
@@ -44,24 +46,42 @@ class LostMachine(AloneMachine):
         set to the machine's fake clock.
         """
         super().__init__()
+        self.registered: Set[str] = set()
         self.lostSince: Dict[str, float] = {}
         table = getattr(self.ours.reactor, "_registrations", None)
         if table is not None and hasattr(table, "clock"):
             table.clock = self.ours.clock.seconds
 
+    def _step(self, step: Tuple[str, int, int, int]) -> None:
+        """
+        Take the step, then note the channels it made lost: those listed
+        (not evicted, not polled) and intact before it, whose number no
+        longer names their file.  One added after its file was replaced
+        lost nothing: the reactor watches what its number names.
+        """
+        super()._step(step)
+        contract = self.contract
+        for name in self.channels:
+            if not contract.owns(name) or name in contract.polled:
+                self.registered.discard(name)
+                self.lostSince.pop(name, None)
+            elif self.ours.channels[name].intact():
+                self.registered.add(name)
+            elif name in self.registered and name not in self.lostSince:
+                self.lostSince[name] = self.ours.clock.now
+
     def _call(self, channel: Channel, method: str, atEnd: bool) -> None:
         """
-        Judge a call as L{AloneMachine} does; and a C{doRead} of a channel
-        whose number names another file now, which would read that file on
-        its behalf, breaks C{lost-within-bound}.  (A C{doWrite} may come
-        from the channel's own C{addWriter} since, as with any reactor.)
+        Judge a call as L{AloneMachine} does; and a C{doRead} of a lost
+        channel whose number names another file now, which would read that
+        file on its behalf, breaks C{lost-within-bound}.  (A C{doWrite} may
+        come from the channel's own C{addWriter} since, as with any
+        reactor.)
         """
         if (
             method == "doRead"
-            and channel.number >= 0
-            and not channel.intact()
+            and channel.name in self.lostSince
             and channel.number in self.world.files
-            and channel.name not in self.contract.evicted
         ):
             self.judge.brokeAs(
                 "lost-within-bound", "newcomer", channel.name, method, "on another file"
@@ -72,20 +92,13 @@ class LostMachine(AloneMachine):
         self, iteration: Iteration, got: List[Call], timeout: float
     ) -> None:
         """
-        After the other judgements: every channel still listed (and
-        registered, not polled) that was lost more than L{LOST_BOUND} ago
-        breaks C{lost-within-bound}.
+        After the other judgements: every channel lost more than
+        L{LOST_BOUND} ago, and listed still, breaks C{lost-within-bound}.
         """
         super()._afterIteration(iteration, got, timeout)
         now = self.ours.clock.now
-        contract = self.contract
-        for name in self.channels:
-            channel = self.ours.channels[name]
-            if not contract.owns(name) or name in contract.polled or channel.intact():
-                self.lostSince.pop(name, None)
-                continue
-            since = self.lostSince.setdefault(name, now - 1)
-            if now - since > LOST_BOUND:
+        for name, since in sorted(self.lostSince.items()):
+            if self.contract.owns(name) and now - since > LOST_BOUND:
                 self.judge.broke(
                     "lost-within-bound",
                     name,
@@ -93,7 +106,7 @@ class LostMachine(AloneMachine):
                 )
 
 
-def lostMachine(reactor: Any, ignored: Optional[List[str]] = None) -> Type[LostMachine]:
+def lostMachine(reactor: Any, ignored: Iterable[str] = ()) -> Type[LostMachine]:
     """
     The machine that judges C{lost-within-bound} for C{reactor}.
 
@@ -106,6 +119,6 @@ def lostMachine(reactor: Any, ignored: Optional[List[str]] = None) -> Type[LostM
     machine: Type[LostMachine] = type(
         "LostMachine",
         (LostMachine,),
-        {"target": target, "ignored": frozenset(ignored or ())},
+        {"target": target, "ignored": frozenset(ignored)},
     )
     return machine
