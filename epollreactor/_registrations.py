@@ -70,11 +70,16 @@ WATCH_PERIOD = 0.75
 #: and taken at once by a file the reactor was not given (the sweep sees an
 #: open number, as C{poll(2)} and C{select(2)} would).  Up to C{WATCH_RATE
 #: * WATCH_PERIOD} records, each is checked so once per L{WATCH_PERIOD};
-#: beyond, once per C{len(records) / WATCH_RATE} seconds.
+#: beyond, once per C{len(records) / WATCH_RATE} seconds.  The visits a
+#: period owes are made with its sweep, in one batch, so that an idle
+#: reactor wakes once per period and a busy one pays the checks'
+#: bookkeeping once per period too.
 WATCH_RATE = 1000.0
 
-#: While records are watched, the reactor's wait returns at least this
-#: often, and checks at once all that came due meanwhile.
+#: The shortest wait the reactor shortens for the checks: a check due
+#: sooner waits this long, so that they never turn the loop into short
+#: waits; the bound on finding a lost record is C{WATCH_PERIOD +
+#: WATCH_WAKE}.
 WATCH_WAKE = 0.2
 
 #: Generations live in the upper 32 bits of C{epoll_data}.
@@ -426,7 +431,7 @@ class Registrations:
         if self.pending & FORKED:
             self.rebuild()
         now = self.clock()
-        if not 0 < self._sweepAt - now <= WATCH_PERIOD:
+        if now >= self._sweepAt or now < self._sweepAt - WATCH_PERIOD:
             # Due, or the clock went back: sweep now.
             self._sweepAt = now + WATCH_PERIOD
             self._sweep()
@@ -450,8 +455,9 @@ class Registrations:
         if self._urgent or self.pending:
             self.checkAt = now
         elif len(self.byNumber) > 1:
-            # When the next visit or the next sweep comes due.
-            self.checkAt = min(now + (1.0 - self._credit) / rate, self._sweepAt)
+            # The ring's visits are owed by the clock, and made with the
+            # next sweep (WATCH_RATE).
+            self.checkAt = self._sweepAt
         else:
             # The reactor's waker alone is not worth a wake-up.
             self.checkAt = _NEVER
@@ -468,7 +474,10 @@ class Registrations:
         finds it (L{WATCH_RATE}).
         """
         suspects = []
-        for record in list(self.byNumber.values()):
+        # The ring holds every record (and ended ones, whose owner is None
+        # and fails here): no copy to make, and a fileno() that registers
+        # another only appends to it.
+        for record in self._ring:
             try:
                 if record.owner.fileno() == record.fd:
                     continue
