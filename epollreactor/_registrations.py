@@ -46,7 +46,7 @@ from epollreactor._libc import (
     osError,
 )
 
-__all__ = ["PREEN_BATCH", "Registration", "Registrations"]
+__all__ = ["PREEN_BATCH", "Registration", "Registrations", "Ring"]
 
 #: How many records one iteration checks at least while a preen is under
 #: way: after a stale entry was found, every record is checked within
@@ -201,6 +201,60 @@ class Registration:
         )
 
 
+class Ring:
+    """
+    Every record, in the order the routine checks visit them one by one,
+    and where the next visit is; ended records too, until they are most
+    of it (L{compact}).
+
+    @ivar records: the records.
+    @ivar cursor: the index of the next to visit.
+    """
+
+    __slots__ = ("records", "cursor")
+
+    def __init__(self) -> None:
+        """
+        An empty ring.
+        """
+        self.records: List[Registration] = []
+        self.cursor = 0
+
+    def take(self, count: int) -> List[Registration]:
+        """
+        @return: the next C{count} records still registered, each once at
+            most (one lap), the walk moved past them.
+        """
+        records = self.records
+        taken: List[Registration] = []
+        for _ in range(len(records)):
+            if len(taken) >= count:
+                break
+            at = self.cursor
+            if at >= len(records):
+                at = 0
+            self.cursor = at + 1
+            if records[at].owner is not None:
+                taken.append(records[at])
+        return taken
+
+    def compact(self, live: int) -> None:
+        """
+        Drop the ended records when they are most of the ring (a loop that
+        adds and removes without turning, or connections that end faster
+        than the walk passes them), keeping the walk where it was.
+
+        @param live: how many records are registered.
+        """
+        records = self.records
+        if len(records) > 2 * live + 64:
+            kept = [record for record in records if record.owner is not None]
+            self.cursor = sum(
+                1 for record in records[: self.cursor] if record.owner is not None
+            )
+            records[:] = kept
+
+
 class Registrations:
     """
     The records of one reactor's entries in an epoll instance's interest
@@ -245,11 +299,9 @@ class Registrations:
         self._sweepAt = self.clock() + WATCH_PERIOD
         self._nextGeneration = 1
         self._strays: Set[int] = set()
-        #: Every record, in the order the checks visit them, ended ones
-        #: until a visit drops them; the next to visit; how many visits
-        #: are owed by the watch's rate, and how many by a preen.
-        self._ring: List[Registration] = []
-        self._cursor = 0
+        #: The records, as the checks visit them one by one; how many
+        #: visits are owed by the watch's rate, and how many by a preen.
+        self._ring = Ring()
         self._credit = 0.0
         self._urgent = 0
         self._checkedAt = self.clock()
@@ -293,22 +345,12 @@ class Registrations:
         record = self.byNumber[fd] = Registration(owner, fd, generation, mask)
         self.byOwner[id(owner)] = record
         self._numbers.register(fd, 0)
-        if self.checkAt > self._sweepAt:
-            # The waker was alone, and never checked (check): the sweep
-            # is due for this one too.
-            self.checkAt = self._sweepAt
-        ring = self._ring
-        ring.append(record)
-        if len(ring) > 2 * len(self.byNumber) + 64:
-            # Mostly ended records, which the walk has not met yet (a loop
-            # that adds and removes without turning, or churn faster than
-            # WATCH_RATE): drop them, keeping the walk where it was.
-            cursor = self._cursor
-            live = [record for record in ring if record.owner is not None]
-            self._cursor = sum(
-                1 for record in ring[:cursor] if record.owner is not None
-            )
-            ring[:] = live
+        if self.checkAt == _NEVER:
+            # The waker was alone, and never checked (check): be checked
+            # again from the next iteration on.
+            self.checkAt = 0.0
+        self._ring.records.append(record)
+        self._ring.compact(len(self.byNumber))
         return record
 
     def evict(self, record: Registration) -> None:
@@ -416,7 +458,7 @@ class Registrations:
         (again) from here on, L{PREEN_BATCH} per iteration at least, without
         waiting, as selectreactor's C{_preenDescriptors} checks them all.
         """
-        self._urgent = len(self._ring)
+        self._urgent = len(self._ring.records)
         self.checkAt = 0.0
 
     def check(self) -> None:
@@ -435,12 +477,15 @@ class Registrations:
             # Due, or the clock went back: sweep now.
             self._sweepAt = now + WATCH_PERIOD
             self._sweep()
-        ring = self._ring
+        ring = self._ring.records
         # Visits owed by the rate, for the time since the last check, but
-        # never more than a whole round (a process that was stopped).
+        # never more than a whole round (a process that was stopped); a
+        # clock that went back (another clock given) owes a period's.
         rate = min(len(ring) / WATCH_PERIOD, WATCH_RATE)
-        credit = self._credit + rate * max(now - self._checkedAt, 0.0)
-        credit = min(credit, len(ring))
+        elapsed = now - self._checkedAt
+        if elapsed < 0:
+            elapsed = WATCH_PERIOD
+        credit = min(self._credit + rate * elapsed, len(ring))
         self._checkedAt = now
         budget = int(credit)
         if self._urgent:
@@ -477,7 +522,7 @@ class Registrations:
         # The ring holds every record (and ended ones, whose owner is None
         # and fails here): no copy to make, and a fileno() that registers
         # another only appends to it.
-        for record in self._ring:
+        for record in self._ring.records:
             try:
                 if record.owner.fileno() == record.fd:
                     continue
@@ -501,23 +546,11 @@ class Registrations:
     def _visit(self, count: int) -> None:
         """
         Check the next C{count} records of the ring (L{_checkRecord}).
-        Ended records leave the ring as they are met.
         """
-        ring = self._ring
-        while count > 0 and ring:
-            at = self._cursor
-            if at >= len(ring):
-                at = 0
-            record = ring[at]
-            if record.owner is None:
-                # Its place goes to the last: visited now, not later.
-                ring[at] = ring[-1]
-                ring.pop()
-                self._cursor = at
-                continue
-            self._cursor = at + 1
-            count -= 1
-            self._checkRecord(record)
+        for record in self._ring.take(count):
+            if record.owner is not None:
+                self._checkRecord(record)
+        self._ring.compact(len(self.byNumber))
 
     def _checkRecord(self, record: Registration) -> None:
         """

@@ -78,7 +78,12 @@ class LostMachine(AloneMachine):
         come from the channel's own C{addWriter} since, as with any
         reactor.)
         """
-        if (
+        if method == "connectionLost":
+            # Told: added again, it is judged as one added after its file
+            # was replaced.
+            self.registered.discard(channel.name)
+            self.lostSince.pop(channel.name, None)
+        elif (
             method == "doRead"
             and channel.name in self.lostSince
             and channel.number in self.world.files
