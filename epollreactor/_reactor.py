@@ -93,13 +93,14 @@ What this means for us
    <epollreactor._registrations.WATCH_RATE>} (1,000) a second: within
    0.75 s up to 750 registrations, within C{registrations / 1000} seconds
    beyond (10 s beside 10,000), for at most 1-4 ms of CPU a second
-   (bench/README.md, "Lost descriptors").  If the old file lives on
-   elsewhere, its entry may report events for it until then, and the
-   owner's C{doRead} would read the new file: the one case the bound is not
-   a second.  While idle, the wait returns every L{WATCH_WAKE
-   <epollreactor._registrations.WATCH_WAKE>} (0.2 s) to make the checks
-   that came due, but not for the waker alone.  The checks keep the time
-   of L{Registrations.clock<epollreactor._registrations.Registrations.
+   (bench/README.md, "Lost descriptors").  Until then, if the old file
+   lives on elsewhere, its entry may still report events, and the owner's
+   C{doRead} would read the new file: the one case the newcomer can be
+   read for the old owner.  The ring's visits are made with the sweep, so an idle
+   reactor wakes once a period for both (never for the waker alone), and
+   no check shortens a wait below L{WATCH_WAKE<epollreactor.
+   _registrations.WATCH_WAKE>} (0.2 s).  The checks keep the time of
+   L{Registrations.clock<epollreactor._registrations.Registrations.
    clock>}, which the loop reads too.
  - One stale entry found means application code closes descriptors behind
    our back, so every registration is checked again, as selectreactor's

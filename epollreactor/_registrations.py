@@ -24,6 +24,12 @@ It follows the facts about epoll written above L{epollreactor._reactor}:
    L{PREEN_BATCH} per iteration, so that an event a peer can cause (Twisted
    issue 11625) buys a bounded amount of work, not one system call per
    registration.
+ - No event says a registration was lost (fact 2), so every record is
+   looked at once per L{WATCH_PERIOD} by one sweep, a Python comparison
+   and one C{poll(2)} for all of them, and checked by an C{EPOLL_CTL_MOD}
+   by a ring, L{WATCH_RATE} a second at most.  A record whose number is
+   closed or names another file is lost, never watched again for the new
+   file: its owner would read another connection's bytes.
  - A registration the kernel keeps for a file no number names any more
    (a ghost, fact 1), or one shared with a parent after C{fork()} (fact 6),
    is left behind with the whole epoll instance: L{Registrations.rebuild}
