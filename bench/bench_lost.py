@@ -54,14 +54,23 @@ def best(call: Callable[[], Any], repeat: int) -> float:
     return min(times)
 
 
+def settle(reactor: EPollReactor, checking: bool) -> None:
+    """
+    Give the reactor's checks the real clock, or a stopped one, and let
+    them make the catch-up pass a changed clock owes before measuring.
+    """
+    table = reactor._registrations
+    table.clock = time.monotonic if checking else (lambda: 0.0)
+    table.checkAt = 0.0
+    reactor.doIteration(0)
+
+
 def idleCpu(reactor: EPollReactor, seconds: float, checking: bool) -> float:
     """
     @return: the CPU (ms) a second that C{reactor} spends idle for
         C{seconds}, with its checks on or with their clock stopped.
     """
-    table = reactor._registrations
-    table.clock = time.monotonic if checking else (lambda: 0.0)
-    table.checkAt = 0.0
+    settle(reactor, checking)
     deadline = time.monotonic() + seconds
     began = time.process_time()
     while time.monotonic() < deadline:
@@ -83,9 +92,7 @@ def busyCpu(reactor: EPollReactor, seconds: float, checking: bool) -> float:
     @return: the CPU (us) an iteration costs in a loop whose one busy
         reader makes every wait return at once, for C{seconds}.
     """
-    table = reactor._registrations
-    table.clock = time.monotonic if checking else (lambda: 0.0)
-    table.checkAt = 0.0
+    settle(reactor, checking)
     iterations = 0
     deadline = time.monotonic() + seconds
     began = time.process_time()

@@ -79,7 +79,7 @@ What this means for us
    names now is never watched, nor read, on its behalf (where selectreactor
    and pollreactor, which know only numbers, would read it).
  - Bounded cost, stated per registration: every L{WATCH_PERIOD
-   <epollreactor._registrations.WATCH_PERIOD>} (0.75 s), busy or idle, a
+   <epollreactor._registrations.WATCH_PERIOD>} (0.9 s), busy or idle, a
    sweep looks at every registration at once, for 0.05-0.25 us each: its
    owner's C{fileno()} is compared in Python, and one C{poll(2)} of every
    registered number, timeout 0, finds the closed ones (POLLNVAL), where an
@@ -91,7 +91,7 @@ What this means for us
    reactor was not given looks open; a ring of C{EPOLL_CTL_MOD}s finds it
    (ENOENT), one registration after another, no more than L{WATCH_RATE
    <epollreactor._registrations.WATCH_RATE>} (1,000) a second: within
-   0.75 s up to 750 registrations, within C{registrations / 1000} seconds
+   0.9 s up to 900 registrations, within C{registrations / 1000} seconds
    beyond (10 s beside 10,000), for at most 1-4 ms of CPU a second
    (bench/README.md, "Lost descriptors").  Until then, if the old file
    lives on elsewhere, its entry may still report events, and the owner's
@@ -99,7 +99,7 @@ What this means for us
    read for the old owner.  The ring's visits are made with the sweep, so an idle
    reactor wakes once a period for both (never for the waker alone), and
    no check shortens a wait below L{WATCH_WAKE<epollreactor.
-   _registrations.WATCH_WAKE>} (0.2 s).  The checks keep the time of
+   _registrations.WATCH_WAKE>} (0.05 s).  The checks keep the time of
    L{Registrations.clock<epollreactor._registrations.Registrations.
    clock>}, which the loop reads too.
  - One stale entry found means application code closes descriptors behind

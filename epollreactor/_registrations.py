@@ -69,7 +69,7 @@ PREEN_BATCH = 32
 #: comparison and the kernel's look at one descriptor, where an
 #: C{epoll_ctl(2)} each would cost 1-4 us (bench/README.md, "Lost
 #: descriptors").
-WATCH_PERIOD = 0.75
+WATCH_PERIOD = 0.9
 
 #: The most records the ring checks one by one per second, with an
 #: C{EPOLL_CTL_MOD} each (1-4 us): the only check that sees a number closed
@@ -85,8 +85,9 @@ WATCH_RATE = 1000.0
 #: The shortest wait the reactor shortens for the checks: a check due
 #: sooner waits this long, so that they never turn the loop into short
 #: waits; the bound on finding a lost record is C{WATCH_PERIOD +
-#: WATCH_WAKE}.
-WATCH_WAKE = 0.2
+#: WATCH_WAKE} (0.95 s).  A short one lets the period, and so the sweeps'
+#: cost, be as long as the bound allows.
+WATCH_WAKE = 0.05
 
 #: Generations live in the upper 32 bits of C{epoll_data}.
 _GENERATION_LIMIT = 2**32
