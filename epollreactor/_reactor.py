@@ -79,27 +79,38 @@ What this means for us
    C{log.callWithLogger} would give it, built once per iteration
    (L{epollreactor._dispatch}, Twisted issue 2534).
  - Regular files go to C{_continuousPolling} (fact 5).
- - One policy for an entry the kernel dropped although its owner still
-   reports the number (it was C{dup2}'d over, fact 1): the number is
-   watched again, for the file it names now, as selectreactor and
-   pollreactor (which know only numbers) watch it.  An owner whose number
-   was closed (EBADF), or who reports another number, loses its
-   connection.
- - A registration whose descriptor was closed behind our back reports
-   nothing ever again (fact 2), so every registration is checked, busy or
-   idle, at least once per L{WATCH_PERIOD<epollreactor._registrations.
-   WATCH_PERIOD>} (0.75 s): its owner must still report its number, and an
-   C{EPOLL_CTL_MOD} to the mask it has must succeed; one that fails loses
-   its connection, so an owner is told within a second, where poll and
+ - A registration is lost three ways, none of which any event reports
+   (fact 2): its number was closed; its number names another file now
+   (closed and reused, or C{dup2}'d over; the kernel dropped the entry, or
+   keeps it for the old file if that lives on elsewhere, fact 1); or its
+   owner's C{fileno()} says -1 or another number.  Its owner loses its
+   connection, with a reason that says which, and the file its number
+   names now is never watched, nor read, on its behalf (where selectreactor
+   and pollreactor, which know only numbers, would read it).
+ - Bounded cost, stated per registration: every L{WATCH_PERIOD
+   <epollreactor._registrations.WATCH_PERIOD>} (0.9 s), busy or idle, a
+   sweep looks at every registration at once, for 0.05-0.25 us each: its
+   owner's C{fileno()} is compared in Python, and one C{poll(2)} of every
+   registered number, timeout 0, finds the closed ones (POLLNVAL), where an
+   C{epoll_ctl(2)} each would cost 1-4 us.  So a number closed, or an
+   owner that reports another one, is told within a second, beside 10,000
+   registrations too (2-3 ms of CPU a second there), where poll and
    select pay a system call over every descriptor per iteration to tell at
-   once.  A check costs one C{fileno()} and one C{epoll_ctl(2)}, about a
-   microsecond, and no more than L{WATCH_RATE<epollreactor._registrations.
-   WATCH_RATE>} (1,000) are made a second: beyond 750 registrations each is
-   checked once per C{registrations / 1000} seconds (10 s beside 10,000),
-   for at most a millisecond of CPU a second (bench/README.md, "Lost
-   descriptors").  While idle, the wait returns every
-   L{WATCH_WAKE<epollreactor._registrations.WATCH_WAKE>} (0.2 s) to make
-   the checks that came due, but not for the waker alone.
+   once.  A number closed and reused before the sweep by a file the
+   reactor was not given looks open; a ring of C{EPOLL_CTL_MOD}s finds it
+   (ENOENT), one registration after another, no more than L{WATCH_RATE
+   <epollreactor._registrations.WATCH_RATE>} (1,000) a second: within
+   0.9 s up to 900 registrations, within C{registrations / 1000} seconds
+   beyond (10 s beside 10,000), for at most 1-4 ms of CPU a second
+   (bench/README.md, "Lost descriptors").  Until then, if the old file
+   lives on elsewhere, its entry may still report events, and the owner's
+   C{doRead} would read the new file: the one case the newcomer can be
+   read for the old owner.  The ring's visits are made with the sweep, so an idle
+   reactor wakes once a period for both (never for the waker alone), and
+   no check shortens a wait below L{WATCH_WAKE<epollreactor.
+   _registrations.WATCH_WAKE>} (0.05 s).  The checks keep the time of
+   L{Registrations.clock<epollreactor._registrations.Registrations.
+   clock>}, which the loop reads too.
  - One stale entry found means application code closes descriptors behind
    our back, so every registration is checked again, as selectreactor's
    C{_preenDescriptors} does, but a bounded number per iteration, and
@@ -134,7 +145,6 @@ import errno
 import os
 import weakref
 from math import ceil as _ceil
-from time import monotonic
 from typing import Any, List, Optional, Set
 
 from zope.interface import implementer
@@ -552,7 +562,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             arrives.
         """
         table = self._registrations
-        now = monotonic()
+        now = table.clock()
         if table.checkAt <= now:
             table.check()
         wake = table.checkAt - now

@@ -24,6 +24,12 @@ It follows the facts about epoll written above L{epollreactor._reactor}:
    L{PREEN_BATCH} per iteration, so that an event a peer can cause (Twisted
    issue 11625) buys a bounded amount of work, not one system call per
    registration.
+ - No event says a registration was lost (fact 2), so every record is
+   looked at once per L{WATCH_PERIOD} by one sweep, a Python comparison
+   and one C{poll(2)} for all of them, and checked by an C{EPOLL_CTL_MOD}
+   by a ring, L{WATCH_RATE} a second at most.  A record whose number is
+   closed or names another file is lost, never watched again for the new
+   file: its owner would read another connection's bytes.
  - A registration the kernel keeps for a file no number names any more
    (a ghost, fact 1), or one shared with a parent after C{fork()} (fact 6),
    is left behind with the whole epoll instance: L{Registrations.rebuild}
@@ -31,6 +37,8 @@ It follows the facts about epoll written above L{epollreactor._reactor}:
 """
 
 import errno
+from select import POLLNVAL
+from select import poll as _pollObject
 from time import monotonic
 from typing import Any, Callable, Dict, List, Optional, Set
 
@@ -45,31 +53,42 @@ from epollreactor._libc import (
     osError,
 )
 
-__all__ = ["PREEN_BATCH", "Registration", "Registrations"]
+__all__ = ["PREEN_BATCH", "Registration", "Registrations", "Ring"]
 
 #: How many records one iteration checks at least while a preen is under
 #: way: after a stale entry was found, every record is checked within
 #: C{ceil(len(records) / PREEN_BATCH)} iterations, none of which waits.
 PREEN_BATCH = 32
 
-#: Every record is checked at least once in this many seconds, busy or idle,
-#: so that one whose descriptor was closed behind the reactor's back (which
-#: no event will ever report, fact 2 of L{epollreactor._reactor}) is lost,
-#: and its owner told, within C{WATCH_PERIOD + WATCH_WAKE} seconds; but no
-#: faster than L{WATCH_RATE} allows.
-WATCH_PERIOD = 0.75
+#: Every this many seconds, busy or idle, one sweep looks at every record
+#: at once: its owner must still report its number, and one C{poll(2)} of
+#: every registered number must not find it closed (POLLNVAL).  A record
+#: whose descriptor was closed behind the reactor's back (which no event
+#: will ever report, fact 2 of L{epollreactor._reactor}) is so lost, and
+#: its owner told, within C{WATCH_PERIOD + WATCH_WAKE} seconds, however
+#: many there are: the sweep costs 0.05-0.25 us per record, a Python
+#: comparison and the kernel's look at one descriptor, where an
+#: C{epoll_ctl(2)} each would cost 1-4 us (bench/README.md, "Lost
+#: descriptors").
+WATCH_PERIOD = 0.9
 
-#: The most records checked per second (about 1.5 ms of CPU a second): a
-#: check is a system call, and beside 10,000 idle registrations one check
-#: of each per period would cost a busy server more than the checks are
-#: worth (bench/README.md, "Lost descriptors").  Beyond C{WATCH_RATE *
-#: WATCH_PERIOD} records, each is checked once per C{len(records) /
-#: WATCH_RATE} seconds instead.
+#: The most records the ring checks one by one per second, with an
+#: C{EPOLL_CTL_MOD} each (1-4 us): the only check that sees a number closed
+#: and taken at once by a file the reactor was not given (the sweep sees an
+#: open number, as C{poll(2)} and C{select(2)} would).  Up to C{WATCH_RATE
+#: * WATCH_PERIOD} records, each is checked so once per L{WATCH_PERIOD};
+#: beyond, once per C{len(records) / WATCH_RATE} seconds.  The visits a
+#: period owes are made with its sweep, in one batch, so that an idle
+#: reactor wakes once per period and a busy one pays the checks'
+#: bookkeeping once per period too.
 WATCH_RATE = 1000.0
 
-#: While records are watched, the reactor's wait returns at least this
-#: often, and checks at once all that came due meanwhile.
-WATCH_WAKE = 0.2
+#: The shortest wait the reactor shortens for the checks: a check due
+#: sooner waits this long, so that they never turn the loop into short
+#: waits; the bound on finding a lost record is C{WATCH_PERIOD +
+#: WATCH_WAKE} (0.95 s).  A short one lets the period, and so the sweeps'
+#: cost, be as long as the bound allows.
+WATCH_WAKE = 0.05
 
 #: Generations live in the upper 32 bits of C{epoll_data}.
 _GENERATION_LIMIT = 2**32
@@ -78,11 +97,41 @@ _GENERATION_LIMIT = 2**32
 #: comes again) from an event left in a batch (one that does not).
 _STRAYS_KEPT = 4096
 
+#: What a lost record's owner is told, by the kernel's error.
+_LOST_BECAUSE = {
+    errno.EBADF: "was closed without being removed from the reactor",
+    errno.ENOENT: (
+        "names another file now: the one it was added for was closed "
+        "without being removed from the reactor"
+    ),
+}
+
+
+def lostReason(fd: int, failure: int) -> OSError:
+    """
+    @return: the exception that says why the registration under C{fd} was
+        lost, carrying the kernel's C{failure} as its errno.
+    """
+    because = _LOST_BECAUSE.get(failure)
+    if because is None:
+        return osError(failure)
+    return OSError(failure, "descriptor {} {}".format(fd, because))
+
+
 # What EPOLL_CTL_DEL says when our entry under a number is gone: the number
 # is closed (EBADF), names another file (ENOENT), or names a file epoll
 # cannot watch at all, such as a regular file dup2'd onto it (EPERM;
 # epoll_ctl(2) checks the target file before it looks the number up).
 _STALE_ERRNOS = frozenset([errno.EBADF, errno.ENOENT, errno.EPERM])
+
+
+def _now() -> float:
+    """
+    @return: L{monotonic}, looked up when called, so that a test can stop
+        it for every table at once.
+    """
+    return monotonic()
+
 
 #: A L{Registrations.checkAt} that never comes.
 _NEVER = float("inf")
@@ -161,6 +210,60 @@ class Registration:
         )
 
 
+class Ring:
+    """
+    Every record, in the order the routine checks visit them one by one,
+    and where the next visit is; ended records too, until they are most
+    of it (L{compact}).
+
+    @ivar records: the records.
+    @ivar cursor: the index of the next to visit.
+    """
+
+    __slots__ = ("records", "cursor")
+
+    def __init__(self) -> None:
+        """
+        An empty ring.
+        """
+        self.records: List[Registration] = []
+        self.cursor = 0
+
+    def take(self, count: int) -> List[Registration]:
+        """
+        @return: the next C{count} records still registered, each once at
+            most (one lap), the walk moved past them.
+        """
+        records = self.records
+        taken: List[Registration] = []
+        for _ in range(len(records)):
+            if len(taken) >= count:
+                break
+            at = self.cursor
+            if at >= len(records):
+                at = 0
+            self.cursor = at + 1
+            if records[at].owner is not None:
+                taken.append(records[at])
+        return taken
+
+    def compact(self, live: int) -> None:
+        """
+        Drop the ended records when they are most of the ring (a loop that
+        adds and removes without turning, or connections that end faster
+        than the walk passes them), keeping the walk where it was.
+
+        @param live: how many records are registered.
+        """
+        records = self.records
+        if len(records) > 2 * live + 64:
+            kept = [record for record in records if record.owner is not None]
+            self.cursor = sum(
+                1 for record in records[: self.cursor] if record.owner is not None
+            )
+            records[:] = kept
+
+
 class Registrations:
     """
     The records of one reactor's entries in an epoll instance's interest
@@ -173,9 +276,11 @@ class Registrations:
         whatever its C{fileno()} says now; an owner holds one number.
     @ivar pending: L{FORKED} and L{GHOSTS}: a rebuild owed before the
         next wait.
-    @ivar checkAt: when (L{monotonic}) L{check} is next due: at once while
+    @ivar checkAt: when (by L{clock}) L{check} is next due: at once while
         a rebuild or a preen is owed.  The one attribute the reactor's loop
         tests.
+    @ivar clock: the time, in seconds, that the checks keep: the
+        reactor's loop reads the same one.
     """
 
     pending = 0
@@ -185,8 +290,8 @@ class Registrations:
         """
         Create the epoll instance, with no entries.
 
-        @param lose: called with a record found lost (its number closed, or
-            naming another file its owner no longer reports), once the
+        @param lose: called with a record found lost (its number closed,
+            naming another file, or no longer its owner's), once the
             record is forgotten; the reactor tells the owner.
         """
         # The 1024 is only a hint; the kernel ignores it since Linux 2.6.8.
@@ -194,16 +299,21 @@ class Registrations:
         self.byNumber: Dict[int, Registration] = {}
         self.byOwner: Dict[int, Registration] = {}
         self._lose = lose
+        self.clock: Callable[[], float] = _now
+        #: Every registered number, asking for no event, for the sweep's
+        #: one poll(2): select.poll keeps the pollfd array in C and builds
+        #: it again only after a change, so a sweep is one call; it is no
+        #: epoll object, and every CPython and PyPy on Linux has it.
+        self._numbers = _pollObject()
+        self._sweepAt = self.clock() + WATCH_PERIOD
         self._nextGeneration = 1
         self._strays: Set[int] = set()
-        #: Every record, in the order the checks visit them, ended ones
-        #: until a visit drops them; the next to visit; how many visits
-        #: are owed by the watch's rate, and how many by a preen.
-        self._ring: List[Registration] = []
-        self._cursor = 0
+        #: The records, as the checks visit them one by one; how many
+        #: visits are owed by the watch's rate, and how many by a preen.
+        self._ring = Ring()
         self._credit = 0.0
         self._urgent = 0
-        self._checkedAt = monotonic()
+        self._checkedAt = self.clock()
 
     # Registering.
 
@@ -238,22 +348,18 @@ class Registrations:
                 # An entry we forgot, or one from before a fork; take it.
                 failure = control(EPOLL_CTL_MOD, fd, mask, generation)
         if failure:
-            self.byNumber.pop(fd, None)
+            if self.byNumber.pop(fd, None) is not None:
+                self._numbers.unregister(fd)
             raise osError(failure)
         record = self.byNumber[fd] = Registration(owner, fd, generation, mask)
         self.byOwner[id(owner)] = record
-        ring = self._ring
-        ring.append(record)
-        if len(ring) > 2 * len(self.byNumber) + 64:
-            # Mostly ended records, which the walk has not met yet (a loop
-            # that adds and removes without turning, or churn faster than
-            # WATCH_RATE): drop them, keeping the walk where it was.
-            cursor = self._cursor
-            live = [record for record in ring if record.owner is not None]
-            self._cursor = sum(
-                1 for record in ring[:cursor] if record.owner is not None
-            )
-            ring[:] = live
+        self._numbers.register(fd, 0)
+        if self.checkAt == _NEVER:
+            # The waker was alone, and never checked (check): be checked
+            # again from the next iteration on.
+            self.checkAt = 0.0
+        self._ring.records.append(record)
+        self._ring.compact(len(self.byNumber))
         return record
 
     def evict(self, record: Registration) -> None:
@@ -298,6 +404,7 @@ class Registrations:
         """
         if self.byNumber.get(record.fd) is record:
             del self.byNumber[record.fd]
+            self._numbers.unregister(record.fd)
         if record.owner is not None:
             del self.byOwner[id(record.owner)]
             record.owner = None
@@ -307,29 +414,20 @@ class Registrations:
     def remask(self, record: Registration, mask: int) -> bool:
         """
         Give the kernel C{mask} for C{record}'s entry, for a changed
-        interest or to check the entry is still there.  One policy for an
-        entry the kernel dropped: if the number was C{dup2}'d over (ENOENT)
-        and the owner still reports it, the number is watched again for the
-        file it names now, as selectreactor and pollreactor, which know
-        only numbers, would watch it; otherwise (EBADF: the number was
-        closed) the record is lost.
+        interest or to check the entry is still there.  An entry the kernel
+        dropped means the record is lost, with the kernel's error: EBADF,
+        the number was closed; ENOENT, it names another file now (closed
+        and reused, or C{dup2}'d over), which is never watched, nor read,
+        on the old owner's behalf, though selectreactor and pollreactor,
+        which know only numbers, would read it.
 
         @return: whether it was lost (and the owner told).
         """
-        control = self.poller._control
-        fd = record.fd
         failure = self._modify(record, mask)
-        if failure == errno.ENOENT:
-            try:
-                reported = record.owner.fileno()
-            except Exception:
-                reported = None
-            if reported == fd:
-                failure = control(EPOLL_CTL_ADD, fd, mask, record.generation)
         if not failure:
             record.mask = mask
             return False
-        self.lost(record, osError(failure))
+        self.lost(record, lostReason(record.fd, failure))
         return True
 
     def _modify(self, record: Registration, mask: int) -> int:
@@ -384,25 +482,34 @@ class Registrations:
         (again) from here on, L{PREEN_BATCH} per iteration at least, without
         waiting, as selectreactor's C{_preenDescriptors} checks them all.
         """
-        self._urgent = len(self._ring)
+        self._urgent = len(self._ring.records)
         self.checkAt = 0.0
 
     def check(self) -> None:
         """
         Before a wait, when L{checkAt} has come: leave an epoll instance
-        shared with a parent process, check the records that came due
-        (L{WATCH_PERIOD}) or a preen owes, and renew an instance that holds
+        shared with a parent process, sweep every record when a
+        L{WATCH_PERIOD} has passed, check the records the ring owes (by
+        L{WATCH_RATE}) or a preen owes, and renew an instance that holds
         ghosts.  The checks come before the ghost rebuild so that it starts
         from cleaner records.
         """
         if self.pending & FORKED:
             self.rebuild()
-        now = monotonic()
-        ring = self._ring
+        now = self.clock()
+        if now >= self._sweepAt or now < self._sweepAt - WATCH_PERIOD:
+            # Due, or the clock went back: sweep now.
+            self._sweepAt = now + WATCH_PERIOD
+            self._sweep()
+        ring = self._ring.records
         # Visits owed by the rate, for the time since the last check, but
-        # never more than a whole round (a process that was stopped).
+        # never more than a whole round (a process that was stopped); a
+        # clock that went back (another clock given) owes a period's.
         rate = min(len(ring) / WATCH_PERIOD, WATCH_RATE)
-        credit = min(self._credit + rate * (now - self._checkedAt), len(ring))
+        elapsed = now - self._checkedAt
+        if elapsed < 0:
+            elapsed = WATCH_PERIOD
+        credit = min(self._credit + rate * elapsed, len(ring))
         self._checkedAt = now
         budget = int(credit)
         if self._urgent:
@@ -417,52 +524,83 @@ class Registrations:
         if self._urgent or self.pending:
             self.checkAt = now
         elif len(self.byNumber) > 1:
-            # When the next visit comes due.
-            self.checkAt = now + (1.0 - self._credit) / rate
+            # The ring's visits are owed by the clock, and made with the
+            # next sweep (WATCH_RATE).
+            self.checkAt = self._sweepAt
         else:
             # The reactor's waker alone is not worth a wake-up.
             self.checkAt = _NEVER
 
+    def _sweep(self) -> None:
+        """
+        Look at every record at once, at 0.05-0.25 us each: its owner must
+        still report its number (a Python comparison), and the number must
+        be open (one C{poll(2)}, timeout 0, over every registered number,
+        asking for no event: a closed one comes back with POLLNVAL).  A
+        record that fails either is checked as the ring checks it
+        (L{_checkRecord}), which loses it.  A number closed and reused
+        already by a file the reactor was not given passes both: the ring
+        finds it (L{WATCH_RATE}).
+        """
+        suspects = []
+        # The ring holds every record (and ended ones, whose owner is None
+        # and fails here): no copy to make, and a fileno() that registers
+        # another only appends to it.
+        for record in self._ring.records:
+            try:
+                if record.owner.fileno() == record.fd:
+                    continue
+            except Exception:
+                pass
+            suspects.append(record)
+        try:
+            polled = self._numbers.poll(0)
+        except OSError:
+            # ENOMEM, or EINVAL for more numbers than RLIMIT_NOFILE allows
+            # now (poll(2)): the ring and the next sweep are left.
+            polled = []
+        byNumber = self.byNumber
+        for fd, revents in polled:
+            if revents & POLLNVAL and fd in byNumber:
+                suspects.append(byNumber[fd])
+        for record in suspects:
+            if record.owner is not None:
+                self._checkRecord(record)
+
     def _visit(self, count: int) -> None:
         """
-        Check the next C{count} records of the ring: each owner must still
-        report the number it is registered under, and the kernel must still
-        hold its entry (C{EPOLL_CTL_MOD} with the same mask and generation
-        changes nothing when it does, fact 2; when it does not, L{remask}'s
-        policy applies).  An owner that reports another number, or whose
-        C{fileno()} raises, is lost, and its kernel entry goes.  Ended
-        records leave the ring as they are met.
+        Check the next C{count} records of the ring (L{_checkRecord}).
         """
-        ring = self._ring
+        for record in self._ring.take(count):
+            if record.owner is not None:
+                self._checkRecord(record)
+        self._ring.compact(len(self.byNumber))
+
+    def _checkRecord(self, record: Registration) -> None:
+        """
+        Check one record: its owner must still report the number it is
+        registered under, and the kernel must still hold its entry
+        (C{EPOLL_CTL_MOD} with the same mask and generation changes nothing
+        when it does, fact 2; when it does not, L{remask} loses it).  An
+        owner that reports another number, or whose C{fileno()} raises, is
+        lost, and its kernel entry goes.
+        """
         control = self.poller._control
-        while count > 0 and ring:
-            at = self._cursor
-            if at >= len(ring):
-                at = 0
-            record = ring[at]
-            if record.owner is None:
-                # Its place goes to the last: visited now, not later.
-                ring[at] = ring[-1]
-                ring.pop()
-                self._cursor = at
-                continue
-            self._cursor = at + 1
-            count -= 1
-            try:
-                current = record.owner.fileno()
-                reason: Optional[BaseException] = None
-            except Exception as e:
-                current, reason = None, e
-            if current == record.fd:
-                # remask, for the kernel's answer, only if the entry is gone.
-                if control(EPOLL_CTL_MOD, current, record.mask, record.generation):
-                    self.remask(record, record.mask)
-                continue
-            # The number may still name the owner's file, registered: take
-            # it out, or its events would come back as strays.  If the
-            # number names another file now, this fails harmlessly.
-            control(EPOLL_CTL_DEL, record.fd, 0, 0)
-            self.lost(record, reason)
+        try:
+            current = record.owner.fileno()
+            reason: Optional[BaseException] = None
+        except Exception as e:
+            current, reason = None, e
+        if current == record.fd:
+            # remask, for the kernel's answer, only if the entry is gone.
+            if control(EPOLL_CTL_MOD, current, record.mask, record.generation):
+                self.remask(record, record.mask)
+            return
+        # The number may still name the owner's file, registered: take it
+        # out, or its events would come back as strays.  If the number
+        # names another file now, this fails harmlessly.
+        control(EPOLL_CTL_DEL, record.fd, 0, 0)
+        self.lost(record, reason)
 
     def stray(self, generation: int) -> None:
         """
@@ -491,12 +629,18 @@ class Registrations:
         """
         Renew the epoll instance inside L{poller} with the entries of the
         records: in a forked child, to stop sharing the parent's interest
-        list (fact 6), and to be rid of ghosts (fact 1).  An entry whose
-        number names another file now is added for that file, as a number
-        its owner still reports is watched whatever it names (the preen
-        under way checks the owners).  A record the new instance refuses
-        (EBADF: its number was closed behind our back) is lost.
+        list (fact 6), and to be rid of ghosts (fact 1).  First, unless the
+        instance is a parent's too (whose masks an C{EPOLL_CTL_MOD} would
+        change), each record is checked (L{_checkRecord}): a ghost comes
+        from a number whose file was closed or replaced, and a new
+        instance would otherwise watch the file its number names now on
+        the old owner's behalf.  A record the new instance refuses (EBADF:
+        its number was closed behind our back) is lost.
         """
+        if not self.pending & FORKED:
+            for record in list(self.byNumber.values()):
+                if record.owner is not None:
+                    self._checkRecord(record)
         self.pending &= ~(FORKED | GHOSTS)
         self._strays.clear()
         self.poller._renew()
@@ -507,7 +651,7 @@ class Registrations:
             if failure:
                 refused.append((record, failure))
         for record, failure in refused:
-            self.lost(record, osError(failure))
+            self.lost(record, lostReason(record.fd, failure))
 
     def markForked(self) -> None:
         """

@@ -55,6 +55,11 @@ class Mutant(NamedTuple):
     why: str
 
 
+#: The test that the sweep's planted bugs fail.
+_SWEEP_TEST = (
+    "tests/test_statemachine_registrations.py::"
+    "test_theSweepLosesAClosedNumberAmongManyWithinAPeriod"
+)
 REACTOR = "epollreactor/_reactor.py"
 REGISTRATIONS = "epollreactor/_registrations.py"
 DISPATCH = "epollreactor/_dispatch.py"
@@ -137,18 +142,64 @@ MUTANTS: Tuple[Mutant, ...] = (
         "waits up to t again, not what remains (PEP 475)",
     ),
     Mutant(
-        "no re-ADD after ENOENT",
+        "a number dup2'd over is watched again for its owner",
         REGISTRATIONS,
-        "            if reported == fd:\n",
-        "            if False:\n",
+        "        if not failure:\n            record.mask = mask\n",
+        "        if failure == errno.ENOENT:\n"
+        "            failure = self.poller._control(\n"
+        "                EPOLL_CTL_ADD, record.fd, mask, record.generation\n"
+        "            )\n"
+        "        if not failure:\n            record.mask = mask\n",
         (
-            (
-                "tests/test_robustness.py::"
-                "test_numberMovedUnderItsOwnerKeepsTheOwnerWatched"
-            ),
+            "tests/test_robustness.py::test_numberMovedUnderItsOwnerLosesItsConnection",
+            "tests/test_statemachine_registrations.py",
         ),
-        "an owner whose number was dup2'd over (same owner, new file) loses "
-        "its connection instead of being watched on the file it names now",
+        "an owner whose number was dup2'd over reads the newcomer's bytes "
+        "instead of losing its connection",
+    ),
+    Mutant(
+        "the loop never checks its registrations",
+        REACTOR,
+        "        if table.checkAt <= now:\n",
+        "        if False:\n",
+        ("tests/test_statemachine_lost.py",),
+        "a connection closed by a library behind the reactor's back never "
+        "gets connectionLost",
+    ),
+    Mutant(
+        "the sweep does not poll",
+        REGISTRATIONS,
+        "            polled = self._numbers.poll(0)\n",
+        "            polled = []\n",
+        (_SWEEP_TEST,),
+        "beside more than 750 registrations, a number closed behind the "
+        "reactor's back is found only by the ring, after seconds",
+    ),
+    Mutant(
+        "the sweep does not ask the owners",
+        REGISTRATIONS,
+        "                if record.owner.fileno() == record.fd:\n",
+        "                if True:\n",
+        (_SWEEP_TEST,),
+        "beside more than 750 registrations, an owner whose fileno() says "
+        "-1 is found only by the ring, after seconds",
+    ),
+    Mutant(
+        "no sweep",
+        REGISTRATIONS,
+        "            self._sweep()\n",
+        "            pass\n",
+        (_SWEEP_TEST,),
+        "beside more than 750 registrations, connectionLost comes seconds "
+        "after a close behind the reactor's back",
+    ),
+    Mutant(
+        "a ghost rebuild watches replaced numbers for their old owners",
+        REGISTRATIONS,
+        "        if not self.pending & FORKED:\n",
+        "        if False:\n",
+        ("tests/test_statemachine_registrations.py",),
+        "after a rebuild, an owner whose number names another file reads it",
     ),
     Mutant(
         "hang-up does not read to the end",
@@ -161,8 +212,8 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "revalidation ignores a changed fileno",
         REGISTRATIONS,
-        "            if current == record.fd:\n",
-        "            if current != -1:\n",
+        "        if current == record.fd:\n",
+        "        if current != -1:\n",
         ("tests/test_robustness.py::test_revalidationLosesOwnerThatMisreports",),
         "an owner whose fileno() now names another file, or raises, stays "
         "registered under a number it no longer owns",
@@ -171,7 +222,8 @@ MUTANTS: Tuple[Mutant, ...] = (
         "lost descriptor stays a reader",
         REGISTRATIONS,
         "        if self.byNumber.get(record.fd) is record:\n"
-        "            del self.byNumber[record.fd]\n",
+        "            del self.byNumber[record.fd]\n"
+        "            self._numbers.unregister(record.fd)\n",
         "",
         ("tests/test_robustness.py::test_staleEntryRevalidatesOthers",),
         "getReaders() lists an object whose connection was lost",

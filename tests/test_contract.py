@@ -33,7 +33,7 @@ def test_theCommandSaysEveryRuleHeldForOurs(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     assert status == 0, out
     assert "BROKE" not in out
-    assert out.count(" held") == 13, out
+    assert out.count(" held") == 14, out
 
 
 @pytest.mark.requiresSelectEpoll

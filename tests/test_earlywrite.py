@@ -24,7 +24,7 @@ import pytest
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.protocol import Factory, Protocol
 
-from epollreactor import _epoll, _reactor, _registrations, _writing
+from epollreactor import _epoll, _registrations, _writing
 from epollreactor._reactor import EPollReactor
 from tests.waits import timespecAt
 
@@ -165,7 +165,6 @@ def connection(
     # on a slow interpreter: with the clock stopped, the trace is the write
     # path's alone.
     now = time.monotonic()
-    monkeypatch.setattr(_reactor, "monotonic", lambda: now)
     monkeypatch.setattr(_registrations, "monotonic", lambda: now)
     yield client, trace
     client.close()
@@ -373,7 +372,6 @@ def test_aWriteOutsideAReadCostsNoEpollCtl(
 
     client, transport, port = serveEcho(reactor, AnswersNextTurn)
     now = time.monotonic()
-    monkeypatch.setattr(_reactor, "monotonic", lambda: now)
     monkeypatch.setattr(_registrations, "monotonic", lambda: now)
     monkeypatch.setattr(_epoll, "epoll_ctl_bare", control)
     try:

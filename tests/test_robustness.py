@@ -22,7 +22,7 @@ from twisted.internet.process import reapAllProcesses
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 
 from epollreactor import EPOLLIN, EPOLLOUT, EPollReactor
-from epollreactor._registrations import PREEN_BATCH
+from epollreactor._registrations import PREEN_BATCH, WATCH_PERIOD
 from tests.kernel import interestList
 from tests.scenarios.stale import (
     BAD_INPUT,
@@ -367,7 +367,7 @@ def test_deferredModifyFailureLosesConnection(
     assert watcher not in reactor.getReaders() + reactor.getWriters()
 
 
-def test_numberMovedUnderItsOwnerKeepsTheOwnerWatched(
+def test_numberMovedUnderItsOwnerLosesItsConnection(
     reactor: EPollReactor, descriptors: List[int]
 ) -> None:
     """
@@ -375,9 +375,8 @@ def test_numberMovedUnderItsOwnerKeepsTheOwnerWatched(
     back (the kernel drops the old file's registration, epoll(7) Q6), and
     its owner, whose C{fileno()} still names that number, then asks to
     write too.  The reactor's queued mask change finds no registration
-    (ENOENT) and registers the number again for the same owner, which goes
-    on to read the file the number names now and to write, without losing
-    its connection.
+    (ENOENT): the owner loses its connection, with a reason that says its
+    number names another file now, and never reads the newcomer's bytes.
     """
     watcher, _ = _pair(descriptors, Watcher)
     reactor.addReader(watcher)
@@ -387,11 +386,14 @@ def test_numberMovedUnderItsOwnerKeepsTheOwnerWatched(
     reactor.addWriter(watcher)
     os.write(peer, b"x")
     iterate(reactor, 1)
-    assert watcher.lost is None
-    assert watcher.data == b"x"
-    assert watcher.writes >= 1
-    assert watcher in reactor.getReaders()
-    assert watcher in reactor.getWriters()
+    assert watcher.lost is not None
+    assert watcher.lost.check(OSError)
+    assert watcher.lost.value.errno == errno.ENOENT
+    assert "names another file" in str(watcher.lost.value)
+    assert watcher.data == b""
+    assert watcher not in reactor.getReaders()
+    assert watcher not in reactor.getWriters()
+    assert watcher.fd not in interestList(reactor._poller.fileno())
 
 
 @pytest.mark.parametrize("reused", [False, True], ids=["closed", "reused"])
@@ -698,16 +700,17 @@ class _FilenoList:
         return [3]
 
 
-@pytest.mark.parametrize("found", ["deferred change", "preen"])
-def test_numberDup2dOverUnderSameOwnerStaysWatched(
+@pytest.mark.parametrize("found", ["deferred change", "preen", "routine"])
+def test_numberDup2dOverUnderSameOwnerIsNeverReadForIt(
     reactor: EPollReactor, descriptors: List[int], found: str
 ) -> None:
     """
     One policy for a number whose file was replaced behind the reactor's
     back (C{dup2}) while its owner still reports it: the kernel dropped the
-    entry (fact 1), and the number is watched again for the file it names
-    now, whether a queued change of its mask or a preen finds it, so the
-    owner reads the new file and keeps its connection.
+    entry (fact 1), and whether a queued change of its mask, a preen or the
+    routine checks (a L{WATCH_PERIOD} later) find it, the owner loses its
+    connection and the new file is not watched for it, so the newcomer's
+    bytes stay unread.
     """
     watcher, _ = _pair(descriptors, Watcher)
     reactor.addReader(watcher)
@@ -716,18 +719,23 @@ def test_numberDup2dOverUnderSameOwnerStaysWatched(
     descriptors.append(peer)
     if found == "deferred change":
         reactor.addWriter(watcher)
-    else:
+    elif found == "preen":
         other, _ = _pair(descriptors, Watcher)
         reactor.addReader(other)
         _closeBehindBack(other, descriptors)
         reactor.removeReader(other)
+    else:
+        table = reactor._registrations
+        began = table.clock()
+        table.clock = lambda: began + WATCH_PERIOD
     iterate(reactor, 1)
     os.write(peer, b"x")
     iterate(reactor, 1)
-    assert watcher.lost is None
-    assert watcher.data == b"x"
-    assert watcher in reactor.getReaders()
-    assert watcher.fd in interestList(reactor._poller.fileno())
+    assert watcher.lost is not None
+    assert watcher.lost.value.errno == errno.ENOENT
+    assert watcher.data == b""
+    assert watcher not in reactor.getReaders()
+    assert watcher.fd not in interestList(reactor._poller.fileno())
 
 
 def test_ghostEventsRebuildTheInstance(

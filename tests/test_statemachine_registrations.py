@@ -41,6 +41,7 @@ from epollreactor._registrations import (
     PREEN_BATCH,
     WATCH_PERIOD,
     WATCH_RATE,
+    WATCH_WAKE,
     Registration,
     Registrations,
 )
@@ -162,14 +163,17 @@ class RegistrationsMachine(RuleBasedStateMachine):
         numbers = sorted(self.table.byNumber)
         return self.table.byNumber[numbers[index % len(numbers)]]
 
-    def _checkLost(self, closed: Set[int]) -> None:
+    def _checkLost(self, gone: Set[int]) -> None:
         """
-        Every record reported lost since had its number closed: an owner
-        that still reports a number another file took keeps watching it.
+        Every record reported lost since had its file closed, or replaced
+        under its number, and was told which by the errno: EBADF for a
+        closed number, ENOENT for one that names another file now.
         """
         for owner, _, reason in self.lost:
-            assert owner.fd in closed, (owner, reason)
+            assert owner.fd in gone, (owner, reason)
             assert isinstance(reason, OSError), reason
+            expected = errno.ENOENT if owner.fd in self.open else errno.EBADF
+            assert reason.errno == expected, (owner, reason)
             assert id(owner) not in self.table.byOwner
             self.gone.discard(owner.fd)
         del self.lost[:]
@@ -212,20 +216,18 @@ class RegistrationsMachine(RuleBasedStateMachine):
     @rule(index=st.integers(0, 63), mask=_MASKS)
     def remask(self, index: int, mask: int) -> None:
         """
-        Change a record's mask: it succeeds while its file is there; an
-        entry whose number names another file now is given back to the
-        kernel for it, since the owner still reports the number; one whose
-        number is closed is lost, with EBADF.
+        Change a record's mask: it succeeds while its file is there; a
+        record whose number is closed (EBADF) or names another file now
+        (ENOENT) is lost, and the new file is not watched for its owner.
         """
         record = self._registered(index)
         fd = record.fd
         lost = self.table.remask(record, mask)
-        if fd not in self.gone or fd in self.open:
+        if fd not in self.gone:
             assert not lost and record.mask == mask and not self.lost
-            self.gone.discard(fd)
             return
         assert lost and record.owner is None and fd not in self.table.byNumber
-        assert [report[2].errno for report in self.lost] == [errno.EBADF]  # type: ignore[union-attr]
+        assert len(self.lost) == 1
         self._checkLost({fd})
 
     @precondition(lambda self: self.table.byNumber)
@@ -291,9 +293,8 @@ class RegistrationsMachine(RuleBasedStateMachine):
     def preen(self, suspect: bool) -> None:
         """
         Run one check, after suspecting stale entries or not: at most
-        L{PREEN_BATCH} owners are asked for their number; entries whose
-        number names another file are given back for it, those whose number
-        is closed are lost.
+        L{PREEN_BATCH} owners are asked for their number; records whose
+        number is closed or names another file are lost.
         """
         if suspect:
             self.table.suspectStale()
@@ -302,30 +303,43 @@ class RegistrationsMachine(RuleBasedStateMachine):
         assert sum(owner.asked for owner in owners) <= PREEN_BATCH
         for owner in owners:
             owner.asked = 0
-        self._checkLost(self.gone - set(self.open))
-        kernel = interestList(self.table.poller.fileno())
+        self._checkLost(self.gone)
         self.gone = {fd for fd in self.gone if fd in self.table.byNumber}
-        self.gone -= {fd for fd in self.gone if fd in kernel}
 
     @rule()
     def rebuild(self) -> None:
         """
-        Renew the epoll instance: records whose number is closed are lost,
-        with EBADF (or EINVAL, if the new instance took the number); the
-        others are carried over, those whose number names a new file now
-        for that file.
+        Renew the epoll instance: records whose number is closed (EBADF)
+        or names another file now (ENOENT) are lost first, so that the new
+        instance never watches a new file for an old owner; the others are
+        carried over.
         """
         old = self.table.poller.fileno()
-        closed = {fd for fd in self.table.byNumber if fd not in self.open}
+        gone = {fd for fd in self.table.byNumber if fd in self.gone}
         self.table.rebuild()
         assert self.table.poller.fileno() != old
-        assert {owner.fd for owner, _, _ in self.lost} == closed
-        for owner, _, reason in self.lost:
-            # The new instance may have taken a closed number for itself.
-            taken = owner.fd == self.table.poller.fileno()
-            assert reason.errno == (errno.EINVAL if taken else errno.EBADF)  # type: ignore[union-attr]
-        self._checkLost(closed)
+        assert {owner.fd for owner, _, _ in self.lost} == gone
+        self._checkLost(gone)
         self.gone.clear()
+
+    @rule()
+    def sweep(self) -> None:
+        """
+        The bound passes on the table's clock (L{WATCH_PERIOD} and
+        L{WATCH_WAKE}): the sweep and the ring's visits lose every record
+        whose number was closed or names another file now.
+        """
+        gone = self.gone & set(self.table.byNumber)
+        _registrations.monotonic.now += WATCH_PERIOD + WATCH_WAKE  # type: ignore[attr-defined]
+        # Due (a table with one record, which the reactor's waker never
+        # is alone, does not ask to be checked).
+        self.table.check()
+        assert {owner.fd for owner, _, _ in self.lost} == gone
+        self._checkLost(self.gone)
+        assert not self.gone & set(self.table.byNumber)
+        self.gone.clear()
+        for record in self.table.byNumber.values():
+            record.owner.asked = 0
 
     @invariant()
     def kernelAgrees(self) -> None:
@@ -531,16 +545,22 @@ def test_everyRecordIsCheckedWithinTheWatchPeriod(
     try:
         for owner in owners:
             table.register(owner, owner.fd, EPOLLIN)
+        checkedAt = stillClock.now
         for step in (period / 10,) * 10 + (2 * period,):
             before = sum(owner.asked for owner in owners)
             stillClock.now += step
             if table.checkAt <= stillClock.now:
                 table.check()
-            made = sum(owner.asked for owner in owners) - before
-            assert made <= min(count, WATCH_RATE * step) + 1
+                made = sum(owner.asked for owner in owners) - before
+                # The ring's visits since the last check, and one sweep's
+                # look at each at most.
+                elapsed = stillClock.now - checkedAt
+                assert made <= min(count, WATCH_RATE * elapsed) + 1 + count
+                checkedAt = stillClock.now
             if step > period:
-                # Not more than one round, however long the pause.
-                assert all(owner.asked <= 2 for owner in owners)
+                # Not more than one round and one sweep, however long the
+                # pause.
+                assert all(owner.asked <= 4 for owner in owners)
         assert all(owner.asked >= 1 for owner in owners), owners
         assert not lost
     finally:
@@ -577,3 +597,119 @@ def test_aRecordClosedBehindItsBackIsLostByTheRoutineChecks(
         table.poller.close()
         for fd in numbers[:1] + numbers[2:]:
             os.close(fd)
+
+
+#: More records than the ring visits in a L{WATCH_PERIOD}.
+_MANY = int(WATCH_RATE * WATCH_PERIOD) * 2
+
+
+@pytest.mark.parametrize("how", ["closed", "fileno -1"])
+def test_theSweepLosesAClosedNumberAmongManyWithinAPeriod(
+    stillClock: Clock, how: str
+) -> None:
+    """
+    Among more records than the ring visits in a L{WATCH_PERIOD}, one whose
+    number was closed behind the table's back (its owner still reporting
+    it), or whose owner reports -1 now, is lost within one period of the
+    table's clock: the sweep looks at every record at once.  The closed one
+    is reported with EBADF, the other with no exception (the reactor says
+    its descriptor went away).
+    """
+    numbers = _socketPairs(_MANY)
+    table, lost = newTable()
+    owners = [Owner(str(fd), fd) for fd in numbers[:_MANY]]
+    victim = owners[_MANY // 2]
+    try:
+        for owner in owners:
+            table.register(owner, owner.fd, EPOLLIN)
+        if how == "closed":
+            os.close(victim.fd)
+        else:
+            victim.fd = -1
+        for _ in range(10):
+            stillClock.now += WATCH_PERIOD / 10
+            if table.checkAt <= stillClock.now:
+                table.check()
+        assert [owner for owner, _, _ in lost] == [victim]
+        reason = lost[0][2]
+        if how == "closed":
+            assert isinstance(reason, OSError) and reason.errno == errno.EBADF
+            assert "closed without being removed" in str(reason)
+        else:
+            assert reason is None
+        assert id(victim) not in table.byOwner
+    finally:
+        table.poller.close()
+        for fd in numbers:
+            if fd != victim.fd or how != "closed":
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+
+def test_aReusedNumberIsLostAndItsNewFileNeverWatched(stillClock: Clock) -> None:
+    """
+    A number closed and taken at once by another file (C{dup2}), whose
+    owner still reports it, looks open to the sweep; the ring finds it
+    within C{count / WATCH_RATE} seconds of the table's clock (ENOENT: the
+    number names another file), loses it, and never gives the kernel an
+    entry for the new file on the old owner's behalf.
+    """
+    numbers = _socketPairs(_MANY)
+    table, lost = newTable()
+    owners = [Owner(str(fd), fd) for fd in numbers[:_MANY]]
+    victim = owners[1]
+    try:
+        for owner in owners:
+            table.register(owner, owner.fd, EPOLLIN)
+        left, right = socket.socketpair()
+        os.dup2(left.fileno(), victim.fd)
+        left.close()
+        numbers.append(right.detach())
+        steps = 0
+        while not lost:
+            assert steps * 0.1 <= _MANY / WATCH_RATE + 0.1
+            stillClock.now += 0.1
+            if table.checkAt <= stillClock.now:
+                table.check()
+            assert victim.fd not in interestList(table.poller.fileno())
+            steps += 1
+        assert [owner for owner, _, _ in lost] == [victim]
+        reason = lost[0][2]
+        assert isinstance(reason, OSError) and reason.errno == errno.ENOENT
+        assert "names another file" in str(reason)
+    finally:
+        table.poller.close()
+        for fd in numbers:
+            os.close(fd)
+
+
+def test_aRecordAddedBesideALoneOneIsChecked(stillClock: Clock) -> None:
+    """
+    A table with one record (the reactor's waker alone) does not ask to be
+    checked; a record added later makes it ask again, by the next sweep,
+    so that one closed behind its back is lost within a L{WATCH_PERIOD}.
+
+    Found by C{LostMachine}: a reactor that had iterated with its waker
+    alone, then was given a reader whose socket was closed behind its
+    back, never checked it.
+    """
+    numbers = _socketPairs(2)
+    table, lost = newTable()
+    first, second = (Owner(str(fd), fd) for fd in numbers[:2])
+    try:
+        table.register(first, first.fd, EPOLLIN)
+        table.check()
+        assert table.checkAt == math.inf
+        table.register(second, second.fd, EPOLLIN)
+        os.close(second.fd)
+        stillClock.now += WATCH_PERIOD
+        assert table.checkAt <= stillClock.now
+        table.check()
+        assert [owner for owner, _, _ in lost] == [second]
+    finally:
+        table.poller.close()
+        for fd in numbers:
+            if fd != second.fd:
+                os.close(fd)

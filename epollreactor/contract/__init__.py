@@ -60,8 +60,8 @@ asked for what, and what the files are ready for):
  - C{once-per-iteration}: at most one C{doRead} and one C{doWrite} per
    object per iteration.
  - C{no-spurious-connection-lost}: C{connectionLost} only for an object
-   whose number names no socket or pipe (closed, or a regular file now),
-   whose C{fileno()} is -1, whose file was hung up or in error at the wait,
+   whose number names no socket or pipe (closed, or a regular file now)
+   or another file than its own, whose C{fileno()} is -1, whose file was hung up or in error at the wait,
    or whose C{doRead} saw end-of-file.
  - C{ready-gets-called}: an intact object (its number still names the file
    it was made for) that wanted to read at the wait, kept that interest,
@@ -99,6 +99,11 @@ its own, judged for every reactor and reported apart:
    one for the right file for every intact object listed and not polled,
    and its masks equal the interest after an iteration in which the
    interest did not change (but for a new writer's early attempt).
+ - C{lost-within-bound}: an object whose registration was lost behind
+   the reactor's back (its number closed or naming another file, or its
+   C{fileno()} -1) gets C{connectionLost} within a second of the reactor's
+   clock, and no C{doRead} of the file its number names now
+   (judged by its own machine, L{epollreactor.contract.lost}).
  - C{short-timeout-sleeps}: a wait of under a millisecond with nothing
    ready sleeps in the kernel rather than busy-polling.
  - C{agrees-with-reference}: beside a reference reactor, with nothing done

@@ -159,6 +159,7 @@ class Judge:
             pass
         elif not (
             openFile is None
+            or not channel.intact()
             or openFile.kind == "regular"
             or (not polling and name in iteration.unwatchable)
             or channel.number == -1

@@ -57,8 +57,8 @@ RULES: Tuple[Rule, ...] = (
         "no-spurious-connection-lost",
         True,
         "connectionLost only for an object whose number names no socket or "
-        "pipe, whose fileno() is -1, whose file hung up or failed, or whose "
-        "doRead saw end-of-file",
+        "pipe (or another file than its own), whose fileno() is -1, whose "
+        "file hung up or failed, or whose doRead saw end-of-file",
         "a healthy connection dropped",
     ),
     Rule(
@@ -121,6 +121,16 @@ RULES: Tuple[Rule, ...] = (
         "intact listed object, and its masks follow the interest after a "
         "quiet iteration",
         "(stricter than Twisted) ghost events, a busy loop, or a lost read",
+    ),
+    Rule(
+        "lost-within-bound",
+        False,
+        "an object whose registration was lost behind the reactor's back "
+        "(its number closed or naming another file, or its fileno() -1) gets "
+        "connectionLost within a second of the reactor's clock, and no "
+        "doRead of the file its number names now",
+        "(stricter than Twisted) a connection closed by a library never ends, "
+        "or reads another connection's bytes",
     ),
     Rule(
         "short-timeout-sleeps",

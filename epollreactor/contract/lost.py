@@ -1,0 +1,129 @@
+"""
+The stricter check C{lost-within-bound}, on a machine of its own: a
+registration lost behind the reactor's back (its number closed, or naming
+another file now, or its object's C{fileno()} -1) gets C{connectionLost}
+within L{LOST_BOUND} seconds of the reactor's clock, idle or busy, and the
+file its number names now is never read on its behalf meanwhile.
+
+What is lost is judged by the world the machine keeps, which follows the
+kernel: a channel is lost when its number no longer names the file it was
+made for (L{Channel.intact<epollreactor.contract.channel.Channel.intact>}).
+The time is the fake clock the machine gives the reactor's C{seconds()}
+(a second per iteration, L{epollreactor.contract.target.FakeClock}), so
+the rule costs no real waiting.  A reactor whose checks keep a clock of
+their own, as L{epollreactor.EPollReactor}'s do
+(C{_registrations.clock}), is given the same fake clock.
+"""
+
+from typing import Any, Dict, Iterable, List, Set, Tuple, Type
+
+from epollreactor.contract.behind import AloneMachine
+from epollreactor.contract.channel import Call, Channel
+from epollreactor.contract.model import Iteration
+from epollreactor.contract.target import Target
+
+__all__ = ["LOST_BOUND", "LostMachine", "lostMachine"]
+
+#: Seconds of the reactor's clock within which a lost registration's
+#: object must get C{connectionLost} (Twisted's poll and select reactors
+#: tell at once).
+LOST_BOUND = 1.0
+
+
+class LostMachine(AloneMachine):
+    """
+    L{AloneMachine}, judging C{lost-within-bound} too.
+
+    @ivar registered: the channels seen listed and intact, whose loss is
+        judged.
+    @ivar lostSince: each of them lost since, while listed, by name, with
+        the reactor's time of the step that lost it.
+    """
+
+    def __init__(self) -> None:
+        """
+        The machine, with the reactor's own check clock (if it has one)
+        set to the machine's fake clock.
+        """
+        super().__init__()
+        self.registered: Set[str] = set()
+        self.lostSince: Dict[str, float] = {}
+        table = getattr(self.ours.reactor, "_registrations", None)
+        if table is not None and hasattr(table, "clock"):
+            table.clock = self.ours.clock.seconds
+
+    def _step(self, step: Tuple[str, int, int, int]) -> None:
+        """
+        Take the step, then note the channels it made lost: those listed
+        (not evicted, not polled) and intact before it, whose number no
+        longer names their file.  One added after its file was replaced
+        lost nothing: the reactor watches what its number names.
+        """
+        super()._step(step)
+        contract = self.contract
+        for name in self.channels:
+            if not contract.owns(name) or name in contract.polled:
+                self.registered.discard(name)
+                self.lostSince.pop(name, None)
+            elif self.ours.channels[name].intact():
+                self.registered.add(name)
+            elif name in self.registered and name not in self.lostSince:
+                self.lostSince[name] = self.ours.clock.now
+
+    def _call(self, channel: Channel, method: str, atEnd: bool) -> None:
+        """
+        Judge a call as L{AloneMachine} does; and a C{doRead} of a lost
+        channel whose number names another file now, which would read that
+        file on its behalf, breaks C{lost-within-bound}.  (A C{doWrite} may
+        come from the channel's own C{addWriter} since, as with any
+        reactor.)
+        """
+        if method == "connectionLost":
+            # Told: added again, it is judged as one added after its file
+            # was replaced.
+            self.registered.discard(channel.name)
+            self.lostSince.pop(channel.name, None)
+        elif (
+            method == "doRead"
+            and channel.name in self.lostSince
+            and channel.number in self.world.files
+        ):
+            self.judge.brokeAs(
+                "lost-within-bound", "newcomer", channel.name, method, "on another file"
+            )
+        super()._call(channel, method, atEnd)
+
+    def _afterIteration(
+        self, iteration: Iteration, got: List[Call], timeout: float
+    ) -> None:
+        """
+        After the other judgements: every channel lost more than
+        L{LOST_BOUND} ago, and listed still, breaks C{lost-within-bound}.
+        """
+        super()._afterIteration(iteration, got, timeout)
+        now = self.ours.clock.now
+        for name, since in sorted(self.lostSince.items()):
+            if self.contract.owns(name) and now - since > LOST_BOUND:
+                self.judge.broke(
+                    "lost-within-bound",
+                    name,
+                    "lost {:.0f} s ago, still listed".format(now - since),
+                )
+
+
+def lostMachine(reactor: Any, ignored: Iterable[str] = ()) -> Type[LostMachine]:
+    """
+    The machine that judges C{lost-within-bound} for C{reactor}.
+
+    @param reactor: a reactor class, any callable that returns a new
+        reactor, or a L{Target}.
+    @param ignored: names of rules not to judge.
+    @return: a C{RuleBasedStateMachine} subclass; its C{TestCase} runs it.
+    """
+    target = reactor if isinstance(reactor, Target) else Target(reactor)
+    machine: Type[LostMachine] = type(
+        "LostMachine",
+        (LostMachine,),
+        {"target": target, "ignored": frozenset(ignored)},
+    )
+    return machine
