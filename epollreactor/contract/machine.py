@@ -25,7 +25,7 @@ from epollreactor.contract.judge import Judge
 from epollreactor.contract.model import READ, WRITE, Contract, Iteration
 from epollreactor.contract.rules import RULES, RULES_BY_NAME, RuleBroken, brokenError
 from epollreactor.contract.target import ReactorUnderTest, Target
-from epollreactor.contract.transcript import Transcript
+from epollreactor.contract.transcript import Step, Transcript
 from epollreactor.contract.world import OpenFile, World, drain, fill
 
 #: Socket pairs twice as often: they are the files that are both readable
@@ -80,18 +80,35 @@ BESIDE_STEPS = {
 }
 
 
+#: The three numbers of a step range over C{0..255}, C{0..255} and
+#: C{0..11}; they are drawn as one.
+NUMBERS = 256 * 256 * 12
+
+
 def steps(weights: Dict[str, int]) -> Any:
     """
-    @return: a strategy for one step: the name of a step method, drawn with
-        C{weights}, and three numbers that pick its channels and variant.
+    A strategy for one step: the name of a step method, drawn with
+    C{weights}, and three numbers that pick its channels and variant.
+
+    The three numbers are drawn as one integer and split, so that a step
+    is four of Hypothesis's choices (the one that says a step follows, the
+    rule, the name, the number): its shrinker deletes at most five
+    adjacent choices at a time, and could delete no step of six or more,
+    which it could only turn into the simplest step, an idle iteration,
+    and leave in the example.
+
+    @return: a strategy for a L{Step}.
     """
     names = [name for name, weight in weights.items() for _ in range(weight)]
-    return st.tuples(
-        st.sampled_from(names),
-        st.integers(0, 255),
-        st.integers(0, 255),
-        st.integers(0, 11),
-    )
+    return st.tuples(st.sampled_from(names), st.integers(0, NUMBERS - 1)).map(_split)
+
+
+def _split(drawn: Tuple[str, int]) -> Step:
+    """
+    @return: the step C{drawn} names, its number split into three.
+    """
+    name, number = drawn
+    return (name, number % 256, number // 256 % 256, number // 65536)
 
 
 def fillFile(transcript: Transcript, openFile: Optional[OpenFile], size: int) -> None:
@@ -350,11 +367,17 @@ class ReactorMachine(RuleBasedStateMachine):
         Start with one socket pair, pipe or regular file.
         """
         self.transcript.steps += 1
+        self.transcript.first = kind
         self._open(kind)
 
-    def _step(self, step: Tuple[str, int, int, int]) -> None:
+    def takeStep(self, step: Step) -> None:
+        """
+        Take one step: call the step method C{step} names with its three
+        numbers, and write it down (L{Transcript.trace}).
+        """
         what, index, other, variant = step
         self.transcript.steps += 1
+        self.transcript.trace.append(step)
         getattr(self, what)(index, other, variant)
 
     def open(self, index: int, other: int, variant: int) -> None:
@@ -549,6 +572,8 @@ def broken(
     )
     error.program = program
     error.steps = transcript.steps
+    error.first = transcript.first
+    error.trace = tuple(transcript.trace)
     return error
 
 

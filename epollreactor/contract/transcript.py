@@ -4,10 +4,14 @@ as a program a person can paste and run (on L{epollreactor.contract.program}),
 so that a broken rule comes with its shrunk example in plain Python.
 """
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from epollreactor.contract.target import Target
 from epollreactor.contract.world import OpenFile
+
+#: One step of the reactor machine, as Hypothesis drew it: the name of a
+#: step method and three numbers that pick its channels and variant.
+Step = Tuple[str, int, int, int]
 
 
 class Transcript:
@@ -16,6 +20,9 @@ class Transcript:
 
     @ivar lines: its statements, one per line.
     @ivar steps: how many steps the machine took.
+    @ivar first: the kind of file the machine opened first.
+    @ivar trace: every step after that, so that the example can be run
+        again without Hypothesis (L{epollreactor.contract.shrink}).
     @ivar quiet: whether calls are not written down (they are made by a
         channel's reactions, which the program sets up once).
     @ivar topLevel: names of the channels the program binds to variables;
@@ -28,6 +35,8 @@ class Transcript:
         """
         self.lines: List[str] = []
         self.steps = 0
+        self.first = ""
+        self.trace: List[Step] = []
         self.quiet = False
         self.topLevel: Dict[str, None] = {}
 
