@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from epollreactor import EPollReactor
-from epollreactor.contract import RuleBroken, reactorMachine
+from epollreactor.contract import RULES, RuleBroken, reactorMachine
 from epollreactor.contract.__main__ import main
+from epollreactor.contract.shrink import replay, shorten
 
 
 def stockReactor() -> Any:
@@ -59,6 +60,54 @@ def test_aBrokenRulesProgramDoesWhatTheMachineDid() -> None:
     )
     assert done.returncode == 1, done
     assert "OSError: [Errno 9] Bad file descriptor" in done.stderr, done.stderr
+
+
+@pytest.mark.requiresSelectEpoll
+def test_aBrokenRulesExampleLosesTheStepsItCanDoWithout() -> None:
+    """
+    L{shorten} leaves out of an example every step the failure does not
+    need (here idle iterations and readiness changes, which Hypothesis
+    left in when a step cost more choices than it deletes at once): stock
+    Twisted's C{removeReader} of a descriptor closed behind its back
+    raises C{EBADF} in four steps, whose program says just that.
+    """
+    machine = reactorMachine(
+        stockReactor,
+        ignored=[rule.name for rule in RULES if rule.name != "remove-never-raises"],
+    )
+    idle = ("iterate", 0, 0, 0)
+    failure = replay(
+        machine,
+        "socketpair",
+        [idle, ("add", 0, 0, 0), idle, ("readiness", 1, 0, 0), idle]
+        + [("closeBehindBack", 0, 0, 0), idle, idle, ("remove", 0, 0, 0)],
+    )
+    assert failure is not None and failure.steps == 10
+    shortest = shorten(machine, failure)
+    assert shortest.key == "remove-never-raises/EBADF"
+    assert shortest.trace == (
+        ("add", 0, 0, 0),
+        ("closeBehindBack", 0, 0, 0),
+        ("remove", 0, 0, 0),
+    )
+    assert shortest.steps == 4
+    assert "s.iterate()" not in shortest.program
+    assert "s.fill(" not in shortest.program
+
+
+def test_theCommandStopsLookingWhenTheTimeIsUp(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """
+    With C{--seconds}, the command stops looking once that time is up, and
+    says that its verdicts are from a search cut short, and on how many
+    examples.
+    """
+    status = main(["epollreactor.EPollReactor", "--seconds", "0.5"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "cut short by --seconds" in out, out
+    assert " examples, in rounds of at most 2000" in out, out
 
 
 def test_theCommandNamesAnExpectedRuleThatHeld(
