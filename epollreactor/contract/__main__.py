@@ -34,7 +34,7 @@ from epollreactor.contract.target import ReactorUnderTest, Target
 
 #: How long the command looks for broken rules by default: with the
 #: shortening and Python's start-up, a run takes under a minute.
-DEFAULT_SECONDS = 30
+DEFAULT_SECONDS = 20
 #: How long Hypothesis's shrinking may go on after the time is up.
 SHRINK_AFTER_SECONDS = 5
 #: How long each broken rule's example is shortened at most (in all, when
