@@ -37,7 +37,8 @@ def replay(
     """
     Run an example again, judging after every step as Hypothesis does.
 
-    @param machine: the machine class (L{reactorMachine}'s), which says what
+    @param machine: the machine class
+        (L{epollreactor.contract.reactorMachine}'s), which says what
         is judged.
     @param first: the kind of file the first step opens.
     @param trace: the other steps.
