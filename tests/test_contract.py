@@ -95,6 +95,41 @@ def test_aBrokenRulesExampleLosesTheStepsItCanDoWithout() -> None:
     assert "s.fill(" not in shortest.program
 
 
+@pytest.mark.requiresSelectEpoll
+def test_aProgramGoesOnPastACallThatRaisedAndBrokeNoRuleShown() -> None:
+    """
+    A call that raised without breaking the rule judged (stock Twisted's
+    C{addWriter} under a number another file took, with that rule not
+    judged) is written so that the program goes on past it, printing what
+    it raised, and reaches the break it shows: the new file's reads never
+    come.
+    """
+    machine = reactorMachine(
+        stockReactor,
+        ignored=[rule.name for rule in RULES if rule.name != "ready-gets-called"],
+    )
+    failure = replay(
+        machine,
+        "socketpair",
+        [
+            ("add", 0, 0, 0),
+            ("closeBehindBack", 0, 0, 0),
+            ("open", 0, 0, 0),
+            ("add", 2, 0, 2),
+            ("readiness", 2, 0, 0),
+            ("iterate", 0, 0, 0),
+        ],
+    )
+    assert failure is not None and failure.key == "ready-gets-called/read"
+    assert "with s.tolerating(): s.reactor.addWriter(c2)" in failure.program
+    done = subprocess.run(
+        [sys.executable, "-c", failure.program], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done
+    assert "raised FileNotFoundError" in done.stdout, done.stdout
+    assert "c2.doRead()" not in done.stdout, done.stdout
+
+
 def test_theCommandStopsLookingWhenTheTimeIsUp(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -108,6 +143,24 @@ def test_theCommandStopsLookingWhenTheTimeIsUp(
     assert status == 0, out
     assert "cut short by --seconds" in out, out
     assert " examples, in rounds of at most 2000" in out, out
+
+
+@pytest.mark.requiresSelectEpoll
+def test_theCommandPrintsEachBrokenRulesProgram(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """
+    Against stock Twisted's epoll reactor the command prints the rules it
+    found broken, each with its program, and exits with status 1.
+    """
+    status = main(
+        ["twisted.internet.epollreactor.EPollReactor", "--examples", "50"]
+        + ["--seconds", "5"]
+    )
+    out = capsys.readouterr().out
+    assert status == 1, out
+    assert "BROKE" in out, out
+    assert "s = Session(EPollReactor())" in out, out
 
 
 def test_theCommandNamesAnExpectedRuleThatHeld(

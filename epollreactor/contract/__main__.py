@@ -117,9 +117,15 @@ def timed(machine: Type[ReactorMachine], budget: Budget) -> Type[ReactorMachine]
             budget.examples += 1
             super().__init__()
 
-        def _raise(self, rule: str, variant: str, detail: Tuple[Any, ...]) -> None:
+        def _raise(
+            self,
+            rule: str,
+            variant: str,
+            detail: Tuple[Any, ...],
+            end: Optional[int],
+        ) -> None:
             Timed.found = True
-            super()._raise(rule, variant, detail)
+            super()._raise(rule, variant, detail, end)
 
     return Timed
 
