@@ -77,16 +77,19 @@ fuzz: $(STAMP)
 # The reactor contract's command (epollreactor.contract) for a brief run:
 # against ours, which must hold every rule, and against Twisted's stock
 # epoll reactor, which must break the rules it breaks today (checked by
-# name: CONTRACT_STOCK_BREAKS).  A minute or two.
+# name: CONTRACT_STOCK_BREAKS).  Rounds of CONTRACT_EXAMPLES examples
+# until one finds nothing new, however long that takes (--seconds 0), so
+# that what is judged does not depend on the machine's speed; a minute
+# or two.
 CONTRACT_EXAMPLES ?= 200
 CONTRACT_STOCK_BREAKS ?= remove-never-raises,ready-gets-called,add-accepts-open-descriptor,lists-what-was-added,only-while-wanted
 
 .PHONY: contract
 contract: $(STAMP)
 	$(VPY) -m epollreactor.contract epollreactor.EPollReactor \
-		--examples $(CONTRACT_EXAMPLES) --quick
+		--examples $(CONTRACT_EXAMPLES) --seconds 0
 	$(VPY) -m epollreactor.contract twisted.internet.epollreactor.EPollReactor \
-		--examples $(CONTRACT_EXAMPLES) --quick --expect=$(CONTRACT_STOCK_BREAKS)
+		--examples $(CONTRACT_EXAMPLES) --seconds 0 --expect=$(CONTRACT_STOCK_BREAKS)
 
 # The mutation check (tests/mutate.py): each planted bug of its list, one
 # at a time in a copy of the tree, against the tests listed to catch it;

@@ -29,12 +29,12 @@ def test_aReactorThatNeverChecksBreaksTheRule() -> None:
     try:
         machine.ours.reactor._registrations.clock = lambda: 0.0
         machine.openFirst("socketpair")
-        machine._step(("add", 0, 0, 0))
-        machine._step(("iterate", 0, 0, 0))
-        machine._step(("dup2Onto", 0, 0, 0))
+        machine.takeStep(("add", 0, 0, 0))
+        machine.takeStep(("iterate", 0, 0, 0))
+        machine.takeStep(("dup2Onto", 0, 0, 0))
         assert "c0" in machine.lostSince
         for _ in range(int(LOST_BOUND) + 2):
-            machine._step(("iterate", 0, 0, 0))
+            machine.takeStep(("iterate", 0, 0, 0))
         broken = [rule for rule, _, _ in machine.judge.violations]
         assert "lost-within-bound" in broken, machine.judge.violations
     finally:

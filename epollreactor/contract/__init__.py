@@ -17,7 +17,9 @@ From a test suite (pytest or trial)::
     TestEpollBinding = bindingMachine(select.epoll).TestCase
 
 From a shell: C{python -m epollreactor.contract
-twisted.internet.pollreactor.PollReactor --examples 2000}.
+twisted.internet.pollreactor.PollReactor}, which looks for 20 seconds;
+with C{--examples 2000 --seconds 0}, in rounds of 2,000 examples until one
+finds nothing new.
 
 The world
 =========

@@ -5,8 +5,6 @@ channels reactions that change each other's interest during dispatch.  Run
 alone only: a reference reactor beside it would share the files.
 """
 
-from typing import Tuple
-
 from hypothesis.stateful import rule
 
 from epollreactor.contract.machine import (
@@ -20,6 +18,7 @@ from epollreactor.contract.machine import (
     steps,
 )
 from epollreactor.contract.model import READ, WRITE
+from epollreactor.contract.transcript import Step
 
 
 class AloneMachine(ReactorMachine):
@@ -144,8 +143,8 @@ class AloneMachine(ReactorMachine):
         self._setReaction(source, method, action, target)
 
     @rule(step=steps(ALONE_STEPS))
-    def step(self, step: Tuple[str, int, int, int]) -> None:
+    def step(self, step: Step) -> None:
         """
         One step of the program (L{ALONE_STEPS}).
         """
-        self._step(step)
+        self.takeStep(step)

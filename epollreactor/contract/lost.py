@@ -15,12 +15,13 @@ their own, as L{epollreactor.EPollReactor}'s do
 (C{_registrations.clock}), is given the same fake clock.
 """
 
-from typing import Any, Dict, Iterable, List, Set, Tuple, Type
+from typing import Any, Dict, Iterable, List, Set, Type
 
 from epollreactor.contract.behind import AloneMachine
 from epollreactor.contract.channel import Call, Channel
 from epollreactor.contract.model import Iteration
 from epollreactor.contract.target import Target
+from epollreactor.contract.transcript import Step
 
 __all__ = ["LOST_BOUND", "LostMachine", "lostMachine"]
 
@@ -52,14 +53,14 @@ class LostMachine(AloneMachine):
         if table is not None and hasattr(table, "clock"):
             table.clock = self.ours.clock.seconds
 
-    def _step(self, step: Tuple[str, int, int, int]) -> None:
+    def takeStep(self, step: Step) -> None:
         """
         Take the step, then note the channels it made lost: those listed
         (not evicted, not polled) and intact before it, whose number no
         longer names their file.  One added after its file was replaced
         lost nothing: the reactor watches what its number names.
         """
-        super()._step(step)
+        super().takeStep(step)
         contract = self.contract
         for name in self.channels:
             if not contract.owns(name) or name in contract.polled:

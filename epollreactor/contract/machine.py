@@ -25,7 +25,7 @@ from epollreactor.contract.judge import Judge
 from epollreactor.contract.model import READ, WRITE, Contract, Iteration
 from epollreactor.contract.rules import RULES, RULES_BY_NAME, RuleBroken, brokenError
 from epollreactor.contract.target import ReactorUnderTest, Target
-from epollreactor.contract.transcript import Transcript
+from epollreactor.contract.transcript import Step, Transcript
 from epollreactor.contract.world import OpenFile, World, drain, fill
 
 #: Socket pairs twice as often: they are the files that are both readable
@@ -80,18 +80,35 @@ BESIDE_STEPS = {
 }
 
 
+#: The three numbers of a step range over C{0..255}, C{0..255} and
+#: C{0..11}; they are drawn as one.
+NUMBERS = 256 * 256 * 12
+
+
 def steps(weights: Dict[str, int]) -> Any:
     """
-    @return: a strategy for one step: the name of a step method, drawn with
-        C{weights}, and three numbers that pick its channels and variant.
+    A strategy for one step: the name of a step method, drawn with
+    C{weights}, and three numbers that pick its channels and variant.
+
+    The three numbers are drawn as one integer and split, so that a step
+    is four of Hypothesis's choices (the one that says a step follows, the
+    rule, the name, the number): its shrinker deletes at most five
+    adjacent choices at a time, and could delete no step of six or more,
+    which it could only turn into the simplest step, an idle iteration,
+    and leave in the example.
+
+    @return: a strategy for a L{Step}.
     """
     names = [name for name, weight in weights.items() for _ in range(weight)]
-    return st.tuples(
-        st.sampled_from(names),
-        st.integers(0, 255),
-        st.integers(0, 255),
-        st.integers(0, 11),
-    )
+    return st.tuples(st.sampled_from(names), st.integers(0, NUMBERS - 1)).map(_split)
+
+
+def _split(drawn: Tuple[str, int]) -> Step:
+    """
+    @return: the step C{drawn} names, its number split into three.
+    """
+    name, number = drawn
+    return (name, number % 256, number // 256 % 256, number // 65536)
 
 
 def fillFile(transcript: Transcript, openFile: Optional[OpenFile], size: int) -> None:
@@ -269,6 +286,7 @@ class ReactorMachine(RuleBasedStateMachine):
         wasListed = name in contract.interest(event) and contract.owns(name)
         channel = self.ours.channels[name]
         expected = contract.expectAdd(channel, self.world, event)
+        before = len(self.judge.violations)
         raised = self._addTo(self.ours, method, name)
         openFile = self.world.files.get(channel.number)
         if raised is not expected and not wasListed:
@@ -289,10 +307,25 @@ class ReactorMachine(RuleBasedStateMachine):
             theirs = self._addTo(self.other, method, name)
             if theirs is not raised:
                 self.judge.broke("agrees-with-reference", method, name, raised, theirs)
-        self.transcript.say(
+        self._said(
+            before,
             "s.reactor.{}({})".format(method, self.transcript.ref(name)),
-            "raises {}".format(raised.__name__) if raised else "",
+            raised.__name__ if raised else "",
         )
+
+    def _said(self, before: int, line: str, raised: str) -> None:
+        """
+        Write down a call to the reactor (L{Transcript.call}): it broke a
+        rule when the judge recorded a violation since it had C{before};
+        the program of such a violation ends with this call.
+
+        @param raised: what the call raised, or C{""}.
+        """
+        violations = len(self.judge.violations)
+        self.transcript.call(line, raised, violations > before)
+        if not self.transcript.quiet:
+            for index in range(before, violations):
+                self.transcript.ends.setdefault(index, len(self.transcript.lines))
 
     def _addTo(
         self, reactor: ReactorUnderTest, method: str, name: str
@@ -304,15 +337,19 @@ class ReactorMachine(RuleBasedStateMachine):
             return type(e)
         return None
 
-    def _remove(self, name: str, event: int) -> None:
+    def _remove(self, name: str, event: int) -> str:
+        """
+        @return: what C{removeReader} or C{removeWriter} raised, or C{""}.
+        """
         method = "removeReader" if event == READ else "removeWriter"
         self.contract.remove(name, event)
-        comment = ""
+        raised = ""
+        before = len(self.judge.violations)
         for reactor in self.reactors:
             try:
                 getattr(reactor.reactor, method)(reactor.channels[name])
             except Exception as e:
-                comment = "raises " + repr(e)
+                raised = repr(e)
                 self.judge.brokeAs(
                     "remove-never-raises",
                     _errnoName(e),
@@ -321,26 +358,33 @@ class ReactorMachine(RuleBasedStateMachine):
                     "raised",
                     repr(e),
                 )
-        self.transcript.say(
-            "s.reactor.{}({})".format(method, self.transcript.ref(name)), comment
+        self._said(
+            before,
+            "s.reactor.{}({})".format(method, self.transcript.ref(name)),
+            raised,
         )
+        return raised
 
     def _loseConnection(self, name: str) -> None:
         """
         Close a channel as a transport does: remove it, close its
         descriptor, and make C{fileno()} return -1.
         """
+        before = len(self.judge.violations)
         quiet, self.transcript.quiet = self.transcript.quiet, True
         try:
-            self._remove(name, READ)
-            self._remove(name, WRITE)
+            raised = [self._remove(name, READ), self._remove(name, WRITE)]
         finally:
             self.transcript.quiet = quiet
         number = self.ours.channels[name].number
         if number in self.world.files:
             self.world.close(number)
         self._setNumber(name, -1)
-        self.transcript.say("s.loseConnection({})".format(self.transcript.ref(name)))
+        self._said(
+            before,
+            "s.loseConnection({})".format(self.transcript.ref(name)),
+            raised[0] or raised[1],
+        )
 
     # Steps.
 
@@ -350,11 +394,17 @@ class ReactorMachine(RuleBasedStateMachine):
         Start with one socket pair, pipe or regular file.
         """
         self.transcript.steps += 1
+        self.transcript.first = kind
         self._open(kind)
 
-    def _step(self, step: Tuple[str, int, int, int]) -> None:
+    def takeStep(self, step: Step) -> None:
+        """
+        Take one step: call the step method C{step} names with its three
+        numbers, and write it down (L{Transcript.trace}).
+        """
         what, index, other, variant = step
         self.transcript.steps += 1
+        self.transcript.trace.append(step)
         getattr(self, what)(index, other, variant)
 
     def open(self, index: int, other: int, variant: int) -> None:
@@ -431,17 +481,20 @@ class ReactorMachine(RuleBasedStateMachine):
         """
         evicted = set(self.contract.evicted)
         expected = self.contract.removeAll()
-        self.transcript.say("s.reactor.removeAll()")
+        before = len(self.judge.violations)
+        raised = ""
         for reactor in self.reactors:
             try:
                 removed = {r.name for r in reactor.reactor.removeAll()} - {
                     getattr(r, "name", None) for r in reactor.internal
                 }
             except Exception as e:
-                self.judge.broke("lists-what-was-added", "removeAll raised", repr(e))
+                raised = repr(e)
+                self.judge.broke("lists-what-was-added", "removeAll raised", raised)
                 continue
             if not expected - evicted <= removed <= expected:
                 self.judge.broke("lists-what-was-added", "removeAll", removed, expected)
+        self._said(before, "s.reactor.removeAll()", raised)
 
     def loseConnection(self, index: int, other: int, variant: int) -> None:
         """
@@ -518,10 +571,16 @@ class ReactorMachine(RuleBasedStateMachine):
             # Twisted's rules first: a stricter check broken by the same
             # step is the lesser news.
             order = [rule.name for rule in RULES]
-            self._raise(*min(self.judge.violations, key=lambda v: order.index(v[0])))
+            first = min(
+                range(len(self.judge.violations)),
+                key=lambda i: order.index(self.judge.violations[i][0]),
+            )
+            self._raise(*self.judge.violations[first], self.transcript.ends.get(first))
 
-    def _raise(self, rule: str, variant: str, detail: Tuple[Any, ...]) -> None:
-        raise broken(self.transcript, self.target, rule, variant, detail)
+    def _raise(
+        self, rule: str, variant: str, detail: Tuple[Any, ...], end: Optional[int]
+    ) -> None:
+        raise broken(self.transcript, self.target, rule, variant, detail, end)
 
 
 def broken(
@@ -530,8 +589,11 @@ def broken(
     rule: str,
     variant: str,
     detail: Tuple[Any, ...],
+    end: Optional[int] = None,
 ) -> RuleBroken:
     """
+    @param end: how many of the program's lines to keep, when the rule
+        broke in a call whose step went on (L{Transcript.ends}).
     @return: the exception that says C{rule} broke (in the way C{variant}
         names), with the example so far as a program.
     """
@@ -541,7 +603,7 @@ def broken(
         RULES_BY_NAME[rule].seen,
         " ".join(str(d) for d in detail),
     )
-    program = transcript.program(target, what)
+    program = transcript.program(target, what, end)
     error = brokenError(rule, variant)(
         "{}\n\n{} steps; the example as a program:\n\n{}".format(
             what, transcript.steps, program
@@ -549,6 +611,8 @@ def broken(
     )
     error.program = program
     error.steps = transcript.steps
+    error.first = transcript.first
+    error.trace = tuple(transcript.trace)
     return error
 
 

@@ -15,8 +15,9 @@ Every call a channel gets is printed as it happens.
 """
 
 import asyncio
+import contextlib
 import tempfile
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from epollreactor.contract.channel import Channel
 from epollreactor.contract.world import World, drain, fill
@@ -151,26 +152,49 @@ class Session:
     def loseConnection(self, channel: Channel) -> None:
         """
         What a transport does: stop reading and writing, close its
-        descriptor, and answer -1 from C{fileno()}.
+        descriptor, and answer -1 from C{fileno()}; then raise what
+        C{removeReader} or C{removeWriter} raised, if either did.
         """
-        self.reactor.removeReader(channel)
-        self.reactor.removeWriter(channel)
+        raised: List[Exception] = []
+        for remove in (self.reactor.removeReader, self.reactor.removeWriter):
+            try:
+                remove(channel)
+            except Exception as e:
+                raised.append(e)
         if channel.number in self.files.files:
             self.files.close(channel.number)
         channel.number = -1
+        if raised:
+            raise raised[0]
+
+    @contextlib.contextmanager
+    def tolerating(self) -> Iterator[None]:
+        """
+        A call that raises, and breaks no rule the program shows: print
+        what it raised, and go on, as the machine did.
+        """
+        try:
+            yield
+        except Exception as e:
+            print("  raised {!r}".format(e))
 
     def act(self, action: str, target: Channel) -> None:
         """
         Do a reaction's C{action} to C{target} (L{ProgramChannel.react}).
         """
-        if action == "loseConnection":
-            self.loseConnection(target)
-        elif action == "reopen":
-            if len(self.files.files) < MAX_OPEN:
+        if action == "reopen":
+            if len(self.files.files) >= MAX_OPEN:
+                return
+            with self.tolerating():
                 self.loseConnection(target)
-                self.reactor.addReader(self.open("socketpair")[0])
-        else:
-            getattr(self.reactor, action)(target)
+            action, target = "addReader", self.open("socketpair")[0]
+        # What the reactor raises into a callback, the machine's reaction
+        # caught (and judged); here it is printed.
+        with self.tolerating():
+            if action == "loseConnection":
+                self.loseConnection(target)
+            else:
+                getattr(self.reactor, action)(target)
 
     def iterate(self, timeout: float = 0) -> None:
         """

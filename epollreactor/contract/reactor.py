@@ -4,13 +4,14 @@ pytest or trial runs as C{machine.TestCase} and Hypothesis runs with
 C{run_state_machine_as_test}.
 """
 
-from typing import Any, Callable, Iterable, Optional, Tuple, Type, Union
+from typing import Any, Callable, Iterable, Optional, Type, Union
 
 from hypothesis.stateful import rule
 
 from epollreactor.contract.behind import AloneMachine
 from epollreactor.contract.machine import BESIDE_STEPS, ReactorMachine, steps
 from epollreactor.contract.target import Target
+from epollreactor.contract.transcript import Step
 
 
 class BesideMachine(ReactorMachine):
@@ -20,11 +21,11 @@ class BesideMachine(ReactorMachine):
     """
 
     @rule(step=steps(BESIDE_STEPS))
-    def step(self, step: Tuple[str, int, int, int]) -> None:
+    def step(self, step: Step) -> None:
         """
         One step of the program (L{BESIDE_STEPS}).
         """
-        self._step(step)
+        self.takeStep(step)
 
 
 def reactorMachine(

@@ -164,12 +164,17 @@ class RuleBroken(AssertionError):
         (the errno an exception carried), or C{""}.
     @ivar program: the example, as a program a person can run, or C{""}.
     @ivar steps: how many steps the example took.
+    @ivar first: the kind of file its first step opened.
+    @ivar trace: its other steps, as the machine took them (each the name
+        of a step method and three numbers), so that it can be run again.
     """
 
     rule = ""
     variant = ""
     program = ""
     steps = 0
+    first = ""
+    trace: Tuple[Tuple[str, int, int, int], ...] = ()
 
     @property
     def key(self) -> str:

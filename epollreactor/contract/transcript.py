@@ -4,10 +4,14 @@ as a program a person can paste and run (on L{epollreactor.contract.program}),
 so that a broken rule comes with its shrunk example in plain Python.
 """
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from epollreactor.contract.target import Target
 from epollreactor.contract.world import OpenFile
+
+#: One step of the reactor machine, as Hypothesis drew it: the name of a
+#: step method and three numbers that pick its channels and variant.
+Step = Tuple[str, int, int, int]
 
 
 class Transcript:
@@ -16,6 +20,12 @@ class Transcript:
 
     @ivar lines: its statements, one per line.
     @ivar steps: how many steps the machine took.
+    @ivar first: the kind of file the machine opened first.
+    @ivar trace: every step after that, so that the example can be run
+        again without Hypothesis (L{epollreactor.contract.shrink}).
+    @ivar ends: for a rule broken by a call to the reactor, by the index
+        of the violation the judge recorded, how many lines the program
+        had after that call: it ends there, as the program stops there.
     @ivar quiet: whether calls are not written down (they are made by a
         channel's reactions, which the program sets up once).
     @ivar topLevel: names of the channels the program binds to variables;
@@ -28,6 +38,9 @@ class Transcript:
         """
         self.lines: List[str] = []
         self.steps = 0
+        self.first = ""
+        self.trace: List[Step] = []
+        self.ends: Dict[int, int] = {}
         self.quiet = False
         self.topLevel: Dict[str, None] = {}
 
@@ -37,6 +50,21 @@ class Transcript:
         """
         if not self.quiet:
             self.lines.append(line + ("  # " + comment if comment else ""))
+
+    def call(self, line: str, raised: str, broke: bool) -> None:
+        """
+        Write down a call to the reactor, unless L{quiet}.
+
+        @param raised: what it raised, or C{""}.
+        @param broke: whether what it did broke a rule.  A call that
+            raised and broke no rule is written so that the program goes
+            on, printing what was raised (L{epollreactor.contract.program.Session.tolerating}), as the
+            machine went on; one that broke a rule stops the program.
+        """
+        comment = "raises " + raised if raised else ""
+        if raised and not broke:
+            line = "with s.tolerating(): " + line
+        self.say(line, comment)
 
     def ref(self, name: str) -> str:
         """
@@ -84,9 +112,10 @@ class Transcript:
         where = ", ".join("{} ({})".format(f.name, f.kind) for f in files)
         self.say("[{}] = s.{}{})".format(", ".join(names), call, onto), "on " + where)
 
-    def program(self, target: Target, broken: str) -> str:
+    def program(self, target: Target, broken: str, end: Optional[int] = None) -> str:
         """
-        @return: the whole program, ending with the comment C{broken}.
+        @param end: how many lines to keep, or C{None} for all.
+        @return: the program, ending with the comment C{broken}.
         """
-        body = target.programHeader() + self.lines
+        body = target.programHeader() + self.lines[:end]
         return "\n".join(body + ["# ^ " + broken])
