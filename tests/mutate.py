@@ -106,13 +106,21 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "reactor waits in milliseconds though precise waits work",
         EPOLL,
-        "            if _imprecise is None:\n",
+        "            if _imprecise is None and nanoseconds < PRECISE_BELOW:\n",
         "            if False:\n",
         (
             "tests/test_precise.py::test_doPollWaitsTheNanoseconds",
             "tests/test_precise.py::test_callLaterShorterThanAMillisecond",
         ),
         "callLater(0.0003, f) runs a millisecond late, as on stock",
+    ),
+    Mutant(
+        "reactor's long waits made precisely too",
+        EPOLL,
+        "            if _imprecise is None and nanoseconds < PRECISE_BELOW:\n",
+        "            if _imprecise is None:\n",
+        ("tests/test_precise.py::test_doPollWaitsLongTimeoutsInMilliseconds",),
+        "a busy loop pays 2 us a turn for a precise wait it does not need",
     ),
     Mutant(
         "kernel's refusal of epoll_pwait2 raised",
