@@ -79,9 +79,15 @@ What this means for us
 """
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, List
 
-__all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "WorkersService", "defaultWorkers"]
+__all__ = [
+    "STRATEGIES",
+    "DEFAULT_STRATEGY",
+    "WorkersService",
+    "allowedCores",
+    "defaultWorkers",
+]
 
 #: The balance strategies, by name.
 STRATEGIES = ("reuseport", "exclusive", "handoff", "shared")
@@ -96,9 +102,30 @@ if TYPE_CHECKING:
 def defaultWorkers() -> int:
     """
     @return: how many cores this process may run on
-        (C{os.sched_getaffinity}), one worker each.
+        (C{os.sched_getaffinity}), one worker each.  PyPy 3.9's C{os} has
+        no C{sched_getaffinity}: there the same set is read from
+        C{Cpus_allowed_list} in C{/proc/self/status} (proc(5)).
     """
-    return len(os.sched_getaffinity(0))
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return len(allowedCores())
+
+
+def allowedCores() -> List[int]:
+    """
+    @return: the cores this process may run on, from C{Cpus_allowed_list}
+        in C{/proc/self/status} (proc(5): ranges such as C{0-3,8}).
+    @raise OSError: when C{/proc} cannot be read.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("Cpus_allowed_list:"):
+                cores: List[int] = []
+                for part in line.split(":", 1)[1].strip().split(","):
+                    first, _, last = part.partition("-")
+                    cores.extend(range(int(first), int(last or first) + 1))
+                return cores
+    raise OSError("no Cpus_allowed_list in /proc/self/status")
 
 
 def __getattr__(name: str) -> Any:
