@@ -187,7 +187,16 @@ def _markForkedReactors() -> None:
     fork that goes straight to C{exec} pays nothing.
     """
     for reactor in list(_liveReactors):
-        reactor._registrations.markForked()
+        state = vars(reactor)
+        # Twisted's ReactorBuilder (reactormixins.buildReactor) disguises
+        # the global reactor as each test's reactor by swapping its
+        # __dict__ and __class__, and keeps the original __dict__ in
+        # _originalReactorDict until the test ends: a fork meanwhile finds
+        # our table there, and the disguise's own where it is one of ours.
+        for attributes in (state, state.get("_originalReactorDict") or {}):
+            table = attributes.get("_registrations")
+            if isinstance(table, Registrations):
+                table.markForked()
 
 
 if hasattr(os, "register_at_fork"):

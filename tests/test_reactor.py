@@ -21,7 +21,15 @@ from twisted.internet.interfaces import IReactorFDSet
 from twisted.python.failure import Failure
 
 import epollreactor
-from epollreactor import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPollReactor, _epoll
+from epollreactor import (
+    EPOLLERR,
+    EPOLLHUP,
+    EPOLLIN,
+    EPOLLOUT,
+    EPollReactor,
+    _epoll,
+    _registrations,
+)
 from epollreactor.contract.kernel import sleptIn
 from tests.kernel import interestList
 from tests.signalling import joinThroughSignals
@@ -734,3 +742,39 @@ def test_hangupWithoutReadInterestLosesConnection(reactor: EPollReactor) -> None
         assert w not in kernelInterest(reactor)
     finally:
         os.close(w)
+
+
+def test_forkWhileTwistedDisguisesTheReactor(reactor: EPollReactor) -> None:
+    """
+    Twisted's C{ReactorBuilder} turns the global reactor into each test's
+    reactor by swapping its C{__dict__} and C{__class__}, keeping the
+    original C{__dict__} in C{_originalReactorDict}.  A fork meanwhile
+    marks the disguised reactor's own table forked, raises nothing in the
+    child, and leaves the parent's untouched.
+    """
+    from twisted.internet.pollreactor import PollReactor
+
+    disguise = PollReactor()
+    table = reactor._registrations
+    disguise._originalReactorDict = reactor.__dict__  # type: ignore[attr-defined]
+    original = reactor.__dict__
+    reactor.__dict__ = disguise.__dict__
+    reactor.__class__ = PollReactor  # type: ignore[assignment]
+    readEnd, writeEnd = os.pipe()
+    try:
+        child = os.fork()
+        if child == 0:  # pragma: no cover (the child reports through the pipe)
+            os.write(writeEnd, b"%d" % (table.pending & _registrations.FORKED))
+            os._exit(0)
+    finally:
+        reactor.__class__ = EPollReactor
+        reactor.__dict__ = original
+        for waker in list(disguise._internalReaders):
+            waker.connectionLost(None)
+        os.close(writeEnd)
+    with os.fdopen(readEnd, "rb") as report:
+        marked = report.read()
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert marked == b"%d" % _registrations.FORKED
+    assert not table.pending & _registrations.FORKED
