@@ -17,7 +17,7 @@ import os
 import platform
 import statistics
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -137,6 +137,17 @@ del _label, _bytes, _connections
 #: The goals of issue 11 beyond "every scenario": scenario -> (what, least
 #: ratio to stock by rate or by CPU time per unit).
 SPEED_GOALS = {"echo-64B-50": 1.4, "idle": 1.4, "bulk-200K": 1.0}
+#: Issue 24: ours must use no more server CPU per unit than any of these.
+RIVALS = ("epoll", "poll", "select")
+#: Issue 24's goals beyond that, by server CPU per unit: scenario -> least
+#: ratio to stock epoll.
+CPU_GOALS = {
+    "echo-64B-1": 1.15,
+    "echo-4K-1": 1.15,
+    "echo-64B-50": 1.4,
+    "idle": 1.4,
+    "echo-64K-50": 1.0,
+}
 #: p99 at most this times stock's; the worst at most this much above it.
 P99_FACTOR = 1.1
 MAX_MARGIN_US = 10_000.0
@@ -285,40 +296,59 @@ def summaryTable(table: Dict[str, Dict[str, Dict[str, float]]]) -> List[str]:
     return lines
 
 
-def peersTable(table: Dict[str, Dict[str, Dict[str, float]]], key: str) -> List[str]:
+def peerCells(
+    row: Dict[str, Dict[str, float]], peers: List[str], key: str
+) -> List[str]:
     """
+    @return: one scenario's cells for C{peers}: each median C{key} with its
+        ratio to stock (none for C{faults} and C{delayedAcks}, counts where
+        zero is common; for C{cpu}, stock's over the peer's, so that higher
+        is better).
+    """
+    stock = row.get("epoll", {}).get(key)
+    cells = []
+    for peer in peers:
+        value = row.get(peer, {}).get(key)
+        if value is None:
+            cells.append("-")
+            continue
+        scale = (
+            None
+            if key in ("faults", "delayedAcks")
+            else ratio(stock, value)
+            if key == "cpu"
+            else ratio(value, stock)
+        )
+        cells.append(
+            "{} ({:.2f}x)".format(formatNumber(value), scale)
+            if scale
+            else formatNumber(value)
+        )
+    return cells
+
+
+def peersTable(
+    table: Dict[str, Dict[str, Dict[str, float]]],
+    key: str,
+    verdict: Optional[Callable[[str, Dict[str, Dict[str, float]]], List[str]]] = None,
+) -> List[str]:
+    """
+    @param verdict: when given, what fails of the goals for a scenario and
+        its row (L{cpuGoals}), for a last column.
     @return: markdown lines: per scenario, every peer's median C{key}
         (C{rate}, C{cpu}, C{faults} or C{delayedAcks}) with its ratio to
-        stock (none for the last two, counts where zero is common).
+        stock (L{peerCells}).
     """
     peers = [p for p in PEERS if any(p in row for row in table.values())]
+    columns = peers + (["goals"] if verdict else [])
     lines = [
-        "| scenario | " + " | ".join(peers) + " |",
-        "|---" * (len(peers) + 1) + "|",
+        "| scenario | " + " | ".join(columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
     ]
     for scenario, (title, unit, cpuUnit, _) in SCENARIOS.items():
         row = table.get(scenario)
         if not row:
             continue
-        stock = row.get("epoll", {}).get(key)
-        cells = []
-        for peer in peers:
-            value = row.get(peer, {}).get(key)
-            if value is None:
-                cells.append("-")
-                continue
-            scale = (
-                None
-                if key in ("faults", "delayedAcks")
-                else ratio(stock, value)
-                if key == "cpu"
-                else ratio(value, stock)
-            )
-            cells.append(
-                "{} ({:.2f}x)".format(formatNumber(value), scale)
-                if scale
-                else formatNumber(value)
-            )
         label = "{} ({})".format(
             title,
             unit
@@ -327,8 +357,35 @@ def peersTable(table: Dict[str, Dict[str, Dict[str, float]]], key: str) -> List[
             if key == "delayedAcks"
             else ("us per " if key == "cpu" else "per ") + cpuUnit,
         )
+        cells = peerCells(row, peers, key)
+        if verdict:
+            failures = verdict(scenario, row)
+            cells.append("met" if not failures else "NOT met: " + "; ".join(failures))
         lines.append("| {} | {} |".format(label, " | ".join(cells)))
     return lines
+
+
+def cpuGoals(scenario: str, row: Dict[str, Dict[str, float]]) -> List[str]:
+    """
+    @return: for one scenario, what fails of issue 24's goals by server CPU
+        time per unit (empty when all are met): ours at least the best of
+        L{RIVALS}, and at least L{CPU_GOALS} times stock where it names the
+        scenario.
+    """
+    ours = row.get("ours", {}).get("cpu")
+    if ours is None:
+        return ["ours not measured"]
+    failures = []
+    rivals = {peer: row[peer]["cpu"] for peer in RIVALS if "cpu" in row.get(peer, {})}
+    for peer, cpu in sorted(rivals.items(), key=lambda item: item[1]):
+        if cpu < ours:
+            failures.append("{} {:.2f}x ours".format(peer, ours / cpu))
+    target = CPU_GOALS.get(scenario)
+    if target is not None and "epoll" in rivals and rivals["epoll"] / ours < target:
+        failures.append(
+            "{:.2f}x stock < {:.2f}x".format(rivals["epoll"] / ours, target)
+        )
+    return failures
 
 
 def latencyTable(table: Dict[str, Dict[str, Dict[str, float]]]) -> List[str]:
@@ -386,6 +443,20 @@ def writeMarkdown(path: str, data: Dict[str, Any]) -> None:
         "",
     ]
     lines.extend(summaryTable(table))
+    lines += [
+        "",
+        "## Every peer by server CPU per unit, and the goals of issue 24",
+        "",
+        (
+            "Goals: ours at least the best of stock epoll, poll and select by "
+            "server CPU time per unit in every scenario; 64 B and 4 KiB echo on "
+            "one connection at least 1.15x stock, 64 B echo on 50 connections "
+            "and the 10,000-idle echo at least 1.4x, 64 KiB on 50 connections "
+            "at least 1.0x.  A verdict names every rival that used less."
+        ),
+        "",
+    ]
+    lines.extend(peersTable(table, "cpu", cpuGoals))
     lines += ["", "## Rates, every peer", ""]
     lines.extend(peersTable(table, "rate"))
     lines += [
