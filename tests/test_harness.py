@@ -281,6 +281,7 @@ def test_hangOnStockIsNoComparison(
     assert comparison.regressed == comparison.flaky == []
     assert comparison.problems() == []
     report = comparison.report()
+    assert "2 passed, 2 error (2 hung; 3 attempts) of 4 tests" in report, report
     assert (
         "hung on stock (ended by the watchdog after 2 s): 2\n    {}\n    {}".format(
             *hung

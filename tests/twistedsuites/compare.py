@@ -627,10 +627,11 @@ class Comparison:
             number = count(outcomes, outcome)
             if number:
                 parts.append("{} {}".format(number, outcome))
-        if run.hung:
-            parts.append(
-                "{} hung (in {} attempts)".format(len(run.hung), len(run.attempts))
-            )
+            if outcome == "error" and run.hung:
+                # The hung tests are among the errors.
+                parts[-1] += " ({} hung; {} attempts)".format(
+                    len(run.hung), len(run.attempts)
+                )
         return "{:5} ({}): {} of {} tests, {:.0f} s{}".format(
             side,
             self.reactors[side][1],
