@@ -185,20 +185,11 @@ def test_watchdogEndsAHungTest(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -
             "hung": True,
         },
     ]
-    assert "line {} in hangHere".format(hangHereLine()) in child.stdout, child.stdout
-    assert "in test_hangs" in child.stdout
-
-
-def hangHereLine() -> int:
-    """
-    @return: the line of L{tests.twistedsuites.hanging.hangHere} where it
-        blocks.
-    """
-    with open(hanging.__file__) as source:
-        for number, line in enumerate(source, 1):
-            if "threading.Event().wait()" in line:
-                return number
-    raise AssertionError("hangHere blocks nowhere")
+    # The hung test's frames, by function: PyPy's line numbers are
+    # approximate.
+    assert 'hanging.py", line' in child.stdout, child.stdout
+    assert "in hangHere\n" in child.stdout
+    assert "in test_hangs\n" in child.stdout
 
 
 def test_excludeLeavesTestsOut(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
