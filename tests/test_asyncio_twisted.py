@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.twistedsuites.compare import OURS, STOCK, Comparison
+from tests.twistedsuites.runtrial import defaultHangLimit
 
 #: The ReactorBuilder suites: the modules of C{twisted.internet.test} that
 #: generate test case classes for every reactor in
@@ -48,6 +49,20 @@ BUILDER_SUITES = [
 #: Seconds each side may run; both take about a minute on an idle machine,
 #: and the machine is shared.
 TIMEOUT = 600.0
+
+#: What one side's run is allowed in L{COMPARISON_TIMEOUT}: well under a
+#: minute on an idle machine, twice that on a loaded one.
+ONE_RUN = 120.0
+
+#: pytest's limit for the comparison, above pyproject.toml's 240 s, so that
+#: one hung test costs its own time and not the comparison: a side whose
+#: test hangs runs until the watchdog ends it (L{defaultHangLimit}: trial's
+#: timeout, 120 s, + 30 s) and then starts again without it, at most
+#: 2 * ONE_RUN + 150 = 390 s; when the test hung on ours it hangs again
+#: when rerun alone, another 150 s: 540 s, and 60 s of room (600 s with
+#: trial's default timeout; the matrix's shorter one shortens it).  Two
+#: hangs or more may outlast it, and fail the test as any hang did before.
+COMPARISON_TIMEOUT = 2 * ONE_RUN + 2 * defaultHangLimit() + 60
 
 #: The factory Twisted's own suites use for the asyncio reactor.
 STOCK_FACTORY = "twisted.internet.test.reactormixins.AsyncioSelectorReactor"
@@ -113,6 +128,7 @@ def test_factoryMakesAReactorOnOurSelector() -> None:
     assert loop.is_closed()
 
 
+@pytest.mark.timeout(COMPARISON_TIMEOUT)
 def test_reactorBuilderSuitesMatchStockLoop(
     tmp_path: "os.PathLike[str]", capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -34,12 +34,18 @@ from tests.twistedsuites.compare import (
 )
 from tests.twistedsuites.runtrial import TIMEOUT_VARIABLE
 
-#: Seconds each side of a comparison may run; both take well under a minute
-#: on an idle machine, and the machine is shared.
+#: Seconds each side of a comparison may run, restarts after hung tests
+#: included; the global-reactor suites, the longer, take under two minutes
+#: a side on the shared machine.  A test that hangs costs its side the
+#: watchdog's limit (trial's timeout, 120 s, + 30 s) and a second start, at
+#: most 2 * 120 + 150 = 390 s: room for one hang, and for more on an idle
+#: machine; past TIMEOUT the side is killed and the comparison fails.
 TIMEOUT = 600.0
 
-#: Both sides run at once, and what regressed runs again alone: the
-#: per-test timeout (pyproject.toml) of a comparison covers both.
+#: Both sides run at once, and what regressed runs again alone, with a
+#: TIMEOUT of its own (a test that hung on ours hangs again there, for
+#: another 150 s): the per-test timeout (pyproject.toml) of a comparison
+#: covers both, 2 * 600 + 60 s, so one hang and its restart fit.
 SLOW = pytest.mark.timeout(2 * TIMEOUT + 60)
 
 #: Tests that fail on the stock reactor too for reasons of this machine, not

@@ -11,17 +11,25 @@ and fails the comparison.  A test that never reported on ours is a
 regression whether or not it would pass alone: something in our run ended
 or lost it.
 
+A test that runs past the hang limit (a test that blocks where C{trial}'s
+own timeout cannot reach it) is ended by the watchdog of
+L{tests.twistedsuites.runtrial}, which ends its process; the side then
+starts again without every test that hung so far, up to L{MAX_HANGS}, and
+its outcomes are those of all its attempts.  A hung test is an error on
+its side, listed by name in the report: on stock, a test not compared; on
+ours, a suspect rerun alone like any other (with the watchdog too).
+
 Each run must also end normally: exit status 0 or 1, agreeing with the
 failures it recorded, after C{trial} has run every test (the last line
-L{tests.twistedsuites.runtrial} writes).  A run that was killed, died of a
-signal, called C{os._exit} or ran out of time fails the comparison, on
-either side: a stock run cut short would shrink what is compared without a
-word.
+L{tests.twistedsuites.runtrial} writes), in its last attempt.  A run that
+was killed, died of a signal, called C{os._exit}, ran out of time or had
+more than L{MAX_HANGS} tests hang fails the comparison, on either side: a
+stock run cut short would shrink what is compared without a word.
 
 Command line, for C{make test-twisted-full}::
 
     python -m tests.twistedsuites.compare [--builder] [--timeout=SECONDS] \\
-        [--directory=DIR] TESTS...
+        [--hang-limit=SECONDS] [--directory=DIR] TESTS...
 
 exits 1 when anything regressed or a run ended abnormally.
 """
@@ -35,12 +43,17 @@ import tempfile
 import time
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
+from tests.twistedsuites.runtrial import HUNG_STATUS, defaultHangLimit
+
 #: The repository's top directory: C{python -m tests.twistedsuites.runtrial}
 #: runs from here.
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 OURS = "ours"
 STOCK = "stock"
+
+#: The name, in the report, of the run that reruns our suspects alone.
+RERUN = OURS + ", rerun"
 
 #: For each side: the C{trial --reactor} plugin name and the reactor the
 #: ReactorBuilder suites are pointed at.
@@ -93,6 +106,10 @@ GLOBAL_SUITES = [
 #: More regressions than this are not rerun: they all count.
 RERUN_LIMIT = 200
 
+#: How many hung tests a run may start again without: one hang is a test's
+#: bad luck, a few a bad day; more, and the run as a whole is in trouble.
+MAX_HANGS = 3
+
 #: The report lists at most this many tests of each kind.
 REPORT_LIMIT = 50
 
@@ -144,17 +161,22 @@ def readRecords(path: str) -> Iterator[Dict[str, Any]]:
                 continue
 
 
-def readOutcomes(path: str, reactorFQPN: str) -> Outcomes:
+def readOutcomes(
+    path: str, reactorFQPN: str, outcomes: Optional[Outcomes] = None
+) -> Outcomes:
     """
     Read what L{tests.twistedsuites.runtrial} recorded.
 
     @param path: its results file; a missing file reads as no results.
     @param reactorFQPN: the builder reactor of that run, for
         L{normaliseId}.
-    @return: maps each normalised test id to its worst outcome and that
-        outcome's detail.
+    @param outcomes: what earlier attempts of the same run recorded, to
+        add to; a new mapping by default.
+    @return: C{outcomes}, mapping each normalised test id to its worst
+        outcome and that outcome's detail.
     """
-    outcomes: Outcomes = {}
+    if outcomes is None:
+        outcomes = {}
     for record in readRecords(path):
         if "id" not in record:
             # The end of the run (L{readEnd}).
@@ -205,69 +227,33 @@ def regressions(ours: Outcomes, stock: Outcomes) -> List[Tuple[str, str, str]]:
     return sorted(found)
 
 
-class Run:
+class Attempt:
     """
-    One C{trial} process on one side.
+    One C{trial} process of a L{Run}.
 
-    @ivar side: L{OURS} or L{STOCK}.
     @ivar results: the path of its results file.
     @ivar log: the path of its output.
-    @ivar elapsed: its wall time in seconds, once it has ended.
     @ivar returncode: its exit status, once it has ended; L{None} when it
         was killed for running out of time.
     """
 
-    def __init__(
-        self,
-        side: str,
-        tests: Sequence[str],
-        directory: str,
-        builder: bool,
-        tag: str = "",
-        extraArguments: Sequence[str] = (),
-        reactors: Dict[str, Tuple[str, str]] = REACTORS,
-    ) -> None:
+    def __init__(self, arguments: List[str], results: str, log: str) -> None:
         """
         Start the process.
 
-        @param side: L{OURS} or L{STOCK}.
-        @param tests: the test names for C{trial}.
-        @param directory: where its results, output and C{_trial_temp} go.
-        @param builder: whether to point the ReactorBuilder suites at this
-            side's reactor alone.
-        @param tag: added to the file names, to keep reruns apart.
-        @param extraArguments: more options for C{trial}.
-        @param reactors: for each side, the C{--reactor} plugin name and the
-            builder reactor; L{REACTORS} unless a test of this module says
-            otherwise.
+        @param arguments: its command line, C{results} among them.
+        @param results: the path of its results file.
+        @param log: the path of its output.
         """
-        plugin, self.reactorFQPN = reactors[side]
-        self.side = side
-        name = side + tag
-        self.results = os.path.join(directory, name + ".jsonl")
-        self.log = os.path.join(directory, name + ".log")
-        arguments = [
-            sys.executable,
-            "-m",
-            "tests.twistedsuites.runtrial",
-            self.results,
-            "--reactor=" + plugin,
-            "--reporter=text",
-            "--temp-directory=" + os.path.join(directory, "trial-" + name),
-        ]
-        if builder:
-            arguments.append("--builder-reactor=" + self.reactorFQPN)
-        arguments.extend(extraArguments)
-        arguments.extend(tests)
-        self.elapsed: Optional[float] = None
+        self.results = results
+        self.log = log
         self.returncode: Optional[int] = None
-        self._started = time.monotonic()
         # Twisted's tests run its console scripts (ckeygen, tkconch) by name.
         bindir = os.path.dirname(sys.executable)
         environment = dict(
             os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", "")
         )
-        with open(self.log, "wb") as log:
+        with open(log, "wb") as output:
             # Its own session, so that a timeout kills every process the
             # tests spawned too; default signal dispositions, because a shell
             # running us in the background may have SIGINT ignored and the
@@ -277,7 +263,7 @@ class Run:
                 cwd=ROOT,
                 env=environment,
                 stdin=subprocess.DEVNULL,
-                stdout=log,
+                stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 preexec_fn=_defaultSignals,
@@ -297,13 +283,20 @@ class Run:
             self._process.wait()
             with open(self.log, "a") as log:
                 log.write("\n*** killed: out of time\n")
-        self.elapsed = time.monotonic() - self._started
 
-    def outcomes(self) -> Outcomes:
+    def hung(self) -> Optional[str]:
         """
-        @return: what it recorded, by normalised test id.
+        @return: the C{trial} id of the test the watchdog ended the process
+            at (L{tests.twistedsuites.runtrial.Watchdog}), or L{None} when it
+            did not: the process must have exited with C{HUNG_STATUS} and
+            have recorded a hung test.
         """
-        return readOutcomes(self.results, self.reactorFQPN)
+        if self.returncode != HUNG_STATUS:
+            return None
+        for record in readRecords(self.results):
+            if record.get("hung"):
+                return str(record["id"])
+        return None
 
     def abnormal(self) -> Optional[str]:
         """
@@ -326,7 +319,8 @@ class Run:
         if end is None:
             return "exit status {} before trial had run every test".format(status)
         failed = any(
-            outcome in ("failure", "error") for outcome, _ in self.outcomes().values()
+            outcome in ("failure", "error")
+            for outcome, _ in readOutcomes(self.results, "").values()
         )
         if end["successful"] == failed:
             return "trial called the run {}, yet {} failure or error".format(
@@ -340,9 +334,143 @@ class Run:
             )
         return None
 
+
+class Run:
+    """
+    C{trial} on one side: one L{Attempt}, and one more each time the
+    watchdog ends the last for a test that hung, without every test that hung
+    so far, up to C{maxHangs} hung tests.
+
+    @ivar side: L{OURS} or L{STOCK}.
+    @ivar hangLimit: the watchdog's limit, in seconds.
+    @ivar maxHangs: how many hung tests the run may restart without.
+    @ivar attempts: the L{Attempt}s so far, in order.
+    @ivar hung: the normalised ids of the tests that hung, in order.
+    @ivar elapsed: its wall time in seconds, once it has ended.
+    """
+
+    def __init__(
+        self,
+        side: str,
+        tests: Sequence[str],
+        directory: str,
+        builder: bool,
+        tag: str = "",
+        extraArguments: Sequence[str] = (),
+        reactors: Dict[str, Tuple[str, str]] = REACTORS,
+        hangLimit: Optional[float] = None,
+        maxHangs: int = MAX_HANGS,
+    ) -> None:
+        """
+        Start the first attempt.
+
+        @param side: L{OURS} or L{STOCK}.
+        @param tests: the test names for C{trial}.
+        @param directory: where its results, output and C{_trial_temp} go.
+        @param builder: whether to point the ReactorBuilder suites at this
+            side's reactor alone.
+        @param tag: added to the file names, to keep reruns apart.
+        @param extraArguments: more options for C{trial}.
+        @param reactors: for each side, the C{--reactor} plugin name and the
+            builder reactor; L{REACTORS} unless a test of this module says
+            otherwise.
+        @param hangLimit: the watchdog's limit; by default
+            L{tests.twistedsuites.runtrial.defaultHangLimit}.
+        @param maxHangs: how many hung tests the run may restart without.
+        """
+        plugin, self.reactorFQPN = reactors[side]
+        self.side = side
+        self.hangLimit = defaultHangLimit() if hangLimit is None else hangLimit
+        self.maxHangs = maxHangs
+        self._name = side + tag
+        self._directory = directory
+        self._arguments = [
+            "--reactor=" + plugin,
+            "--reporter=text",
+            "--hang-limit={:g}".format(self.hangLimit),
+        ]
+        if builder:
+            self._arguments.append("--builder-reactor=" + self.reactorFQPN)
+        self._arguments.extend(extraArguments)
+        self._tests = list(tests)
+        self.attempts: List[Attempt] = []
+        self.hung: List[str] = []
+        self._excluded: List[str] = []
+        self.elapsed: Optional[float] = None
+        self._started = time.monotonic()
+        self._attempt()
+
+    def _attempt(self) -> None:
+        """
+        Start the next attempt, without the tests that hung.
+        """
+        name = self._name
+        if self.attempts:
+            name += "-attempt{}".format(len(self.attempts) + 1)
+        results = os.path.join(self._directory, name + ".jsonl")
+        temporary = os.path.join(self._directory, "trial-" + name)
+        arguments = [sys.executable, "-m", "tests.twistedsuites.runtrial", results]
+        arguments += ["--temp-directory=" + temporary] + self._arguments
+        arguments += ["--exclude=" + testId for testId in self._excluded]
+        arguments += self._tests
+        log = os.path.join(self._directory, name + ".log")
+        self.attempts.append(Attempt(arguments, results, log))
+
+    def wait(self, deadline: float) -> None:
+        """
+        Wait for the attempts to end, starting the next whenever the
+        watchdog ended one and fewer than C{maxHangs} tests hung before,
+        killing the last and its children at C{deadline} (a
+        L{time.monotonic} value).
+        """
+        while True:
+            attempt = self.attempts[-1]
+            attempt.wait(deadline)
+            testId = attempt.hung()
+            if testId is None:
+                break
+            self._excluded.append(testId)
+            self.hung.append(normaliseId(testId, self.reactorFQPN))
+            if len(self.hung) > self.maxHangs:
+                break
+            self._attempt()
+        self.elapsed = time.monotonic() - self._started
+
+    @property
+    def log(self) -> str:
+        """
+        The path of the last attempt's output.
+        """
+        return self.attempts[-1].log
+
+    def outcomes(self) -> Outcomes:
+        """
+        @return: what its attempts recorded, by normalised test id; a test
+            recorded by more than one keeps the worst outcome.
+        """
+        outcomes: Outcomes = {}
+        for attempt in self.attempts:
+            readOutcomes(attempt.results, self.reactorFQPN, outcomes)
+        return outcomes
+
+    def abnormal(self) -> Optional[str]:
+        """
+        Tell whether the run ended as a complete C{trial} run does (see
+        L{Attempt.abnormal}): its last attempt must have, and no more than
+        C{maxHangs} tests may have hung.
+
+        @return: L{None} when it did; otherwise what went wrong, in words.
+        """
+        if len(self.hung) > self.maxHangs:
+            return "{} tests hung, and a run restarts without at most {}".format(
+                len(self.hung), self.maxHangs
+            )
+        return self.attempts[-1].abnormal()
+
     def tail(self, lines: int = 3) -> str:
         """
-        @return: the last C{lines} lines of its output (trial's summary).
+        @return: the last C{lines} lines of its last attempt's output
+            (trial's summary, or the stacks of a hung test).
         """
         with open(self.log, errors="replace") as log:
             return "".join(log.readlines()[-lines:]).strip()
@@ -374,8 +502,10 @@ class Comparison:
     @ivar regressed: L{regressions} that never reported on ours, or failed
         again when rerun alone.
     @ivar flaky: L{regressions} that passed when rerun alone.
+    @ivar hung: for every run that had tests hang (L{Run.hung}; the rerun is
+        L{RERUN}), their normalised ids.
     @ivar abnormal: for every run that did not end normally (L{Run.abnormal};
-        the rerun is C{"ours, rerun"}), what went wrong.
+        the rerun is L{RERUN}), what went wrong.
     @ivar elapsed: wall time of the whole comparison.
     """
 
@@ -388,6 +518,8 @@ class Comparison:
         timeout: float = 900.0,
         sides: Iterable[str] = (OURS, STOCK),
         reactors: Dict[str, Tuple[str, str]] = REACTORS,
+        hangLimit: Optional[float] = None,
+        maxHangs: int = MAX_HANGS,
     ) -> None:
         """
         Run the suites on each side in parallel, then rerun what regressed.
@@ -398,25 +530,40 @@ class Comparison:
             side's reactor.
         @param directory: where results and logs go; a new temporary
             directory by default.
-        @param timeout: seconds each side may run before it is killed.
+        @param timeout: seconds each side may run, its restarts after a
+            hung test included, before it is killed; as many again for the
+            rerun.
         @param sides: which sides to run (only L{OURS} where there is no
             C{select.epoll}).
         @param reactors: for each side, the C{--reactor} plugin name and the
             builder reactor.
+        @param hangLimit: the watchdog's limit (L{Run}).
+        @param maxHangs: how many hung tests a run may restart without.
         """
         started = time.monotonic()
         self.title = title
         self.directory = directory or tempfile.mkdtemp(prefix="twistedsuites-")
         self.builder = builder
         self.reactors = reactors
+        self.hangLimit = defaultHangLimit() if hangLimit is None else hangLimit
+        self.maxHangs = maxHangs
         self.runs = {
-            side: Run(side, tests, self.directory, builder, reactors=reactors)
+            side: Run(
+                side,
+                tests,
+                self.directory,
+                builder,
+                reactors=reactors,
+                hangLimit=self.hangLimit,
+                maxHangs=maxHangs,
+            )
             for side in sides
         }
         deadline = time.monotonic() + timeout
         for run in self.runs.values():
             run.wait(deadline)
         self.outcomes = {side: run.outcomes() for side, run in self.runs.items()}
+        self.hung = {side: run.hung for side, run in self.runs.items() if run.hung}
         self.abnormal: Dict[str, str] = {}
         for side, run in self.runs.items():
             why = run.abnormal()
@@ -453,11 +600,15 @@ class Comparison:
             self.builder,
             tag="-rerun",
             reactors=self.reactors,
+            hangLimit=self.hangLimit,
+            maxHangs=self.maxHangs,
         )
         rerun.wait(time.monotonic() + timeout)
         why = rerun.abnormal()
         if why is not None:
-            self.abnormal[OURS + ", rerun"] = why
+            self.abnormal[RERUN] = why
+        if rerun.hung:
+            self.hung[RERUN] = rerun.hung
         again = rerun.outcomes()
         for suspect in suspects:
             if again.get(suspect[0], ("missing", ""))[0] == "success":
@@ -476,6 +627,11 @@ class Comparison:
             number = count(outcomes, outcome)
             if number:
                 parts.append("{} {}".format(number, outcome))
+            if outcome == "error" and run.hung:
+                # The hung tests are among the errors.
+                parts[-1] += " ({} hung; {} attempts)".format(
+                    len(run.hung), len(run.attempts)
+                )
         return "{:5} ({}): {} of {} tests, {:.0f} s{}".format(
             side,
             self.reactors[side][1],
@@ -489,8 +645,9 @@ class Comparison:
 
     def report(self) -> str:
         """
-        @return: the counts of each side, the flaky tests, and every
-            regression with our outcome and its detail.
+        @return: the counts of each side, the tests that hung on each, the
+            flaky tests, and every regression with our outcome and its
+            detail.
         """
         lines = [
             "{} ({:.0f} s, logs in {})".format(self.title, self.elapsed, self.directory)
@@ -500,6 +657,15 @@ class Comparison:
         for side, why in self.abnormal.items():
             if side not in self.runs:
                 lines.append("  {}: ENDED ABNORMALLY: {}".format(side, why))
+        for side, hung in self.hung.items():
+            # Each is an error on its side: on stock, a test not compared;
+            # on ours, a regression unless stock does not pass it either.
+            lines.append(
+                "  hung on {} (ended by the watchdog after {:g} s): {}".format(
+                    side, self.hangLimit, len(hung)
+                )
+            )
+            lines.extend("    " + testId for testId in hung)
         for label, found in (
             ("flaky (failed on ours, passed alone on rerun)", self.flaky),
             ("REGRESSIONS (pass on stock, not on ours)", self.regressed),
@@ -557,6 +723,7 @@ def main(argv: List[str]) -> int:
     """
     builder = False
     timeout = 1800.0
+    hangLimit = None
     directory = None
     tests = []
     for argument in argv:
@@ -564,6 +731,8 @@ def main(argv: List[str]) -> int:
             builder = True
         elif argument.startswith("--timeout="):
             timeout = float(argument.split("=", 1)[1])
+        elif argument.startswith("--hang-limit="):
+            hangLimit = float(argument.split("=", 1)[1])
         elif argument.startswith("--directory="):
             directory = argument.split("=", 1)[1]
             os.makedirs(directory, exist_ok=True)
@@ -573,7 +742,13 @@ def main(argv: List[str]) -> int:
         raise SystemExit(__doc__)
     sides = (OURS, STOCK) if hasStockEpoll() else (OURS,)
     comparison = Comparison(
-        "trial " + " ".join(tests), tests, builder, directory, timeout, sides
+        "trial " + " ".join(tests),
+        tests,
+        builder,
+        directory,
+        timeout,
+        sides,
+        hangLimit=hangLimit,
     )
     print(comparison.report())
     return 1 if comparison.problems() else 0
