@@ -96,7 +96,7 @@ What this means for us
    closed, success that it names a file we were not given (whose entry
    goes again at once).  So any lost registration is told within
    C{WATCH_PERIOD + WATCH_WAKE} (0.95 s), however many there are, for
-   0.6-0.8 us of CPU per registration a period (7-10 ms a second beside
+   0.75-0.8 us of CPU per registration a period (8 ms a second beside
    10,000; bench/README.md, "Lost descriptors"), where poll and select
    pay a system call over every descriptor on every iteration to tell at
    once.  Until then, if the old file lives on elsewhere, its entry may

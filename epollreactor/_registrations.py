@@ -29,8 +29,10 @@ It follows the facts about epoll written above L{epollreactor._reactor}:
    report its number, and an C{EPOLL_CTL_ADD} of that number must fail
    with EEXIST, the kernel's word that it holds our entry for the very
    file the number names now.  A record whose number is closed or names
-   another file is lost, never watched again for the new file: its owner
-   would read another connection's bytes.
+   another file is lost, never watched again for the new file (its owner
+   would read another connection's bytes), within C{WATCH_PERIOD +
+   WATCH_WAKE} (0.95 s) however many there are, for 0.75-0.8 us of CPU a
+   record a period (8 ms a second beside 10,000).
  - A registration the kernel keeps for a file no number names any more
    (a ghost, fact 1), or one shared with a parent after C{fork()} (fact 6),
    is left behind with the whole epoll instance: L{Registrations.rebuild}
@@ -57,23 +59,25 @@ from epollreactor._libc import (
 
 __all__ = ["PREEN_BATCH", "Registration", "Registrations", "Ring"]
 
-#: How many records one iteration checks at least while a preen is under
-#: way: after a stale entry was found, every record is checked within
-#: C{ceil(len(records) / PREEN_BATCH)} iterations, none of which waits.
+#: How many records one iteration checks while a preen is under way:
+#: after a stale entry was found, every record is checked within
+#: C{ceil(len(records) / PREEN_BATCH)} iterations, none of which waits,
+#: or by the next sweep, whichever comes first.
 PREEN_BATCH = 32
 
 #: Every this many seconds, busy or idle, one sweep checks every record:
 #: its owner must still report its number, and the kernel must still hold
-#: our entry for the file that number names now.  For that one
+#: our entry for the file that number names now.  For that, one
 #: C{epoll_ctl(2)} a record is the cheapest question (bench/README.md,
 #: "Lost descriptors"): an C{EPOLL_CTL_ADD} that fails with EEXIST (the
 #: kernel keys entries by number and file, fact 1, and looks the pair up
-#: before it adds anything), 0.6-0.7 us, where an C{EPOLL_CTL_MOD} also
-#: polls the file (1.0 us), C{fstat(2)} of each costs as much and needs a
-#: recorded identity, C{kcmp(2)}'s C{KCMP_EPOLL_TFD} walks the interest
-#: list for each (74 us beside 10,000), and C{/proc/self/fdinfo} of the
-#: instance costs the kernel 1 us an entry to print (and cannot see a
-#: number C{dup2}'d over while its old file lives on).  A record whose
+#: before it adds anything), 0.6-0.85 us with the owner's C{fileno()};
+#: an C{EPOLL_CTL_MOD} also polls the file (0.8-1.2 us), C{fstat(2)}
+#: costs 0.6-1.0 us and needs an identity recorded beforehand,
+#: C{kcmp(2)}'s C{KCMP_EPOLL_TFD} walks the interest list for each
+#: (74 us beside 10,000), and C{/proc/self/fdinfo} of the instance costs
+#: the kernel about 1 us an entry to print (and cannot see a number
+#: C{dup2}'d over while its old file lives on).  A record whose
 #: descriptor was closed behind the reactor's back (which no event will
 #: ever report, fact 2 of L{epollreactor._reactor}), or whose number names
 #: another file now, is so lost, and its owner told, within
@@ -513,7 +517,7 @@ class Registrations:
 
     def _sweep(self) -> None:
         """
-        Check every record at once, for 0.6-0.8 us each (L{WATCH_PERIOD}):
+        Check every record at once, for 0.6-0.85 us each (L{WATCH_PERIOD}):
         its owner must still report its number (a Python comparison), and
         an C{EPOLL_CTL_ADD} of the number must fail with EEXIST: the kernel
         holds an entry for that number and the file it names now, which can
