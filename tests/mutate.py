@@ -60,6 +60,8 @@ _SWEEP_TEST = (
     "tests/test_statemachine_registrations.py::"
     "test_theSweepLosesAClosedNumberAmongManyWithinAPeriod"
 )
+#: The test that a number reused among many is lost, and never read.
+_REUSE_TEST = "test_aNumberReusedAmongManyIsLostWithinTheBound"
 REACTOR = "epollreactor/_reactor.py"
 REGISTRATIONS = "epollreactor/_registrations.py"
 DISPATCH = "epollreactor/_dispatch.py"
@@ -199,6 +201,16 @@ MUTANTS: Tuple[Mutant, ...] = (
         (_SWEEP_TEST,),
         "connectionLost never comes after a close behind the reactor's "
         "back, unless a stale entry found elsewhere sets off a preen",
+    ),
+    Mutant(
+        "the sweep keeps the newcomer's entry",
+        REGISTRATIONS,
+        "                        epoll_ctl(epfd, EPOLL_CTL_DEL, fd, None)\n",
+        "                        pass\n",
+        ("tests/test_statemachine_lost.py::" + _REUSE_TEST,),
+        "a number dup2'd over stays its old owner's, and the file it names "
+        "now is watched and read for it: the sweep's own entry answers "
+        "EEXIST from then on",
     ),
     Mutant(
         "a ghost rebuild watches replaced numbers for their old owners",
