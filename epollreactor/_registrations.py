@@ -528,7 +528,10 @@ class Registrations:
         suspects = []
         epfd = self.poller._epfd
         # errno read at once may be a signal handler's (repeatFailed): a
-        # record it makes look lost is only checked again.
+        # record it makes look lost is only checked again.  The ring holds
+        # every record (and ended ones, whose owner is None and fails
+        # here): no copy to make, and a fileno() that registers another
+        # only appends to it.
         for record in self._ring.records:
             fd = record.fd
             try:
