@@ -89,24 +89,21 @@ What this means for us
    and pollreactor, which know only numbers, would read it).
  - Bounded cost, stated per registration: every L{WATCH_PERIOD
    <epollreactor._registrations.WATCH_PERIOD>} (0.9 s), busy or idle, a
-   sweep looks at every registration at once, for 0.05-0.25 us each: its
-   owner's C{fileno()} is compared in Python, and one C{poll(2)} of every
-   registered number, timeout 0, finds the closed ones (POLLNVAL), where an
-   C{epoll_ctl(2)} each would cost 1-4 us.  So a number closed, or an
-   owner that reports another one, is told within a second, beside 10,000
-   registrations too (2-3 ms of CPU a second there), where poll and
-   select pay a system call over every descriptor per iteration to tell at
-   once.  A number closed and reused before the sweep by a file the
-   reactor was not given looks open; a ring of C{EPOLL_CTL_MOD}s finds it
-   (ENOENT), one registration after another, no more than L{WATCH_RATE
-   <epollreactor._registrations.WATCH_RATE>} (1,000) a second: within
-   0.9 s up to 900 registrations, within C{registrations / 1000} seconds
-   beyond (10 s beside 10,000), for at most 1-4 ms of CPU a second
-   (bench/README.md, "Lost descriptors").  Until then, if the old file
-   lives on elsewhere, its entry may still report events, and the owner's
-   C{doRead} would read the new file: the one case the newcomer can be
-   read for the old owner.  The ring's visits are made with the sweep, so an idle
-   reactor wakes once a period for both (never for the waker alone), and
+   sweep checks every registration at once: its owner's C{fileno()} is
+   compared in Python, and an C{EPOLL_CTL_ADD} of its number must fail
+   with EEXIST, the kernel's word that it still holds our entry for the
+   very file that number names (fact 1); EBADF says the number was
+   closed, success that it names a file we were not given (whose entry
+   goes again at once).  So any lost registration is told within
+   C{WATCH_PERIOD + WATCH_WAKE} (0.95 s), however many there are, for
+   0.75-0.8 us of CPU per registration a period (8 ms a second beside
+   10,000; bench/README.md, "Lost descriptors"), where poll and select
+   pay a system call over every descriptor on every iteration to tell at
+   once.  Until then, if the old file lives on elsewhere, its entry may
+   still report events, and the owner's C{doRead} would read the new
+   file: the one case the newcomer can be read for the old owner, for
+   less than a second.  The sweep is made in one batch, so an idle
+   reactor wakes once a period for it (never for the waker alone), and
    no check shortens a wait below L{WATCH_WAKE<epollreactor.
    _registrations.WATCH_WAKE>} (0.05 s).  The checks keep the time of
    L{Registrations.clock<epollreactor._registrations.Registrations.

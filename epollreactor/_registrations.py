@@ -25,11 +25,14 @@ It follows the facts about epoll written above L{epollreactor._reactor}:
    issue 11625) buys a bounded amount of work, not one system call per
    registration.
  - No event says a registration was lost (fact 2), so every record is
-   looked at once per L{WATCH_PERIOD} by one sweep, a Python comparison
-   and one C{poll(2)} for all of them, and checked by an C{EPOLL_CTL_MOD}
-   by a ring, L{WATCH_RATE} a second at most.  A record whose number is
-   closed or names another file is lost, never watched again for the new
-   file: its owner would read another connection's bytes.
+   checked once per L{WATCH_PERIOD} by one sweep: its owner must still
+   report its number, and an C{EPOLL_CTL_ADD} of that number must fail
+   with EEXIST, the kernel's word that it holds our entry for the very
+   file the number names now.  A record whose number is closed or names
+   another file is lost, never watched again for the new file (its owner
+   would read another connection's bytes), within C{WATCH_PERIOD +
+   WATCH_WAKE} (0.95 s) however many there are, for 0.75-0.8 us of CPU a
+   record a period (8 ms a second beside 10,000).
  - A registration the kernel keeps for a file no number names any more
    (a ghost, fact 1), or one shared with a parent after C{fork()} (fact 6),
    is left behind with the whole epoll instance: L{Registrations.rebuild}
@@ -37,8 +40,6 @@ It follows the facts about epoll written above L{epollreactor._reactor}:
 """
 
 import errno
-from select import POLLNVAL
-from select import poll as _pollObject
 from time import monotonic
 from typing import Any, Callable, Dict, List, Optional, Set
 
@@ -50,38 +51,38 @@ from epollreactor._libc import (
     EPOLLEXCLUSIVE,
     EPOLLIN,
     EPOLLOUT,
+    EVENT,
+    epoll_ctl,
+    getErrno,
     osError,
 )
 
 __all__ = ["PREEN_BATCH", "Registration", "Registrations", "Ring"]
 
-#: How many records one iteration checks at least while a preen is under
-#: way: after a stale entry was found, every record is checked within
-#: C{ceil(len(records) / PREEN_BATCH)} iterations, none of which waits.
+#: How many records one iteration checks while a preen is under way:
+#: after a stale entry was found, every record is checked within
+#: C{ceil(len(records) / PREEN_BATCH)} iterations, none of which waits,
+#: or by the next sweep, whichever comes first.
 PREEN_BATCH = 32
 
-#: Every this many seconds, busy or idle, one sweep looks at every record
-#: at once: its owner must still report its number, and one C{poll(2)} of
-#: every registered number must not find it closed (POLLNVAL).  A record
-#: whose descriptor was closed behind the reactor's back (which no event
-#: will ever report, fact 2 of L{epollreactor._reactor}) is so lost, and
-#: its owner told, within C{WATCH_PERIOD + WATCH_WAKE} seconds, however
-#: many there are: the sweep costs 0.05-0.25 us per record, a Python
-#: comparison and the kernel's look at one descriptor, where an
-#: C{epoll_ctl(2)} each would cost 1-4 us (bench/README.md, "Lost
-#: descriptors").
+#: Every this many seconds, busy or idle, one sweep checks every record:
+#: its owner must still report its number, and the kernel must still hold
+#: our entry for the file that number names now.  For that, one
+#: C{epoll_ctl(2)} a record is the cheapest question (bench/README.md,
+#: "Lost descriptors"): an C{EPOLL_CTL_ADD} that fails with EEXIST (the
+#: kernel keys entries by number and file, fact 1, and looks the pair up
+#: before it adds anything), 0.6-0.85 us with the owner's C{fileno()};
+#: an C{EPOLL_CTL_MOD} also polls the file (0.8-1.2 us), C{fstat(2)}
+#: costs 0.6-1.0 us and needs an identity recorded beforehand,
+#: C{kcmp(2)}'s C{KCMP_EPOLL_TFD} walks the interest list for each
+#: (74 us beside 10,000), and C{/proc/self/fdinfo} of the instance costs
+#: the kernel about 1 us an entry to print (and cannot see a number
+#: C{dup2}'d over while its old file lives on).  A record whose
+#: descriptor was closed behind the reactor's back (which no event will
+#: ever report, fact 2 of L{epollreactor._reactor}), or whose number names
+#: another file now, is so lost, and its owner told, within
+#: C{WATCH_PERIOD + WATCH_WAKE} seconds, however many there are.
 WATCH_PERIOD = 0.9
-
-#: The most records the ring checks one by one per second, with an
-#: C{EPOLL_CTL_MOD} each (1-4 us): the only check that sees a number closed
-#: and taken at once by a file the reactor was not given (the sweep sees an
-#: open number, as C{poll(2)} and C{select(2)} would).  Up to C{WATCH_RATE
-#: * WATCH_PERIOD} records, each is checked so once per L{WATCH_PERIOD};
-#: beyond, once per C{len(records) / WATCH_RATE} seconds.  The visits a
-#: period owes are made with its sweep, in one batch, so that an idle
-#: reactor wakes once per period and a busy one pays the checks'
-#: bookkeeping once per period too.
-WATCH_RATE = 1000.0
 
 #: The shortest wait the reactor shortens for the checks: a check due
 #: sooner waits this long, so that they never turn the loop into short
@@ -89,6 +90,12 @@ WATCH_RATE = 1000.0
 #: WATCH_WAKE} (0.95 s).  A short one lets the period, and so the sweeps'
 #: cost, be as long as the bound allows.
 WATCH_WAKE = 0.05
+
+#: What the sweep's C{EPOLL_CTL_ADD} asks for: no event, and no data.  It
+#: fails with EEXIST for every record still ours, changing nothing; where
+#: it succeeds, the number names a file the reactor was not given, and the
+#: entry is taken out again before any wait can report it.
+_PROBE = EVENT.pack(0, 0, 0)
 
 #: Generations live in the upper 32 bits of C{epoll_data}.
 _GENERATION_LIMIT = 2**32
@@ -212,9 +219,9 @@ class Registration:
 
 class Ring:
     """
-    Every record, in the order the routine checks visit them one by one,
-    and where the next visit is; ended records too, until they are most
-    of it (L{compact}).
+    Every record, in the order a preen visits them one by one, and where
+    the next visit is; ended records too, until they are most of it
+    (L{compact}).  The sweep walks it whole.
 
     @ivar records: the records.
     @ivar cursor: the index of the next to visit.
@@ -300,20 +307,13 @@ class Registrations:
         self.byOwner: Dict[int, Registration] = {}
         self._lose = lose
         self.clock: Callable[[], float] = _now
-        #: Every registered number, asking for no event, for the sweep's
-        #: one poll(2): select.poll keeps the pollfd array in C and builds
-        #: it again only after a change, so a sweep is one call; it is no
-        #: epoll object, and every CPython and PyPy on Linux has it.
-        self._numbers = _pollObject()
         self._sweepAt = self.clock() + WATCH_PERIOD
         self._nextGeneration = 1
         self._strays: Set[int] = set()
-        #: The records, as the checks visit them one by one; how many
-        #: visits are owed by the watch's rate, and how many by a preen.
+        #: The records, as the sweep and a preen visit them; how many
+        #: visits a preen still owes.
         self._ring = Ring()
-        self._credit = 0.0
         self._urgent = 0
-        self._checkedAt = self.clock()
 
     # Registering.
 
@@ -348,12 +348,10 @@ class Registrations:
                 # An entry we forgot, or one from before a fork; take it.
                 failure = control(EPOLL_CTL_MOD, fd, mask, generation)
         if failure:
-            if self.byNumber.pop(fd, None) is not None:
-                self._numbers.unregister(fd)
+            self.byNumber.pop(fd, None)
             raise osError(failure)
         record = self.byNumber[fd] = Registration(owner, fd, generation, mask)
         self.byOwner[id(owner)] = record
-        self._numbers.register(fd, 0)
         if self.checkAt == _NEVER:
             # The waker was alone, and never checked (check): be checked
             # again from the next iteration on.
@@ -404,7 +402,6 @@ class Registrations:
         """
         if self.byNumber.get(record.fd) is record:
             del self.byNumber[record.fd]
-            self._numbers.unregister(record.fd)
         if record.owner is not None:
             del self.byOwner[id(record.owner)]
             record.owner = None
@@ -414,7 +411,7 @@ class Registrations:
     def remask(self, record: Registration, mask: int) -> bool:
         """
         Give the kernel C{mask} for C{record}'s entry, for a changed
-        interest or to check the entry is still there.  An entry the kernel
+        interest.  An entry the kernel
         dropped means the record is lost, with the kernel's error: EBADF,
         the number was closed; ENOENT, it names another file now (closed
         and reused, or C{dup2}'d over), which is never watched, nor read,
@@ -489,43 +486,30 @@ class Registrations:
         """
         Before a wait, when L{checkAt} has come: leave an epoll instance
         shared with a parent process, sweep every record when a
-        L{WATCH_PERIOD} has passed, check the records the ring owes (by
-        L{WATCH_RATE}) or a preen owes, and renew an instance that holds
-        ghosts.  The checks come before the ghost rebuild so that it starts
-        from cleaner records.
+        L{WATCH_PERIOD} has passed, else check the records a preen owes
+        (L{PREEN_BATCH}), and renew an instance that holds ghosts.  The
+        checks come before the ghost rebuild so that it starts from
+        cleaner records.
         """
         if self.pending & FORKED:
             self.rebuild()
         now = self.clock()
         if now >= self._sweepAt or now < self._sweepAt - WATCH_PERIOD:
-            # Due, or the clock went back: sweep now.
+            # Due, or the clock went back: sweep now.  It checks every
+            # record, so a preen under way has nothing left to do.
             self._sweepAt = now + WATCH_PERIOD
+            self._urgent = 0
             self._sweep()
-        ring = self._ring.records
-        # Visits owed by the rate, for the time since the last check, but
-        # never more than a whole round (a process that was stopped); a
-        # clock that went back (another clock given) owes a period's.
-        rate = min(len(ring) / WATCH_PERIOD, WATCH_RATE)
-        elapsed = now - self._checkedAt
-        if elapsed < 0:
-            elapsed = WATCH_PERIOD
-        credit = min(self._credit + rate * elapsed, len(ring))
-        self._checkedAt = now
-        budget = int(credit)
-        if self._urgent:
-            budget = max(budget, min(self._urgent, PREEN_BATCH))
-        # One visit each, at most, in one check.
-        budget = min(budget, len(self.byNumber))
-        self._credit = max(credit - budget, 0.0)
-        self._urgent = max(0, self._urgent - budget)
-        self._visit(budget)
+        elif self._urgent:
+            # One visit each, at most, in one check.
+            budget = min(self._urgent, PREEN_BATCH, len(self.byNumber))
+            self._urgent = max(0, self._urgent - max(budget, 1))
+            self._visit(budget)
         if self.pending & GHOSTS:
             self.rebuild()
         if self._urgent or self.pending:
             self.checkAt = now
         elif len(self.byNumber) > 1:
-            # The ring's visits are owed by the clock, and made with the
-            # next sweep (WATCH_RATE).
             self.checkAt = self._sweepAt
         else:
             # The reactor's waker alone is not worth a wake-up.
@@ -533,36 +517,34 @@ class Registrations:
 
     def _sweep(self) -> None:
         """
-        Look at every record at once, at 0.05-0.25 us each: its owner must
-        still report its number (a Python comparison), and the number must
-        be open (one C{poll(2)}, timeout 0, over every registered number,
-        asking for no event: a closed one comes back with POLLNVAL).  A
-        record that fails either is checked as the ring checks it
-        (L{_checkRecord}), which loses it.  A number closed and reused
-        already by a file the reactor was not given passes both: the ring
-        finds it (L{WATCH_RATE}).
+        Check every record at once, for 0.6-0.85 us each (L{WATCH_PERIOD}):
+        its owner must still report its number (a Python comparison), and
+        an C{EPOLL_CTL_ADD} of the number must fail with EEXIST: the kernel
+        holds an entry for that number and the file it names now, which can
+        only be ours.  A record that fails either is checked again as a
+        preen checks it (L{_checkRecord}), which loses it, with the
+        kernel's own answer.
         """
         suspects = []
-        # The ring holds every record (and ended ones, whose owner is None
-        # and fails here): no copy to make, and a fileno() that registers
-        # another only appends to it.
+        epfd = self.poller._epfd
+        # errno read at once may be a signal handler's (repeatFailed): a
+        # record it makes look lost is only checked again.  The ring holds
+        # every record (and ended ones, whose owner is None and fails
+        # here): no copy to make, and a fileno() that registers another
+        # only appends to it.
         for record in self._ring.records:
+            fd = record.fd
             try:
-                if record.owner.fileno() == record.fd:
-                    continue
+                if record.owner.fileno() == fd:
+                    if not epoll_ctl(epfd, EPOLL_CTL_ADD, fd, _PROBE):
+                        # A newcomer's entry, ours for an instant: out.
+                        epoll_ctl(epfd, EPOLL_CTL_DEL, fd, None)
+                    elif getErrno() == errno.EEXIST:
+                        continue
             except Exception:
+                # An ended record (no owner), or a fileno() that raises.
                 pass
             suspects.append(record)
-        try:
-            polled = self._numbers.poll(0)
-        except OSError:
-            # ENOMEM, or EINVAL for more numbers than RLIMIT_NOFILE allows
-            # now (poll(2)): the ring and the next sweep are left.
-            polled = []
-        byNumber = self.byNumber
-        for fd, revents in polled:
-            if revents & POLLNVAL and fd in byNumber:
-                suspects.append(byNumber[fd])
         for record in suspects:
             if record.owner is not None:
                 self._checkRecord(record)
@@ -579,11 +561,15 @@ class Registrations:
     def _checkRecord(self, record: Registration) -> None:
         """
         Check one record: its owner must still report the number it is
-        registered under, and the kernel must still hold its entry
-        (C{EPOLL_CTL_MOD} with the same mask and generation changes nothing
-        when it does, fact 2; when it does not, L{remask} loses it).  An
-        owner that reports another number, or whose C{fileno()} raises, is
-        lost, and its kernel entry goes.
+        registered under, and the kernel must still hold its entry: an
+        C{EPOLL_CTL_ADD} of that number fails with EEXIST, changing
+        nothing, only then (fact 1).  Any other failure loses the record
+        with the kernel's error (EBADF: closed; EPERM: a file epoll cannot
+        watch has the number now); success means the number names a file
+        the reactor was not given, whose entry is taken out at once, and
+        the record is lost as ENOENT would say.  An owner that reports
+        another number, or whose C{fileno()} raises, is lost, and its
+        kernel entry goes.
         """
         control = self.poller._control
         try:
@@ -592,9 +578,14 @@ class Registrations:
         except Exception as e:
             current, reason = None, e
         if current == record.fd:
-            # remask, for the kernel's answer, only if the entry is gone.
-            if control(EPOLL_CTL_MOD, current, record.mask, record.generation):
-                self.remask(record, record.mask)
+            failure = control(EPOLL_CTL_ADD, current, 0, 0)
+            if failure == errno.EEXIST:
+                return
+            if not failure:
+                # The newcomer's entry, ours for an instant: never waited on.
+                control(EPOLL_CTL_DEL, current, 0, 0)
+                failure = errno.ENOENT
+            self.lost(record, lostReason(record.fd, failure))
             return
         # The number may still name the owner's file, registered: take it
         # out, or its events would come back as strays.  If the number

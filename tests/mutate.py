@@ -60,6 +60,8 @@ _SWEEP_TEST = (
     "tests/test_statemachine_registrations.py::"
     "test_theSweepLosesAClosedNumberAmongManyWithinAPeriod"
 )
+#: The test that a number reused among many is lost, and never read.
+_REUSE_TEST = "test_aNumberReusedAmongManyIsLostWithinTheBound"
 REACTOR = "epollreactor/_reactor.py"
 REGISTRATIONS = "epollreactor/_registrations.py"
 DISPATCH = "epollreactor/_dispatch.py"
@@ -175,22 +177,21 @@ MUTANTS: Tuple[Mutant, ...] = (
         "gets connectionLost",
     ),
     Mutant(
-        "the sweep does not poll",
+        "the sweep does not ask the kernel",
         REGISTRATIONS,
-        "            polled = self._numbers.poll(0)\n",
-        "            polled = []\n",
+        "                    elif getErrno() == errno.EEXIST:\n",
+        "                    else:\n",
         (_SWEEP_TEST,),
-        "beside more than 750 registrations, a number closed behind the "
-        "reactor's back is found only by the ring, after seconds",
+        "a number closed behind the reactor's back is found only by a "
+        "preen, which only a stale entry found elsewhere sets off",
     ),
     Mutant(
         "the sweep does not ask the owners",
         REGISTRATIONS,
-        "                if record.owner.fileno() == record.fd:\n",
+        "                if record.owner.fileno() == fd:\n",
         "                if True:\n",
         (_SWEEP_TEST,),
-        "beside more than 750 registrations, an owner whose fileno() says "
-        "-1 is found only by the ring, after seconds",
+        "an owner whose fileno() says -1 stays registered until a preen",
     ),
     Mutant(
         "no sweep",
@@ -198,8 +199,18 @@ MUTANTS: Tuple[Mutant, ...] = (
         "            self._sweep()\n",
         "            pass\n",
         (_SWEEP_TEST,),
-        "beside more than 750 registrations, connectionLost comes seconds "
-        "after a close behind the reactor's back",
+        "connectionLost never comes after a close behind the reactor's "
+        "back, unless a stale entry found elsewhere sets off a preen",
+    ),
+    Mutant(
+        "the sweep keeps the newcomer's entry",
+        REGISTRATIONS,
+        "                        epoll_ctl(epfd, EPOLL_CTL_DEL, fd, None)\n",
+        "                        pass\n",
+        ("tests/test_statemachine_lost.py::" + _REUSE_TEST,),
+        "a number dup2'd over stays its old owner's, and the file it names "
+        "now is watched and read for it: the sweep's own entry answers "
+        "EEXIST from then on",
     ),
     Mutant(
         "a ghost rebuild watches replaced numbers for their old owners",
@@ -230,8 +241,7 @@ MUTANTS: Tuple[Mutant, ...] = (
         "lost descriptor stays a reader",
         REGISTRATIONS,
         "        if self.byNumber.get(record.fd) is record:\n"
-        "            del self.byNumber[record.fd]\n"
-        "            self._numbers.unregister(record.fd)\n",
+        "            del self.byNumber[record.fd]\n",
         "",
         ("tests/test_robustness.py::test_staleEntryRevalidatesOthers",),
         "getReaders() lists an object whose connection was lost",
