@@ -89,7 +89,9 @@ What this means for us
    and pollreactor, which know only numbers, would read it).
  - Bounded cost, stated per registration: every L{WATCH_PERIOD
    <epollreactor._registrations.WATCH_PERIOD>} (0.9 s), busy or idle, a
-   sweep checks every registration at once: its owner's C{fileno()} is
+   sweep checks every registration (in slices spread over the period
+   beside thousands, L{SWEEP_SLICE
+   <epollreactor._registrations.SWEEP_SLICE>}): its owner's C{fileno()} is
    compared in Python, and an C{EPOLL_CTL_ADD} of its number must fail
    with EEXIST, the kernel's word that it still holds our entry for the
    very file that number names (fact 1); EBADF says the number was

@@ -25,7 +25,8 @@ It follows the facts about epoll written above L{epollreactor._reactor}:
    issue 11625) buys a bounded amount of work, not one system call per
    registration.
  - No event says a registration was lost (fact 2), so every record is
-   checked once per L{WATCH_PERIOD} by one sweep: its owner must still
+   checked once per L{WATCH_PERIOD} by a sweep (in slices of
+   L{SWEEP_SLICE} beside more): its owner must still
    report its number, and an C{EPOLL_CTL_ADD} of that number must fail
    with EEXIST, the kernel's word that it holds our entry for the very
    file the number names now.  A record whose number is closed or names
@@ -90,6 +91,14 @@ WATCH_PERIOD = 0.9
 #: WATCH_WAKE} (0.95 s).  A short one lets the period, and so the sweeps'
 #: cost, be as long as the bound allows.
 WATCH_WAKE = 0.05
+
+#: The most records the sweep checks in one go: beside more, each period's
+#: sweep is cut into slices this long, spread over the period in ring
+#: order, each record still checked once a period at the same point of
+#: it.  Beside 9,000 the longest check fell from 8-12 ms (all at once) to
+#: 2.6-3.8 ms; slices of 1,000 held it to 1.6-1.8 ms but cost 20-30% more
+#: CPU, each slice starting cold (bench/README.md, "Lost descriptors").
+SWEEP_SLICE = 2500
 
 #: What the sweep's C{EPOLL_CTL_ADD} asks for: no event, and no data.  It
 #: fails with EEXIST for every record still ours, changing nothing; where
@@ -225,9 +234,10 @@ class Ring:
 
     @ivar records: the records.
     @ivar cursor: the index of the next to visit.
+    @ivar swept: how many of them the sweep has checked in this period.
     """
 
-    __slots__ = ("records", "cursor")
+    __slots__ = ("records", "cursor", "swept")
 
     def __init__(self) -> None:
         """
@@ -235,6 +245,20 @@ class Ring:
         """
         self.records: List[Registration] = []
         self.cursor = 0
+        self.swept = 0
+
+    def lap(self, share: float) -> List[Registration]:
+        """
+        @param share: how much of the sweep's period has passed: at 1, all
+            of it, and the next call starts the next period.
+        @return: the first C{share} of the records, less those a call
+            returned before in this period.
+        """
+        records = self.records
+        end = len(records) if share >= 1 else int(len(records) * share)
+        taken = records[self.swept : end]
+        self.swept = 0 if share >= 1 else max(self.swept, end)
+        return taken
 
     def take(self, count: int) -> List[Registration]:
         """
@@ -265,8 +289,9 @@ class Ring:
         records = self.records
         if len(records) > 2 * live + 64:
             kept = [record for record in records if record.owner is not None]
-            self.cursor = sum(
-                1 for record in records[: self.cursor] if record.owner is not None
+            self.cursor, self.swept = (
+                sum(1 for record in records[:at] if record.owner is not None)
+                for at in (self.cursor, self.swept)
             )
             records[:] = kept
 
@@ -307,7 +332,8 @@ class Registrations:
         self.byOwner: Dict[int, Registration] = {}
         self._lose = lose
         self.clock: Callable[[], float] = _now
-        self._sweepAt = self.clock() + WATCH_PERIOD
+        #: When this period of the sweep began.
+        self._period = self.clock()
         self._nextGeneration = 1
         self._strays: Set[int] = set()
         #: The records, as the sweep and a preen visit them; how many
@@ -485,8 +511,9 @@ class Registrations:
     def check(self) -> None:
         """
         Before a wait, when L{checkAt} has come: leave an epoll instance
-        shared with a parent process, sweep every record when a
-        L{WATCH_PERIOD} has passed, else check the records a preen owes
+        shared with a parent process, sweep the rest of the records when a
+        L{WATCH_PERIOD} has passed, or a L{SWEEP_SLICE} of them when their
+        share of the period has, else check the records a preen owes
         (L{PREEN_BATCH}), and renew an instance that holds ghosts.  The
         checks come before the ghost rebuild so that it starts from
         cleaner records.
@@ -494,12 +521,16 @@ class Registrations:
         if self.pending & FORKED:
             self.rebuild()
         now = self.clock()
-        if now >= self._sweepAt or now < self._sweepAt - WATCH_PERIOD:
-            # Due, or the clock went back: sweep now.  It checks every
-            # record, so a preen under way has nothing left to do.
-            self._sweepAt = now + WATCH_PERIOD
+        share = (now - self._period) / WATCH_PERIOD
+        if not self._period <= now < self._period + WATCH_PERIOD:
+            # The period is over, or the clock went back: the rest now,
+            # and the next period from here.  Every record has been
+            # checked, so a preen under way has nothing left to do.
+            self._period = now
             self._urgent = 0
-            self._sweep()
+            self._sweep(self._ring.lap(1.0))
+        elif share * len(self._ring.records) >= self._ring.swept + SWEEP_SLICE:
+            self._sweep(self._ring.lap(share))
         elif self._urgent:
             # One visit each, at most, in one check.
             budget = min(self._urgent, PREEN_BATCH, len(self.byNumber))
@@ -510,14 +541,17 @@ class Registrations:
         if self._urgent or self.pending:
             self.checkAt = now
         elif len(self.byNumber) > 1:
-            self.checkAt = self._sweepAt
+            # When the next slice is due, or the period's end.
+            ring = self._ring
+            share = (ring.swept + SWEEP_SLICE) / max(len(ring.records), 1)
+            self.checkAt = self._period + WATCH_PERIOD * min(share, 1.0)
         else:
             # The reactor's waker alone is not worth a wake-up.
             self.checkAt = _NEVER
 
-    def _sweep(self) -> None:
+    def _sweep(self, records: List[Registration]) -> None:
         """
-        Check every record at once, for 0.6-0.85 us each (L{WATCH_PERIOD}):
+        Check C{records}, for 0.6-0.85 us each (L{WATCH_PERIOD}):
         its owner must still report its number (a Python comparison), and
         an C{EPOLL_CTL_ADD} of the number must fail with EEXIST: the kernel
         holds an entry for that number and the file it names now, which can
@@ -529,10 +563,8 @@ class Registrations:
         epfd = self.poller._epfd
         # errno read at once may be a signal handler's (repeatFailed): a
         # record it makes look lost is only checked again.  The ring holds
-        # every record (and ended ones, whose owner is None and fails
-        # here): no copy to make, and a fileno() that registers another
-        # only appends to it.
-        for record in self._ring.records:
+        # ended records too, whose owner is None and fails here.
+        for record in records:
             fd = record.fd
             try:
                 if record.owner.fileno() == fd:

@@ -22,7 +22,8 @@ import errno
 import math
 import os
 import socket
-from typing import Any, List, Optional, Set, Tuple
+from contextlib import contextmanager
+from typing import Any, Iterator, List, Optional, Set, Tuple
 
 import pytest
 from hypothesis import note
@@ -385,6 +386,28 @@ def _socketPairs(count: int) -> List[int]:
     return lefts + rights
 
 
+@contextmanager
+def _registeredOwners(count: int) -> Iterator[Tuple[Registrations, List[Owner]]]:
+    """
+    @return: a context with a new table (L{newTable}) and C{count} owners
+        registered in it for reading, each on a new socket pair; the table
+        and the sockets are closed afterwards, and it fails if any owner
+        was lost meanwhile.
+    """
+    numbers = _socketPairs(count)
+    table, lost = newTable()
+    owners = [Owner(str(fd), fd) for fd in numbers[:count]]
+    try:
+        for owner in owners:
+            table.register(owner, owner.fd, EPOLLIN)
+        yield table, owners
+        assert not lost
+    finally:
+        table.poller.close()
+        for fd in numbers:
+            os.close(fd)
+
+
 @pytest.mark.parametrize("count", [1, PREEN_BATCH - 1, PREEN_BATCH, 300])
 def test_preenReachesEveryEntryWithinItsBound(count: int) -> None:
     """
@@ -394,12 +417,7 @@ def test_preenReachesEveryEntryWithinItsBound(count: int) -> None:
     restarted) by the new finding, and no check visits more than
     L{PREEN_BATCH}.
     """
-    numbers = _socketPairs(count)
-    table, lost = newTable()
-    owners = [Owner(str(fd), fd) for fd in numbers[:count]]
-    try:
-        for owner in owners:
-            table.register(owner, owner.fd, EPOLLIN)
+    with _registeredOwners(count) as (table, owners):
         table.suspectStale()
         for _ in range(3):
             # Stale entries found while the preen is under way.
@@ -419,11 +437,7 @@ def test_preenReachesEveryEntryWithinItsBound(count: int) -> None:
             calls += 1
         assert seen == set(table.byNumber)
         assert calls <= math.ceil(2 * count / PREEN_BATCH) + 1
-        assert not preening(table) and not lost
-    finally:
-        table.poller.close()
-        for fd in numbers:
-            os.close(fd)
+        assert not preening(table)
 
 
 def test_registerFailureRecordsNothing() -> None:
@@ -531,17 +545,12 @@ def test_everyRecordIsCheckedWithinTheWatchPeriod(
 ) -> None:
     """
     With no stale entry found, the table still checks every record once
-    per L{WATCH_PERIOD} of its clock, in one sweep, whenever it is asked
+    per L{WATCH_PERIOD} of its clock, in one sweep or its slices, whenever it is asked
     once L{checkAt<Registrations.checkAt>} has come, however often or
     seldom that is: here a check per tenth of the period, then one after
     two periods, which owes one sweep, not two.
     """
-    numbers = _socketPairs(count)
-    table, lost = newTable()
-    owners = [Owner(str(fd), fd) for fd in numbers[:count]]
-    try:
-        for owner in owners:
-            table.register(owner, owner.fd, EPOLLIN)
+    with _registeredOwners(count) as (table, owners):
         for step in (WATCH_PERIOD / 10,) * 10 + (2 * WATCH_PERIOD,):
             before = sum(owner.asked for owner in owners)
             stillClock.now += step
@@ -550,11 +559,33 @@ def test_everyRecordIsCheckedWithinTheWatchPeriod(
                 # One sweep's look at each, at most.
                 assert sum(owner.asked for owner in owners) - before <= count
         assert all(owner.asked == 2 for owner in owners), owners
-        assert not lost
-    finally:
-        table.poller.close()
-        for fd in numbers:
-            os.close(fd)
+
+
+def test_aSweepBesideManyIsCutIntoSlices(
+    stillClock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    Beside more than L{SWEEP_SLICE} records, each period's sweep is cut
+    into slices: a table checked whenever L{checkAt<Registrations.checkAt>}
+    comes looks at no more than L{SWEEP_SLICE} owners in one check, and
+    still at every owner once a L{WATCH_PERIOD}.  (A slice of 100 here,
+    so that a few hundred descriptors show it.)
+    """
+    slice = 100
+    monkeypatch.setattr(_registrations, "SWEEP_SLICE", slice)
+    with _registeredOwners(2 * slice + slice // 2) as (table, owners):
+        table.check()
+        checks = 0
+        end = stillClock.now + 2 * WATCH_PERIOD
+        while stillClock.now < end:
+            before = sum(owner.asked for owner in owners)
+            # When it asks, or a little later: never the same time again.
+            stillClock.now = max(table.checkAt, stillClock.now + WATCH_PERIOD / 1000)
+            table.check()
+            checks += 1
+            assert sum(owner.asked for owner in owners) - before <= slice
+        assert checks >= 6
+        assert all(owner.asked == 2 for owner in owners), owners
 
 
 def test_aRecordClosedBehindItsBackIsLostByTheRoutineChecks(
