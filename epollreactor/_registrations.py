@@ -184,6 +184,10 @@ class Registration:
     @ivar tail: how many bytes its last C{doWrite}, which the write policy
         cut, left unsent; -1 when that call was not cut.
     @ivar heldSince: since when (L{time.monotonic}) that tail is held.
+    @ivar segment: its socket's MSS as the write policy last read it.
+    @ivar noDelay: whether its socket had C{TCP_NODELAY} set then.
+    @ivar fresh: how many more decisions the write policy may take on
+        those two before it reads them again; 0: read them first.
     """
 
     __slots__ = (
@@ -196,6 +200,9 @@ class Registration:
         "owedWrite",
         "tail",
         "heldSince",
+        "segment",
+        "noDelay",
+        "fresh",
     )
 
     def __init__(self, owner: Any, fd: int, generation: int, mask: int) -> None:
@@ -208,6 +215,9 @@ class Registration:
         self.owedWrite = False
         self.tail = -1
         self.heldSince = 0.0
+        self.segment = 0
+        self.noDelay = False
+        self.fresh = 0
 
     def wanted(self) -> int:
         """

@@ -129,6 +129,42 @@ small writes take longer than L{HOLD_LIMIT} to fill a segment, ends with
 its own short segment; and two writes shorter than a segment made moments apart are
 Nagle's to hold.  All three happen on Twisted's reactor alike; only
 C{TCP_NODELAY}, the application's choice, changes them.
+
+What the rule reads
+===================
+
+Each decision may ask the kernel, in a system call apiece, whether input
+waits on the connection (C{FIONREAD}), its MSS (C{TCP_MAXSEG}) and whether
+C{TCP_NODELAY} is set (tcp(7)); request/response traffic takes a decision
+per message, so they are asked sparingly:
+
+ - The MSS and C{TCP_NODELAY} are read together and serve the
+   connection's next L{REREAD} decisions, then are read again; only the
+   next decision while the MSS is still changing, as it does early in a
+   connection, when the kernel bounds it by half the largest window the
+   peer has offered (C{tcp_bound_to_half_wnd}) and that window opens.
+   Later the MSS changes only when path MTU discovery lowers it (or raises
+   it again when that expires), C{TCP_NODELAY} only when the application
+   sets it, with C{setTcpNoDelay} or on the socket itself; neither can be
+   observed (a C{socket.socket} takes no attribute, and the transport is
+   the application's, with none of ours on it), so a change is honoured by
+   the L{REREAD}th decision after it at the latest.  Until then a stale
+   answer costs at most what the rule saves, never a byte or a wait of its
+   own: a tail held up to L{HOLD_LIMIT} on a connection that has just set
+   C{TCP_NODELAY}, a call sent whole as Twisted sends it, or a reply left
+   for the next wait.  The one answer never taken from the cache is the MSS
+   a call is cut to: a cut of stale segments would leave the short segment
+   in the middle of the burst that cutting exists to avoid, and a call
+   that cuts sends at least a segment, so one C{getsockopt} more is small
+   beside it.
+ - C{FIONREAD} is asked only where its answer can change the decision,
+   after the checks that need none: a reply longer than a segment is never
+   sent in the turn that read, a burst's first call of less than a segment
+   is sent whole whatever input waits, and nothing is held on a connection
+   with C{TCP_NODELAY}.  It is not spared after a
+   read that drained the socket (a C{recv} that got less than it asked
+   for), which would answer the same question: how much C{doRead} got is
+   Twisted's transport's to know, and nothing it keeps tells us.
 """
 
 from array import array
@@ -158,6 +194,10 @@ LARGEST_SEGMENT = 65_495
 #: waiting for the rest of the burst: well under the 40 ms of a delayed ACK
 #: that holding it saves, and a small part of a request's round trip.
 HOLD_LIMIT = 0.001
+
+#: How many of a connection's write decisions one reading of its MSS and
+#: C{TCP_NODELAY} serves (the module's docstring, "What the rule reads").
+REREAD = 32
 
 #: Twisted's Unix socket connections, which are TCP connections by class.
 _UNIX = (unix.Server, unix.Client)
@@ -198,6 +238,56 @@ def _unread(sock: Any) -> int:
     except OSError:
         return 0
     return _answer[0]
+
+
+def _waitsForEmpty(connection: Any) -> bool:
+    """
+    @return: whether C{connection}'s producer writes again only once its
+        buffer is empty: Twisted resumes a paused producer, and asks a pull
+        producer for more, only then, so a tail held back would keep the
+        burst from going on.
+    """
+    return connection.producer is not None and bool(
+        connection.producerPaused or not connection.streamingProducer
+    )
+
+
+def _readOptions(record: Registration, sock: Any) -> bool:
+    """
+    Read what the whole-segment rule asks of C{sock}, the socket of
+    C{record}'s connection, into C{record}: its MSS and whether
+    C{TCP_NODELAY} is set (tcp(7)).  They serve the next L{REREAD}
+    decisions; only the next one if the MSS was not what it was last time,
+    since early in a connection it grows with the peer's window.
+
+    @return: whether the socket answered; when it did not, the connection
+        is written as Twisted writes it, and C{doWrite} will find out why.
+    """
+    try:
+        noDelay = sock.getsockopt(IPPROTO_TCP, TCP_NODELAY)
+        segment = sock.getsockopt(IPPROTO_TCP, TCP_MAXSEG)
+    except OSError:
+        return False
+    record.noDelay = bool(noDelay)
+    record.fresh = REREAD - 1 if segment == record.segment else 0
+    record.segment = segment
+    return True
+
+
+def _segment(record: Registration, sock: Any) -> int:
+    """
+    @return: the MSS of C{sock}, the socket of C{record}'s connection, as
+        the kernel reports it now (0 when it cannot tell), kept in
+        C{record} for the decisions that follow.
+    """
+    try:
+        segment: int = sock.getsockopt(IPPROTO_TCP, TCP_MAXSEG)
+    except OSError:
+        return 0
+    if segment != record.segment:
+        record.segment = segment
+        record.fresh = 0
+    return segment
 
 
 class WritePolicy:
@@ -279,16 +369,17 @@ class WritePolicy:
             # More than any segment: asking the kernel would be wasted.
             return None
         sock = connection.socket
+        if buffered > SMALLEST_SEGMENT:
+            if record.fresh:
+                record.fresh -= 1
+            elif not _readOptions(record, sock):
+                return None
+            if buffered > record.segment:
+                # More than one segment: its input may still arrive.
+                return None
         if _unread(sock):
             # The input that drives the reply goes on: after the next wait.
             return None
-        if buffered > SMALLEST_SEGMENT:
-            try:
-                if buffered > sock.getsockopt(IPPROTO_TCP, TCP_MAXSEG):
-                    # More than one segment: its input may still arrive.
-                    return None
-            except OSError:
-                return None
         record.owedWrite = False
         why: Optional[BaseException] = connection.doWrite()
         return why
@@ -378,14 +469,20 @@ class WritePolicy:
         """
         connection = record.owner
         sock = connection.socket
+        if record.fresh:
+            record.fresh -= 1
+        elif not _readOptions(record, sock):
+            return None
+        if record.noDelay:
+            # Nagle holds nothing here: a short segment costs no wait.
+            return None
         limit: int = connection.SEND_LIMIT
-        # Twisted resumes a paused producer, and asks a pull producer for
-        # more, only once the buffer is empty: a held tail would keep the
-        # burst from going on.
-        waitsForEmpty = connection.producer is not None and (
-            connection.producerPaused or not connection.streamingProducer
-        )
+        waitsForEmpty = _waitsForEmpty(connection)
         if previous < 0:
+            if buffered < record.segment:
+                # A reply shorter than a segment is not held back for input
+                # still to come.
+                return None
             if buffered <= limit and (waitsForEmpty or not _unread(sock)):
                 # One call takes it all, and no more input is arriving to add
                 # to it (a request's whole response), or none can come first.
@@ -394,13 +491,9 @@ class WritePolicy:
         else:
             more = buffered - previous >= SMALLEST_SEGMENT
             writing = bool(afterRead) and more and not waitsForEmpty
-        try:
-            if sock.getsockopt(IPPROTO_TCP, TCP_NODELAY):
-                # Nagle holds nothing here: a short segment costs no wait.
-                return None
-            segment: int = sock.getsockopt(IPPROTO_TCP, TCP_MAXSEG)
-        except OSError:
-            return None
+        # A cut is whole segments of the MSS now, not as last read: it grows
+        # while the peer's window opens (tcp_bound_to_half_wnd).
+        segment = _segment(record, sock)
         if segment <= 0 or limit < segment:
             return None
         whole = limit - limit % segment

@@ -482,8 +482,8 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "tail held on a TCP_NODELAY connection",
         WRITING,
-        "            if sock.getsockopt(IPPROTO_TCP, TCP_NODELAY):\n",
-        "            if False:\n",
+        "        if record.noDelay:\n",
+        "        if False:\n",
         ("tests/test_writing.py::test_noTailIsHeldOnAConnectionWithNoDelay",),
         "an application that asked for low latency has its writes held",
     ),
@@ -530,8 +530,8 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "same-turn write of more than a segment",
         WRITING,
-        "                if buffered > sock.getsockopt(IPPROTO_TCP, TCP_MAXSEG):\n",
-        "                if False:\n",
+        "            if buffered > record.segment:\n",
+        "            if False:\n",
         ("tests/test_writing.py::test_aReplyLongerThanASegmentWaitsForTheNextWait",),
         "a reply sent while its request's last segment is on its way ends "
         "short, and the rest's short end waits for the delayed ACK",
@@ -544,6 +544,32 @@ MUTANTS: Tuple[Mutant, ...] = (
         "        why: Optional[BaseException] = connection.doWrite()\n",
         ("tests/test_earlywrite.py::test_aWholeReplyGoesOutInTheTurnThatRead",),
         "every message still costs a second epoll_wait(0)",
+    ),
+    Mutant(
+        "socket options read once for good",
+        WRITING,
+        "    record.fresh = REREAD - 1 if segment == record.segment else 0\n",
+        "    record.fresh = 1 << 62\n",
+        ("tests/test_writing.py::test_noDelaySetLaterIsHonoured",),
+        "an application that sets TCP_NODELAY after its first writes has "
+        "its writes held for good",
+    ),
+    Mutant(
+        "socket options read for every decision",
+        WRITING,
+        "    record.fresh = REREAD - 1 if segment == record.segment else 0\n",
+        "    record.fresh = 0\n",
+        ("tests/test_earlywrite.py::test_theSocketOptionsServeManyMessages",),
+        "every message costs two getsockopt calls more",
+    ),
+    Mutant(
+        "a burst cut to the MSS as last read",
+        WRITING,
+        "        segment = _segment(record, sock)\n",
+        "        segment = record.segment\n",
+        ("tests/test_writing.py::test_aBurstEndsInItsOnlyShortSegment",),
+        "early in a connection, while the MSS grows, a burst is cut to "
+        "stale segments and carries short ones in its middle",
     ),
     Mutant(
         "SEND_LIMIT left on the transport",

@@ -18,6 +18,7 @@ on Twisted's reactor.
 
 import socket
 import time
+from contextlib import contextmanager
 from typing import Any, Iterator, List, Tuple, Type
 
 import pytest
@@ -26,7 +27,12 @@ from twisted.internet.protocol import Factory, Protocol
 
 from epollreactor import _epoll, _registrations, _writing
 from epollreactor._reactor import EPollReactor
+from epollreactor._writing import REREAD
 from tests.waits import timespecAt
+
+#: How many more times a new connection's socket options may be read while
+#: its MSS still grows with the peer's window (three or four on loopback).
+GROWTH = 6
 
 #: Iterations a test may take before it gives up; each one is bounded by
 #: the loopback connection's progress, never by time.
@@ -47,9 +53,9 @@ class Echo(Protocol):
 
 class CountingSocket:
     """
-    The server connection's socket, which adds C{("recv", n)} and
-    C{("send", n)} to a shared trace around the real calls; everything
-    else goes to the real socket.
+    The server connection's socket, which adds C{("recv", n)},
+    C{("send", n)} and C{("getsockopt", option)} to a shared trace around
+    the real calls; everything else goes to the real socket.
     """
 
     def __init__(self, real: socket.socket, trace: List[Tuple[str, int]]) -> None:
@@ -76,6 +82,14 @@ class CountingSocket:
         self._trace.append(("send", sent))
         return sent
 
+    def getsockopt(self, level: int, option: int) -> int:
+        """
+        C{getsockopt(2)}, recorded with the option asked for.
+        """
+        self._trace.append(("getsockopt", option))
+        value: int = self._real.getsockopt(level, option)
+        return value
+
     def __getattr__(self, name: str) -> Any:
         """
         @return: the real socket's attribute.
@@ -84,12 +98,15 @@ class CountingSocket:
 
 
 def serveEcho(
-    reactor: EPollReactor, protocol: Type[Protocol] = Echo
+    reactor: EPollReactor, protocol: Type[Protocol] = Echo, segment: int = 0
 ) -> Tuple[socket.socket, Any, Any]:
     """
     Start an echo server (or a server of C{protocol}) on C{reactor} and
     connect a non-blocking client socket to it over loopback.
 
+    @param segment: if not 0, the MSS the client asks for (C{TCP_MAXSEG}
+        before C{connect}, tcp(7)), which the server's connection then
+        has too.
     @return: the client socket, the server connection's transport, and the
         listening port.
     """
@@ -97,10 +114,14 @@ def serveEcho(
 
     class Recorded(protocol):  # type: ignore[valid-type,misc]
         def connectionMade(self) -> None:
+            super().connectionMade()
             servers.append(self)
 
     port = reactor.listenTCP(0, Factory.forProtocol(Recorded), interface="127.0.0.1")
-    client = socket.create_connection(("127.0.0.1", port.getHost().port))
+    client = socket.socket()
+    if segment:
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, segment)
+    client.connect(("127.0.0.1", port.getHost().port))
     client.setblocking(False)
     for _ in range(LIMIT):
         if servers:
@@ -109,22 +130,26 @@ def serveEcho(
     return client, servers[0].transport, port
 
 
-@pytest.fixture
-def connection(
-    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+@contextmanager
+def traced(
+    reactor: EPollReactor,
+    monkeypatch: pytest.MonkeyPatch,
+    protocol: Type[Protocol] = Echo,
+    segment: int = 0,
 ) -> Iterator[Tuple[socket.socket, List[Tuple[str, int]]]]:
     """
-    An echo server on C{reactor} and a non-blocking client socket connected
-    to it, with the server connection's C{recv}/C{send}, the reactor's
-    waits (C{("epoll_wait", milliseconds)}, an C{epoll_pwait2}'s timeout
-    rounded up to milliseconds too), its C{epoll_ctl} calls and
-    the write policy's C{FIONREAD} questions (C{("unread", bytes)}) recorded,
-    in order, in one trace.
+    A server of C{protocol} (by default an echo server) on C{reactor} and a
+    non-blocking client socket connected to it (asking for an MSS of
+    C{segment}, if not 0), with the server connection's C{recv}, C{send}
+    and C{getsockopt} calls, the reactor's waits (C{("epoll_wait",
+    milliseconds)}, an C{epoll_pwait2}'s timeout rounded up to milliseconds
+    too), its C{epoll_ctl} calls and the write policy's C{FIONREAD}
+    questions (C{("unread", bytes)}) recorded, in order, in one trace.
 
     @return: the client socket and the trace.
     """
     trace: List[Tuple[str, int]] = []
-    client, transport, port = serveEcho(reactor)
+    client, transport, port = serveEcho(reactor, protocol, segment)
     transport.socket = CountingSocket(transport.socket, trace)
     realWait = _epoll.epoll_wait
     realPwait2 = _epoll._pwait2
@@ -166,10 +191,26 @@ def connection(
     # path's alone.
     now = time.monotonic()
     monkeypatch.setattr(_registrations, "monotonic", lambda: now)
-    yield client, trace
-    client.close()
-    transport.loseConnection()
-    port.stopListening()
+    try:
+        yield client, trace
+    finally:
+        client.close()
+        transport.loseConnection()
+        port.stopListening()
+
+
+@pytest.fixture
+def connection(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Tuple[socket.socket, List[Tuple[str, int]]]]:
+    """
+    An echo server on C{reactor} and a client connected to it, traced
+    (L{traced}).
+
+    @return: the client socket and the trace.
+    """
+    with traced(reactor, monkeypatch) as served:
+        yield served
 
 
 def drain(client: socket.socket) -> int:
@@ -188,7 +229,11 @@ def drain(client: socket.socket) -> int:
 
 
 def exchange(
-    reactor: EPollReactor, client: socket.socket, message: bytes, burst: bool = False
+    reactor: EPollReactor,
+    client: socket.socket,
+    message: bytes,
+    burst: bool = False,
+    timers: bool = False,
 ) -> None:
     """
     Send C{message} from the client while the reactor runs, a little at a
@@ -196,6 +241,8 @@ def exchange(
 
     @param burst: send each time as much as the connection takes, so that
         the server's input never runs dry before the whole message is in.
+    @param timers: run the reactor's timers before each iteration, for a
+        server that answers from one.
     """
     sent = received = 0
     for _ in range(LIMIT):
@@ -206,6 +253,8 @@ def exchange(
                     break
         except BlockingIOError:
             pass
+        if timers:
+            reactor.runUntilCurrent()
         reactor.doIteration(0.01)
         received += drain(client)
         if received == len(message):
@@ -362,34 +411,95 @@ def test_aWriteOutsideAReadCostsNoEpollCtl(
     after the next wait, and EPOLLOUT is asked for only if that leaves
     something unwritten.
     """
-    controls: List[int] = []
-    realControl = _epoll.epoll_ctl_bare
-
-    def control(*arguments: Any) -> int:
-        controls.append(arguments[1])
-        result: int = realControl(*arguments)
-        return result
-
-    client, transport, port = serveEcho(reactor, AnswersNextTurn)
-    now = time.monotonic()
-    monkeypatch.setattr(_registrations, "monotonic", lambda: now)
-    monkeypatch.setattr(_epoll, "epoll_ctl_bare", control)
-    try:
+    with traced(reactor, monkeypatch, AnswersNextTurn) as (client, trace):
         for _ in range(20):
-            client.send(b"t" * 64)
-            received = 0
-            for _ in range(LIMIT):
-                reactor.runUntilCurrent()
-                reactor.doIteration(0)
-                received += drain(client)
-                if received == 64:
-                    break
-            assert received == 64
-        assert controls == []
-    finally:
-        client.close()
-        transport.loseConnection()
-        port.stopListening()
+            exchange(reactor, client, b"t" * 64, timers=True)
+        assert [call for call, _ in trace].count("send") == 20
+        assert [call for call, _ in trace].count("epoll_ctl") == 0
+
+
+def test_theSocketOptionsServeManyMessages(
+    reactor: EPollReactor,
+    connection: Tuple[socket.socket, List[Tuple[str, int]]],
+) -> None:
+    """
+    A connection's MSS and C{TCP_NODELAY} are read once for L{REREAD}
+    decisions, not for each (C{_writing}, "What the rule reads"): 100
+    echoes of 4 KiB, each sent in the turn that read it only because it is
+    at most one segment, make 2 C{getsockopt} calls per L{REREAD} messages,
+    and a few more while the MSS still grows with the peer's window; and
+    one C{FIONREAD} each, which is asked per message.
+    """
+    client, trace = connection
+    for _ in range(100):
+        exchange(reactor, client, b"o" * 4096)
+    options = [value for call, value in trace if call == "getsockopt"]
+    assert set(options) <= {socket.TCP_MAXSEG, socket.TCP_NODELAY}
+    assert len(options) <= 2 * (100 // REREAD + GROWTH), options
+    assert [call for call, _ in trace].count("unread") == 100
+    assert [call for call, _ in trace].count("send") == 100
+
+
+def test_aReplyLongerThanTheSegmentCostsOneQuestion(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A reply longer than the connection's MSS is never sent in the turn that
+    read its request, so that turn does not ask whether more input waits:
+    the C{doWrite} after the next wait asks once, and sends it whole.  (The
+    client asks for an MSS of 1,000 bytes, so that a 4 KiB reply is several
+    segments.)
+    """
+    with traced(reactor, monkeypatch, segment=1000) as (client, trace):
+        for _ in range(20):
+            exchange(reactor, client, b"s" * 4096)
+        assert [
+            (call, value) for call, value in trace if call in ("recv", "unread", "send")
+        ] == [("recv", 4096), ("unread", 0), ("send", 4096)] * 20
+        assert [call for call, _ in trace].count("epoll_wait") == 40
+
+
+def test_aWriteShorterThanASegmentAsksNothing(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A write of less than a segment made outside any C{doRead} (a timer's)
+    is sent whole whatever input waits, so its C{doWrite} does not ask
+    the kernel whether any does: 20 of 4 KiB, no C{FIONREAD}.
+    """
+    with traced(reactor, monkeypatch, AnswersNextTurn) as (client, trace):
+        for _ in range(20):
+            exchange(reactor, client, b"t" * 4096, timers=True)
+        assert [call for call, _ in trace].count("send") == 20
+        assert [call for call, _ in trace].count("unread") == 0
+
+
+class NoDelayEcho(Echo):
+    """
+    An echo server that sets C{TCP_NODELAY} on each connection, as
+    vmbench's servers do.
+    """
+
+    def connectionMade(self) -> None:
+        """
+        Ask for every write to leave at once.
+        """
+        self.transport.setTcpNoDelay(True)
+
+
+def test_noQuestionAboutInputOnAConnectionWithNoDelay(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    Nothing is held on a connection whose application set C{TCP_NODELAY},
+    so a large echo there (100 KiB, vmbench's largest) costs no
+    C{FIONREAD}, and its socket options are read once for many messages.
+    """
+    with traced(reactor, monkeypatch, NoDelayEcho) as (client, trace):
+        for _ in range(20):
+            exchange(reactor, client, b"n" * 102_400, burst=True)
+        assert [call for call, _ in trace].count("unread") == 0
+        assert [call for call, _ in trace].count("getsockopt") <= 2 * (1 + GROWTH)
 
 
 class CountingWriter(FileDescriptor):

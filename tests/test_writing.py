@@ -9,7 +9,7 @@ of a pull producer, goes as Twisted sends it.
 """
 
 import socket
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 from zope.interface import implementer
 
@@ -20,7 +20,7 @@ from twisted.internet.protocol import Factory, Protocol
 
 from epollreactor import _writing
 from epollreactor._reactor import EPollReactor
-from epollreactor._writing import HOLD_LIMIT
+from epollreactor._writing import HOLD_LIMIT, REREAD
 from tests.test_earlywrite import LIMIT, Echo, drain, exchange, serveEcho
 
 #: One C{send()}: bytes asked for, bytes taken, the connection's MSS then.
@@ -129,23 +129,8 @@ def test_aReplyLongerThanASegmentWaitsForTheNextWait(reactor: EPollReactor) -> N
     but less than any MSS loopback has.)
     """
     sends: List[Send] = []
-    servers: List[Protocol] = []
-
-    class Recorded(Echo):
-        def connectionMade(self) -> None:
-            servers.append(self)
-
-    port = reactor.listenTCP(0, Factory.forProtocol(Recorded), interface="127.0.0.1")
-    client = socket.socket()
-    client.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 8_000)
-    client.connect(("127.0.0.1", port.getHost().port))
-    client.setblocking(False)
+    client, transport, port = serveEcho(reactor, segment=8_000)
     try:
-        for _ in range(LIMIT):
-            if servers:
-                break
-            reactor.doIteration(0.01)
-        transport: Any = servers[0].transport
         transport.socket = MeasuringSocket(transport.socket, sends)
         half = b"h" * 20_000
         for _ in range(3):
@@ -163,6 +148,7 @@ def test_aReplyLongerThanASegmentWaitsForTheNextWait(reactor: EPollReactor) -> N
             assert shortSends(sends) in ([], [len(sends) - 1]), sends
     finally:
         client.close()
+        transport.loseConnection()
         port.stopListening()
 
 
@@ -474,14 +460,17 @@ def trickleAfterSnapshot(
     reactor: EPollReactor,
     monkeypatch: pytest.MonkeyPatch,
     tick: float,
-    noDelay: bool = False,
+    noDelay: Optional[Callable[[Any], None]] = None,
+    noDelayAt: int = -1,
     asked: bool = True,
+    iterations: int = 60,
 ) -> List[int]:
     """
     Serve L{Updates} after a L{SNAPSHOT}, one update in every iteration,
     with the clock moving C{tick} seconds each time.
 
-    @param noDelay: set C{TCP_NODELAY} on the server's connection first.
+    @param noDelay: if given, called with the server's transport to set
+        C{TCP_NODELAY} on it: first, or as iteration C{noDelayAt} begins.
     @param asked: the client asks for each update; otherwise the server
         pushes them, as a timer would, and the client sends nothing.
     @return: for each update, how many iterations passed until all that was
@@ -493,8 +482,8 @@ def trickleAfterSnapshot(
     sends: List[Send] = []
     client, transport, port = serveEcho(reactor, Updates)
     transport.socket = MeasuringSocket(transport.socket, sends)
-    if noDelay:
-        transport.setTcpNoDelay(True)
+    if noDelay is not None and noDelayAt < 0:
+        noDelay(transport)
     # Each question leaves at once, not when Nagle lets it.
     client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     waits: List[int] = []
@@ -502,7 +491,9 @@ def trickleAfterSnapshot(
     updates = 0
     try:
         transport.write(SNAPSHOT)
-        for iteration in range(60):
+        for iteration in range(iterations):
+            if noDelay is not None and iteration == noDelayAt:
+                noDelay(transport)
             if asked:
                 client.send(b"?")
             else:
@@ -562,5 +553,41 @@ def test_noTailIsHeldOnAConnectionWithNoDelay(
     after the next wait, as Twisted's reactor sends it, however still the
     clock stands.
     """
-    waits = trickleAfterSnapshot(reactor, monkeypatch, 0.0, noDelay=True)
+    waits = trickleAfterSnapshot(reactor, monkeypatch, 0.0, noDelay=byTransport)
     assert waits and max(waits) <= 1, waits
+
+
+def byTransport(transport: Any) -> None:
+    """
+    Set C{TCP_NODELAY} as a Twisted application does.
+    """
+    transport.setTcpNoDelay(True)
+
+
+def bySocket(transport: Any) -> None:
+    """
+    Set C{TCP_NODELAY} on the connection's socket itself, which the reactor
+    cannot see done.
+    """
+    transport.getHandle().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+@pytest.mark.parametrize("noDelay", [byTransport, bySocket])
+def test_noDelaySetLaterIsHonoured(
+    reactor: EPollReactor,
+    monkeypatch: pytest.MonkeyPatch,
+    noDelay: Callable[[Any], None],
+) -> None:
+    """
+    An application may set C{TCP_NODELAY} at any time, and the write
+    policy, which reads it once for L{REREAD} decisions, honours it by the
+    L{REREAD}th after: updates that input drives, held waiting for a
+    segment's worth while it is off (with the clock stopped, for as long as
+    the test runs), are each sent after the next wait from then on.
+    """
+    at = 10
+    waits = trickleAfterSnapshot(
+        reactor, monkeypatch, 0.0, noDelay, noDelayAt=at, iterations=at + 3 * REREAD
+    )
+    assert min(waits[: at - 1]) > 1, waits
+    assert max(waits[at + REREAD :]) <= 1, waits
