@@ -20,11 +20,13 @@ import sys
 import threading
 from pathlib import Path
 from time import monotonic, sleep
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple, cast
 
 import pytest
 
 from epollreactor._libc import (
+    EPOLL_CTL_ADD,
+    EPOLL_CTL_DEL,
     EPOLL_CTL_MOD,
     EPOLLERR,
     EPOLLEXCLUSIVE,
@@ -139,6 +141,101 @@ def test_exclusiveRegistrationSurvivesTheCheck(table: Any) -> None:
         assert lost == []
         mask, data = kernelEntry(registrations.poller.fileno(), a.fileno())
         assert mask & EPOLLEXCLUSIVE
+
+
+class Controls:
+    """
+    A table's epoll object, put in its place, whose C{epoll_ctl(2)} calls
+    are made on the real instance and written down: operation, number,
+    mask and errno.
+    """
+
+    def __init__(self, registrations: Registrations) -> None:
+        self.calls: List[Tuple[int, int, int, int]] = []
+        self.poller = registrations.poller
+        registrations.poller = cast(Any, self)
+
+    def __getattr__(self, name: str) -> Any:
+        """
+        @return: the real epoll object's attribute.
+        """
+        return getattr(self.poller, name)
+
+    def _control(self, operation: int, fd: int, mask: int, tag: int) -> int:
+        """
+        Make the call, and write it down.
+        """
+        failure = int(self.poller._control(operation, fd, mask, tag))
+        self.calls.append((operation, fd, mask, failure))
+        return failure
+
+
+def assertLive(registrations: Registrations, fd: int, peer: socket.socket) -> None:
+    """
+    Assert that the kernel's entry for C{fd} is exclusive, carries the
+    generation of the table's record, and reports C{fd} readable once
+    C{peer} writes to it.
+    """
+    record = registrations.byNumber[fd]
+    mask, data = kernelEntry(registrations.poller.fileno(), fd)
+    assert mask & EPOLLEXCLUSIVE
+    assert data == record.generation << 32 | fd
+    peer.send(b"x")
+    assert (fd, EPOLLIN) in registrations.poller.poll(0)
+
+
+@pytest.mark.parametrize("reused", [False, True], ids=["same file", "number reused"])
+def test_evictedNumberTakenOverExclusiveGetsDeleteAndAdd(
+    table: Any, reused: bool
+) -> None:
+    """
+    A number whose exclusive record was evicted (its owner closed it behind
+    the reactor's back, or another object wraps the same file) is taken
+    over by a new exclusive registration with C{EPOLL_CTL_DEL} and
+    C{EPOLL_CTL_ADD}, never a C{MOD}, which the kernel refuses with EINVAL
+    (epoll_ctl(2)): the entry is live, exclusive, with the new generation.
+    """
+    registrations, lost = table
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+    with a, b, c, d:
+        fd = a.fileno()
+        old = registrations.register(Owner(fd), fd, EPOLLIN | EPOLLEXCLUSIVE)
+        if reused:
+            os.dup2(c.fileno(), fd)  # Closes a's file: its entry goes.
+            b = d
+        registrations.evict(old)
+        controls = Controls(registrations)
+        registrations.register(Owner(fd), fd, EPOLLIN | EPOLLEXCLUSIVE)
+        assert [call[0] for call in controls.calls] == [EPOLL_CTL_DEL, EPOLL_CTL_ADD]
+        assert controls.calls[1][3] == 0
+        assertLive(registrations, fd, b)
+        assert lost == []
+
+
+@pytest.mark.parametrize(
+    "mask", [EPOLLIN | EPOLLEXCLUSIVE, EPOLLIN], ids=["exclusive", "not exclusive"]
+)
+def test_forgottenExclusiveEntryIsTakenOver(table: Any, mask: int) -> None:
+    """
+    An exclusive entry the kernel holds and the table does not know of
+    (EEXIST on C{EPOLL_CTL_ADD}) is taken over by C{DEL} and C{ADD}, with
+    the mask asked for: no EINVAL escapes, whether that mask is exclusive
+    (a C{MOD} to it is refused) or not (a C{MOD} of the entry is).
+    """
+    registrations, lost = table
+    a, b = socket.socketpair()
+    with a, b:
+        control = registrations.poller._control
+        assert control(EPOLL_CTL_ADD, a.fileno(), EPOLLIN | EPOLLEXCLUSIVE, 0) == 0
+        record = registrations.register(Owner(a.fileno()), a.fileno(), mask)
+        entry = kernelEntry(registrations.poller.fileno(), a.fileno())
+        assert entry == (
+            mask | EPOLLERR | EPOLLHUP,
+            record.generation << 32 | a.fileno(),
+        )
+        b.send(b"x")
+        assert (a.fileno(), EPOLLIN) in registrations.poller.poll(0)
 
 
 def test_exclusivePortMovesToTheEndOfTheQueue() -> None:
