@@ -540,33 +540,73 @@ def test_rollingRestartHandsOverWithoutAGap(tmp_path: Path, strategy: str) -> No
         assert "died" not in text
 
 
-@pytest.mark.parametrize("strategy", ["reuseport", "exclusive", "shared"])
+def requestAtOnce(
+    port: int, count: int
+) -> Tuple[List[Optional[str]], List[threading.Thread]]:
+    """
+    Start C{count} threads, each making one request (L{get}).
+
+    @return: the list each writes its status line (or its error) into, and
+        the threads.
+    """
+    results: List[Optional[str]] = [None] * count
+
+    def request(i: int) -> None:
+        try:
+            results[i] = get(port)
+        except OSError as e:
+            results[i] = repr(e)
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    return results, threads
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_connectionsQueuedForADeadWorkerAreServed(
     tmp_path: Path, strategy: str
 ) -> None:
     """
-    Connections queued in the kernel when the only worker dies are neither
-    refused nor reset: the listening socket stays open in the supervisor,
-    and the replacement serves them.  (Under C{handoff}, connections handed
-    to a worker that dies before reading them are lost with it.)
+    Connections queued when the only worker dies are neither refused nor
+    reset, and the replacement serves them: in the kernel's accept queue,
+    whose listening socket stays open in the supervisor, or, under
+    C{handoff}, on the dead worker's channel, which the supervisor reads
+    back and holds until a worker serves.
     """
     for supervisor in supervised(tmp_path, strategy, 1):
         pid = supervisor.workerPid(1)
         os.kill(pid, signal.SIGSTOP)
-        results: List[Optional[str]] = [None] * 5
-
-        def request(i: int) -> None:
-            try:
-                results[i] = get(supervisor.port)
-            except OSError as e:
-                results[i] = repr(e)
-
-        threads = [threading.Thread(target=request, args=(i,)) for i in range(5)]
-        for thread in threads:
-            thread.start()
+        results, threads = requestAtOnce(supervisor.port, 5)
         sleep(0.5)  # Not a timing assertion: only lets the clients queue.
         os.kill(pid, signal.SIGKILL)
         supervisor.waitFor(r"worker 2 \(pid \d+\) serves")
         for thread in threads:
             thread.join(PATIENCE)
         assert results == ["HTTP/1.0 200 OK"] * 5
+
+
+def test_connectionsHandedToADeadWorkerAreServedByAnother(tmp_path: Path) -> None:
+    """
+    Under C{handoff}, the connections handed to a worker that is killed
+    before it reads them (stopped, then killed, while the supervisor hands
+    every other connection to it) are read back from its channel and
+    served by the other worker: every request is answered.
+    """
+    for supervisor in supervised(tmp_path, "handoff", 2):
+        pid = supervisor.workerPid(1)
+        os.kill(pid, signal.SIGSTOP)
+        results, threads = requestAtOnce(supervisor.port, 8)
+        # Worker 2 answers its turns; the others wait on worker 1's channel.
+        deadline = monotonic() + PATIENCE
+        while results.count("HTTP/1.0 200 OK") < 4 and monotonic() < deadline:
+            sleep(0.05)
+        assert results.count(None) == 4, results
+        os.kill(pid, signal.SIGKILL)
+        supervisor.waitFor(
+            r"worker 1 \(pid {}\) left 4 connections unread: other workers "
+            r"serve them".format(pid)
+        )
+        for thread in threads:
+            thread.join(PATIENCE)
+        assert results == ["HTTP/1.0 200 OK"] * 8

@@ -304,13 +304,7 @@ class ChannelReader:
         request to stop (or the supervisor's end closing) starts the stop.
         """
         reactor = self.reactor
-        while True:
-            try:
-                message, fds = _channel.receive(reactor.channel)
-            except BlockingIOError:
-                return
-            except OSError:
-                message, fds = {}, []
+        for message, fds in _channel.waiting(reactor.channel):
             if message.get("op") == "connection":
                 handed = reactor.handed[message["key"]]
                 try:
