@@ -3,8 +3,10 @@ L{epollreactor.workers}: an exclusive registration is changed by
 C{EPOLL_CTL_DEL} and C{EPOLL_CTL_ADD}, since the kernel refuses to modify
 it; and, on real processes and sockets, the supervisor notices a worker's
 death and replaces it, hands over to new workers on C{SIGHUP} without a
-refused or reset connection, keeps the connections queued for a worker
-that dies, and stops every worker when it stops.
+refused or reset connection (keep-alive HTTP connections close after a
+response that says so), keeps the connections queued for a worker that
+dies (under C{handoff}, those on its channel too), and stops every worker
+when it stops.
 
 The process tests wait for what the supervisor's log says (generously:
 the machine may be loaded), never for a time.
@@ -18,6 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
+from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 from time import monotonic, sleep
 from typing import Any, Iterator, List, Optional, Tuple, cast
@@ -514,6 +517,82 @@ class Clients(threading.Thread):
                 self.failures.append(status)
 
 
+class KeepAliveClients(Clients):
+    """
+    A client that makes HTTP/1.1 requests one after another on one
+    keep-alive connection (C{http.client}), opening a new one only when a
+    response said C{Connection: close}, and keeps every failure.
+
+    @ivar closes: how many responses said C{Connection: close}.
+    """
+
+    closes = 0
+
+    def run(self) -> None:
+        """
+        Request until L{done}.
+        """
+        connection = HTTPConnection("127.0.0.1", self.port, timeout=PATIENCE)
+        try:
+            while not self.done.is_set():
+                try:
+                    connection.request("GET", "/index.html")
+                    response = connection.getresponse()
+                    body = response.read()
+                except (OSError, HTTPException) as e:
+                    self.failures.append(repr(e))
+                    connection.close()
+                    continue
+                if response.status == 200 and body == b"every core\n":
+                    self.answered += 1
+                else:
+                    self.failures.append("{} {!r}".format(response.status, body))
+                if response.getheader("Connection") == "close":
+                    self.closes += 1
+        finally:
+            connection.close()
+
+
+def restartUnder(supervisor: Supervisor, clients: List[Clients]) -> str:
+    """
+    Start C{clients}, restart every worker with SIGHUP, let the clients
+    make some requests after the last old worker went, and stop them.
+
+    @return: the supervisor's log.
+    """
+    for client in clients:
+        client.start()
+    supervisor.process.send_signal(signal.SIGHUP)
+    supervisor.waitFor(r"rolling restart done")
+    before = sum(client.answered for client in clients)
+    while sum(client.answered for client in clients) < before + 10:
+        sleep(0.05)
+    for client in clients:
+        client.done.set()
+        client.join(PATIENCE)
+    return supervisor.text()
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_rollingRestartClosesKeepAliveAfterAResponse(
+    tmp_path: Path, strategy: str
+) -> None:
+    """
+    SIGHUP replaces every worker while HTTP/1.1 clients make requests on
+    keep-alive connections throughout: each retiring worker answers the
+    next request on each of its connections with C{Connection: close}
+    and closes it after that response, so every request is answered and
+    none fails, though every connection open before the restart ends.
+    """
+    for supervisor in supervised(tmp_path, strategy, 2):
+        clients = [KeepAliveClients(supervisor.port) for _ in range(3)]
+        text = restartUnder(supervisor, clients)
+        assert [c.failures for c in clients] == [[], [], []]
+        assert all(c.closes >= 1 for c in clients), [c.closes for c in clients]
+        assert "close after their next response" in text
+        assert "died" not in text
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_rollingRestartHandsOverWithoutAGap(tmp_path: Path, strategy: str) -> None:
     """
@@ -522,18 +601,7 @@ def test_rollingRestartHandsOverWithoutAGap(tmp_path: Path, strategy: str) -> No
     """
     for supervisor in supervised(tmp_path, strategy, 2):
         clients = [Clients(supervisor.port) for _ in range(3)]
-        for client in clients:
-            client.start()
-        supervisor.process.send_signal(signal.SIGHUP)
-        supervisor.waitFor(r"rolling restart done")
-        before = sum(client.answered for client in clients)
-        # Some requests after the last old worker went, too.
-        while sum(client.answered for client in clients) < before + 10:
-            sleep(0.05)
-        for client in clients:
-            client.done.set()
-            client.join(PATIENCE)
-        text = supervisor.text()
+        text = restartUnder(supervisor, clients)
         assert [c.failures for c in clients] == [[], [], []]
         assert re.search(r"worker 3 \(pid \d+\) replaces worker 1", text)
         assert re.search(r"worker 4 \(pid \d+\) replaces worker 2", text)

@@ -24,7 +24,7 @@ from twisted.logger import FileLogObserver, Logger, formatEvent, formatTime
 
 from epollreactor._libc import EPOLLEXCLUSIVE, EPOLLIN
 from epollreactor._reactor import EPollReactor
-from epollreactor.workers import _channel
+from epollreactor.workers import _channel, _retiring
 
 __all__ = ["WorkerPort", "HandedPort", "WorkerReactor", "main"]
 
@@ -323,8 +323,9 @@ class ChannelReader:
 
     def stop(self) -> None:
         """
-        Stop taking connections, let the open ones finish for up to
-        L{grace} seconds, then stop the reactor.
+        Stop taking connections, have each HTTP connection close after a
+        response that says so (L{_retiring}), let the open ones finish for
+        up to L{grace} seconds, then stop the reactor.
         """
         if self.stopping:
             return
@@ -332,6 +333,12 @@ class ChannelReader:
         self.reactor.removeReader(cast(Any, self))
         for port in self.reactor.ports:
             port.stopListening()
+        asked = _retiring.retire(self.reactor)
+        if asked:
+            _log.info(
+                "{count} HTTP connections close after their next response",
+                count=asked,
+            )
         self._drain(monotonic() + self.grace)
 
     def _drain(self, deadline: float) -> None:
@@ -339,12 +346,7 @@ class ChannelReader:
         Stop the reactor once no TCP connection is open, or at C{deadline}.
         """
         reactor = self.reactor
-        open = [
-            r
-            for r in reactor.getReaders() + reactor.getWriters()
-            if isinstance(r, tcp.Server)
-        ]
-        if not open or monotonic() >= deadline:
+        if not _retiring.openConnections(reactor) or monotonic() >= deadline:
             if not reactor._stopped:
                 reactor.stop()
         else:
