@@ -389,21 +389,20 @@ def measure(
     return row
 
 
-def restart(strategy: str, workers: int) -> Dict[str, Any]:
+def restart(strategy: str, workers: int, keepAlive: bool) -> Dict[str, Any]:
     """
-    A rolling restart of every worker under wrk, one request per
-    connection: wrk runs until the supervisor says the restart is done.
+    A rolling restart of every worker under wrk, with keep-alive
+    connections or one request per connection: wrk runs until the
+    supervisor says the restart is done.
 
     @return: wrk's figures and how long the restart took.
     """
     server = Server(strategy, workers, "static")
     try:
         command = ["wrk", "-t2", "-c{}".format(CONNECTIONS), "-d300s"]
-        command += [
-            "-H",
-            "Connection: close",
-            "http://127.0.0.1:{}/".format(server.port),
-        ]
+        if not keepAlive:
+            command += ["-H", "Connection: close"]
+        command.append("http://127.0.0.1:{}/".format(server.port))
         load = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         time.sleep(1)
         began = time.monotonic()
@@ -421,6 +420,7 @@ def restart(strategy: str, workers: int) -> Dict[str, Any]:
     result = parseWrk(output)
     result["restart"] = took
     result["strategy"] = strategy
+    result["keepAlive"] = keepAlive
     result["workers"] = workers
     return result
 
@@ -512,16 +512,18 @@ def restartTable(results: List[Dict[str, Any]]) -> List[str]:
     """
     lines = [
         (
-            "| strategy | workers | requests | connect | read | write | timeout "
-            "| non-2xx | restart s |"
+            "| strategy | workers | connections | requests | connect | read "
+            "| write | timeout | non-2xx | restart s |"
         ),
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            "| {} | {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.1f} |".format(
+            "| {} | {} | {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} "
+            "| {:.1f} |".format(
                 r["strategy"],
                 r["workers"],
+                "keep-alive" if r.get("keepAlive") else "one request each",
                 r["count"],
                 r["connect"],
                 r["read"],
@@ -559,7 +561,7 @@ def report(
         )
         print("\n".join(closingTable(closingRows)))
     if restarts:
-        print("\nrolling restart under wrk, one request per connection\n")
+        print("\nrolling restart under wrk\n")
         print("\n".join(restartTable(restarts)))
 
 
@@ -609,7 +611,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     restarts = []
     if not arguments.no_restart:
         for strategy in [a for a in arrangements if a in STRATEGIES]:
-            restarts.append(restart(strategy, counts[0]))
+            for keepAlive in (True, False):
+                restarts.append(restart(strategy, counts[0], keepAlive))
     print("load after: {}".format(open("/proc/loadavg").read().strip()))
     report(rows, restarts, arguments.pages.split(","), seconds)
     if arguments.output:
