@@ -586,6 +586,18 @@ def alternationTable(rows: List[Dict[str, Any]]) -> List[str]:
     return lines
 
 
+def alternated(
+    pairs: List[Tuple[str, int]], page: str, seconds: float, rounds: int
+) -> None:
+    """
+    Run L{alternate} and print its table.
+    """
+    found = alternate(pairs, page, seconds, rounds)
+    print("load after: {}".format(open("/proc/loadavg").read().strip()))
+    print("\n{} page, keep-alive, median (least-most)\n".format(page))
+    print("\n".join(alternationTable(found)))
+
+
 # The report.
 
 
@@ -726,9 +738,9 @@ def report(
         print("\n".join(restartTable(restarts)))
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def parser() -> argparse.ArgumentParser:
     """
-    Measure every arrangement and print the tables.
+    @return: the command line's parser.
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3)
@@ -749,7 +761,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument(
         "--replay", help="print the tables of an earlier --output, measuring nothing"
     )
-    arguments = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """
+    Measure every arrangement and print the tables.
+    """
+    arguments = parser().parse_args(argv)
     if arguments.replay:
         with open(arguments.replay) as f:
             saved = json.load(f)
@@ -763,11 +782,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     print("load before: {}".format(open("/proc/loadavg").read().strip()), flush=True)
     if arguments.alternate:
         pairs = [(a, n) for a in arrangements for n in ([1] if a == "one" else counts)]
-        page = arguments.pages.split(",")[0]
-        found = alternate(pairs, page, seconds, arguments.alternate)
-        print("load after: {}".format(open("/proc/loadavg").read().strip()))
-        print("\n{} page, keep-alive, median (least-most)\n".format(page))
-        print("\n".join(alternationTable(found)))
+        alternated(pairs, arguments.pages.split(",")[0], seconds, arguments.alternate)
         return
     rows = []
     for page in arguments.pages.split(","):
