@@ -309,13 +309,61 @@ def wrk(
     command += ["-d{}s".format(seconds), "--latency"]
     if close:
         command += ["-H", "Connection: close"]
+    before = _childrenCpu()
     output = subprocess.run(
         command + ["http://127.0.0.1:{}/".format(port)],
         stdout=subprocess.PIPE,
         text=True,
         timeout=seconds + 120,
     ).stdout
-    return parseWrk(output)
+    result = parseWrk(output)
+    result["wrkCpu"] = _childrenCpu() - before
+    return result
+
+
+def _childrenCpu() -> float:
+    """
+    @return: the CPU seconds, user and system, of this process's children
+        that have been waited for (getrusage(2)): around a wrk run, with
+        the servers still running, wrk's.
+    """
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def busyCpu() -> float:
+    """
+    @return: the CPU seconds every process has used so far, all cores
+        together (proc(5): C{/proc/stat}'s first line, less idle and
+        iowait).
+    """
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def treeCpu(pid: int) -> float:
+    """
+    @return: the CPU seconds, user and system, that process C{pid} and
+        every process below it have used so far (proc(5): C{stat}'s
+        utime and stime, C{task/TID/children}).
+    """
+    total = 0.0
+    pending = [pid]
+    ticks = os.sysconf("SC_CLK_TCK")
+    while pending:
+        current = pending.pop()
+        try:
+            with open("/proc/{}/stat".format(current)) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in os.listdir("/proc/{}/task".format(current)):
+                path = "/proc/{}/task/{}/children".format(current, task)
+                with open(path) as f:
+                    pending.extend(int(child) for child in f.read().split())
+        except (OSError, IndexError, ValueError):
+            continue  # It ended meanwhile.
+    return total
 
 
 def parseWrk(output: str) -> Dict[str, float]:
@@ -389,21 +437,20 @@ def measure(
     return row
 
 
-def restart(strategy: str, workers: int) -> Dict[str, Any]:
+def restart(strategy: str, workers: int, keepAlive: bool) -> Dict[str, Any]:
     """
-    A rolling restart of every worker under wrk, one request per
-    connection: wrk runs until the supervisor says the restart is done.
+    A rolling restart of every worker under wrk, with keep-alive
+    connections or one request per connection: wrk runs until the
+    supervisor says the restart is done.
 
     @return: wrk's figures and how long the restart took.
     """
     server = Server(strategy, workers, "static")
     try:
         command = ["wrk", "-t2", "-c{}".format(CONNECTIONS), "-d300s"]
-        command += [
-            "-H",
-            "Connection: close",
-            "http://127.0.0.1:{}/".format(server.port),
-        ]
+        if not keepAlive:
+            command += ["-H", "Connection: close"]
+        command.append("http://127.0.0.1:{}/".format(server.port))
         load = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         time.sleep(1)
         began = time.monotonic()
@@ -421,8 +468,134 @@ def restart(strategy: str, workers: int) -> Dict[str, Any]:
     result = parseWrk(output)
     result["restart"] = took
     result["strategy"] = strategy
+    result["keepAlive"] = keepAlive
     result["workers"] = workers
     return result
+
+
+def alternate(
+    pairs: List[Tuple[str, int]], page: str, seconds: float, rounds: int
+) -> List[Dict[str, Any]]:
+    """
+    Measure each arrangement of C{pairs} in turn, C{rounds} times (1, 2,
+    1, 2, ...), so that a load spike from other jobs falls on both sides
+    of a ratio instead of on one: keep-alive, a warm-up second, then
+    C{seconds} under wrk, with the CPU that wrk and the servers used.
+
+    @return: one row per measurement, in order.
+    """
+    rows = []
+    for round in range(rounds):
+        for arrangement, workers in pairs:
+            server = Server(arrangement, workers, page)
+            try:
+                wrk(server.port, 1)
+                cpu, busy = treeCpu(server.processes[0].pid), busyCpu()
+                result = wrk(server.port, seconds)
+                result["serverCpu"] = treeCpu(server.processes[0].pid) - cpu
+                result["busyCpu"] = busyCpu() - busy
+                result["seconds"] = seconds
+            finally:
+                server.stop()
+            result.update(round=round, arrangement=arrangement, workers=workers)
+            result["load"] = float(open("/proc/loadavg").read().split()[0])
+            rows.append(result)
+            print(
+                "round {} {} x{}: {:.0f}/s, p99 {:.1f} ms".format(
+                    round, arrangement, workers, result["rate"], result["p99"] / 1e3
+                ),
+                flush=True,
+            )
+    return rows
+
+
+def _spread(values: List[float], form: str = "{:.2f}") -> str:
+    """
+    @return: the median of C{values}, and their least and greatest.
+    """
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    median = (ordered[middle] + ordered[~middle]) / 2
+    return (form + " (" + form + "-" + form + ")").format(
+        median, ordered[0], ordered[-1]
+    )
+
+
+def ceiling(row: Dict[str, Any], cores: int) -> float:
+    """
+    @return: the most requests per second C{row}'s arrangement could
+        serve at the CPU a request cost it and wrk in that run, if they
+        had the C{cores} to themselves: each worker on one core at most,
+        and all of them and wrk on C{cores}.
+    """
+    count = max(row["count"], 1.0)
+    server, client = row["serverCpu"] / count, row["wrkCpu"] / count
+    if not server:
+        return 0.0
+    return min(min(row["workers"], cores) / server, cores / (server + client))
+
+
+def alternationTable(rows: List[Dict[str, Any]]) -> List[str]:
+    """
+    @return: the Markdown table of L{alternate}'s rows, each arrangement
+        against the round's first (its rate, and its p99 at the same 32
+        connections), with the CPU a request cost the servers and wrk,
+        how many cores other processes took meanwhile, and the
+        L{ceiling}, against the first's.
+    """
+    cores = len(os.sched_getaffinity(0))
+    first = (rows[0]["arrangement"], rows[0]["workers"])
+    base = {r["round"]: r for r in rows if (r["arrangement"], r["workers"]) == first}
+    lines = [
+        (
+            "| arrangement | workers | requests/s | vs first | p99 ms | p99 vs first "
+            "| server us/req | wrk us/req | others' cores | ceiling/s "
+            "| ceiling vs first's |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    pairs: List[Tuple[str, int]] = []
+    for r in rows:
+        if (r["arrangement"], r["workers"]) not in pairs:
+            pairs.append((r["arrangement"], r["workers"]))
+    for pair in pairs:
+        mine = [r for r in rows if (r["arrangement"], r["workers"]) == pair]
+        count = [max(r["count"], 1.0) for r in mine]
+        others = [
+            (r["busyCpu"] - r["serverCpu"] - r["wrkCpu"]) / r["seconds"] for r in mine
+        ]
+        lines.append(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                pair[0],
+                pair[1],
+                _spread([r["rate"] for r in mine], "{:.0f}"),
+                _spread([r["rate"] / base[r["round"]]["rate"] for r in mine]),
+                _spread([r["p99"] / 1e3 for r in mine], "{:.1f}"),
+                _spread([r["p99"] / base[r["round"]]["p99"] for r in mine]),
+                _spread(
+                    [r["serverCpu"] / c * 1e6 for r, c in zip(mine, count)], "{:.0f}"
+                ),
+                _spread([r["wrkCpu"] / c * 1e6 for r, c in zip(mine, count)], "{:.0f}"),
+                _spread(others),
+                _spread([ceiling(r, cores) for r in mine], "{:.0f}"),
+                _spread(
+                    [ceiling(r, cores) / ceiling(base[r["round"]], cores) for r in mine]
+                ),
+            )
+        )
+    return lines
+
+
+def alternated(
+    pairs: List[Tuple[str, int]], page: str, seconds: float, rounds: int
+) -> None:
+    """
+    Run L{alternate} and print its table.
+    """
+    found = alternate(pairs, page, seconds, rounds)
+    print("load after: {}".format(open("/proc/loadavg").read().strip()))
+    print("\n{} page, keep-alive, median (least-most)\n".format(page))
+    print("\n".join(alternationTable(found)))
 
 
 # The report.
@@ -512,16 +685,18 @@ def restartTable(results: List[Dict[str, Any]]) -> List[str]:
     """
     lines = [
         (
-            "| strategy | workers | requests | connect | read | write | timeout "
-            "| non-2xx | restart s |"
+            "| strategy | workers | connections | requests | connect | read "
+            "| write | timeout | non-2xx | restart s |"
         ),
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            "| {} | {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.1f} |".format(
+            "| {} | {} | {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} "
+            "| {:.1f} |".format(
                 r["strategy"],
                 r["workers"],
+                "keep-alive" if r.get("keepAlive") else "one request each",
                 r["count"],
                 r["connect"],
                 r["read"],
@@ -559,13 +734,13 @@ def report(
         )
         print("\n".join(closingTable(closingRows)))
     if restarts:
-        print("\nrolling restart under wrk, one request per connection\n")
+        print("\nrolling restart under wrk\n")
         print("\n".join(restartTable(restarts)))
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def parser() -> argparse.ArgumentParser:
     """
-    Measure every arrangement and print the tables.
+    @return: the command line's parser.
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3)
@@ -575,11 +750,25 @@ def main(argv: Optional[List[str]] = None) -> None:
     )
     parser.add_argument("--pages", default="cpu,static")
     parser.add_argument("--no-restart", action="store_true")
+    parser.add_argument(
+        "--alternate",
+        type=int,
+        metavar="ROUNDS",
+        help="only the keep-alive runs of the first page, the arrangements "
+        "in turn, ROUNDS times, against the first",
+    )
     parser.add_argument("--output", help="also write every figure here, as JSON")
     parser.add_argument(
         "--replay", help="print the tables of an earlier --output, measuring nothing"
     )
-    arguments = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """
+    Measure every arrangement and print the tables.
+    """
+    arguments = parser().parse_args(argv)
     if arguments.replay:
         with open(arguments.replay) as f:
             saved = json.load(f)
@@ -591,6 +780,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     counts = [int(n) for n in arguments.workers.split(",")]
     arrangements = arguments.arrangements.split(",")
     print("load before: {}".format(open("/proc/loadavg").read().strip()), flush=True)
+    if arguments.alternate:
+        pairs = [(a, n) for a in arrangements for n in ([1] if a == "one" else counts)]
+        alternated(pairs, arguments.pages.split(",")[0], seconds, arguments.alternate)
+        return
     rows = []
     for page in arguments.pages.split(","):
         for arrangement in arrangements:
@@ -609,7 +802,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     restarts = []
     if not arguments.no_restart:
         for strategy in [a for a in arrangements if a in STRATEGIES]:
-            restarts.append(restart(strategy, counts[0]))
+            for keepAlive in (True, False):
+                restarts.append(restart(strategy, counts[0], keepAlive))
     print("load after: {}".format(open("/proc/loadavg").read().strip()))
     report(rows, restarts, arguments.pages.split(","), seconds)
     if arguments.output:

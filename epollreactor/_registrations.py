@@ -141,6 +141,40 @@ def lostReason(fd: int, failure: int) -> OSError:
 _STALE_ERRNOS = frozenset([errno.EBADF, errno.ENOENT, errno.EPERM])
 
 
+def _takeOver(
+    control: Callable[[int, int, int, int], int],
+    fd: int,
+    mask: int,
+    generation: int,
+    exclusive: bool,
+) -> int:
+    """
+    Give the kernel's entry under C{fd}, which L{Registrations.register}
+    takes over, C{mask} and C{generation}: by C{EPOLL_CTL_MOD}, but for an
+    entry known to be exclusive, or to become so, by C{EPOLL_CTL_DEL} and
+    C{EPOLL_CTL_ADD}, since epoll_ctl(2) refuses with EINVAL to modify an
+    exclusive entry or to make one exclusive (as L{Registrations._modify}
+    does for a changed interest).  A C{MOD} refused with EINVAL names an
+    exclusive entry we did not know of, which is deleted and added too.
+    When the kernel has no entry (ENOENT: it dropped it as the old file
+    was closed, fact 2), one is added.
+
+    @param control: the epoll object's C{_control}.
+    @param exclusive: whether the old entry or C{mask} is exclusive.
+    @return: the errno of the call that failed, or 0.
+    """
+    if not exclusive:
+        failure = control(EPOLL_CTL_MOD, fd, mask, generation)
+        if failure != errno.EINVAL:
+            if failure == errno.ENOENT:
+                return control(EPOLL_CTL_ADD, fd, mask, generation)
+            return failure
+    failure = control(EPOLL_CTL_DEL, fd, 0, 0)
+    if failure and failure != errno.ENOENT:
+        return failure
+    return control(EPOLL_CTL_ADD, fd, mask, generation)
+
+
 def _now() -> float:
     """
     @return: L{monotonic}, looked up when called, so that a test can stop
@@ -372,17 +406,17 @@ class Registrations:
         generation = self._nextGeneration
         self._nextGeneration = generation % (_GENERATION_LIMIT - 1) + 1
         control = self.poller._control
-        if fd in self.byNumber:
-            # An evicted owner's entry: give it the new generation.  ENOENT:
-            # the kernel dropped it when the old file was closed (fact 2).
-            failure = control(EPOLL_CTL_MOD, fd, mask, generation)
-            if failure == errno.ENOENT:
-                failure = control(EPOLL_CTL_ADD, fd, mask, generation)
+        evicted = self.byNumber.get(fd)
+        if evicted is not None:
+            # An evicted owner's entry: give it the new generation.
+            exclusive = (mask | evicted.mask) & EPOLLEXCLUSIVE
+            failure = _takeOver(control, fd, mask, generation, bool(exclusive))
         else:
             failure = control(EPOLL_CTL_ADD, fd, mask, generation)
             if failure == errno.EEXIST:
                 # An entry we forgot, or one from before a fork; take it.
-                failure = control(EPOLL_CTL_MOD, fd, mask, generation)
+                exclusive = mask & EPOLLEXCLUSIVE
+                failure = _takeOver(control, fd, mask, generation, bool(exclusive))
         if failure:
             self.byNumber.pop(fd, None)
             raise osError(failure)

@@ -3,8 +3,10 @@ L{epollreactor.workers}: an exclusive registration is changed by
 C{EPOLL_CTL_DEL} and C{EPOLL_CTL_ADD}, since the kernel refuses to modify
 it; and, on real processes and sockets, the supervisor notices a worker's
 death and replaces it, hands over to new workers on C{SIGHUP} without a
-refused or reset connection, keeps the connections queued for a worker
-that dies, and stops every worker when it stops.
+refused or reset connection (keep-alive HTTP connections close after a
+response that says so), keeps the connections queued for a worker that
+dies (under C{handoff}, those on its channel too), and stops every worker
+when it stops.
 
 The process tests wait for what the supervisor's log says (generously:
 the machine may be loaded), never for a time.
@@ -18,13 +20,16 @@ import socket
 import subprocess
 import sys
 import threading
+from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 from time import monotonic, sleep
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple, cast
 
 import pytest
 
 from epollreactor._libc import (
+    EPOLL_CTL_ADD,
+    EPOLL_CTL_DEL,
     EPOLL_CTL_MOD,
     EPOLLERR,
     EPOLLEXCLUSIVE,
@@ -139,6 +144,101 @@ def test_exclusiveRegistrationSurvivesTheCheck(table: Any) -> None:
         assert lost == []
         mask, data = kernelEntry(registrations.poller.fileno(), a.fileno())
         assert mask & EPOLLEXCLUSIVE
+
+
+class Controls:
+    """
+    A table's epoll object, put in its place, whose C{epoll_ctl(2)} calls
+    are made on the real instance and written down: operation, number,
+    mask and errno.
+    """
+
+    def __init__(self, registrations: Registrations) -> None:
+        self.calls: List[Tuple[int, int, int, int]] = []
+        self.poller = registrations.poller
+        registrations.poller = cast(Any, self)
+
+    def __getattr__(self, name: str) -> Any:
+        """
+        @return: the real epoll object's attribute.
+        """
+        return getattr(self.poller, name)
+
+    def _control(self, operation: int, fd: int, mask: int, tag: int) -> int:
+        """
+        Make the call, and write it down.
+        """
+        failure = int(self.poller._control(operation, fd, mask, tag))
+        self.calls.append((operation, fd, mask, failure))
+        return failure
+
+
+def assertLive(registrations: Registrations, fd: int, peer: socket.socket) -> None:
+    """
+    Assert that the kernel's entry for C{fd} is exclusive, carries the
+    generation of the table's record, and reports C{fd} readable once
+    C{peer} writes to it.
+    """
+    record = registrations.byNumber[fd]
+    mask, data = kernelEntry(registrations.poller.fileno(), fd)
+    assert mask & EPOLLEXCLUSIVE
+    assert data == record.generation << 32 | fd
+    peer.send(b"x")
+    assert (fd, EPOLLIN) in registrations.poller.poll(0)
+
+
+@pytest.mark.parametrize("reused", [False, True], ids=["same file", "number reused"])
+def test_evictedNumberTakenOverExclusiveGetsDeleteAndAdd(
+    table: Any, reused: bool
+) -> None:
+    """
+    A number whose exclusive record was evicted (its owner closed it behind
+    the reactor's back, or another object wraps the same file) is taken
+    over by a new exclusive registration with C{EPOLL_CTL_DEL} and
+    C{EPOLL_CTL_ADD}, never a C{MOD}, which the kernel refuses with EINVAL
+    (epoll_ctl(2)): the entry is live, exclusive, with the new generation.
+    """
+    registrations, lost = table
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+    with a, b, c, d:
+        fd = a.fileno()
+        old = registrations.register(Owner(fd), fd, EPOLLIN | EPOLLEXCLUSIVE)
+        if reused:
+            os.dup2(c.fileno(), fd)  # Closes a's file: its entry goes.
+            b = d
+        registrations.evict(old)
+        controls = Controls(registrations)
+        registrations.register(Owner(fd), fd, EPOLLIN | EPOLLEXCLUSIVE)
+        assert [call[0] for call in controls.calls] == [EPOLL_CTL_DEL, EPOLL_CTL_ADD]
+        assert controls.calls[1][3] == 0
+        assertLive(registrations, fd, b)
+        assert lost == []
+
+
+@pytest.mark.parametrize(
+    "mask", [EPOLLIN | EPOLLEXCLUSIVE, EPOLLIN], ids=["exclusive", "not exclusive"]
+)
+def test_forgottenExclusiveEntryIsTakenOver(table: Any, mask: int) -> None:
+    """
+    An exclusive entry the kernel holds and the table does not know of
+    (EEXIST on C{EPOLL_CTL_ADD}) is taken over by C{DEL} and C{ADD}, with
+    the mask asked for: no EINVAL escapes, whether that mask is exclusive
+    (a C{MOD} to it is refused) or not (a C{MOD} of the entry is).
+    """
+    registrations, lost = table
+    a, b = socket.socketpair()
+    with a, b:
+        control = registrations.poller._control
+        assert control(EPOLL_CTL_ADD, a.fileno(), EPOLLIN | EPOLLEXCLUSIVE, 0) == 0
+        record = registrations.register(Owner(a.fileno()), a.fileno(), mask)
+        entry = kernelEntry(registrations.poller.fileno(), a.fileno())
+        assert entry == (
+            mask | EPOLLERR | EPOLLHUP,
+            record.generation << 32 | a.fileno(),
+        )
+        b.send(b"x")
+        assert (a.fileno(), EPOLLIN) in registrations.poller.poll(0)
 
 
 def test_exclusivePortMovesToTheEndOfTheQueue() -> None:
@@ -417,6 +517,82 @@ class Clients(threading.Thread):
                 self.failures.append(status)
 
 
+class KeepAliveClients(Clients):
+    """
+    A client that makes HTTP/1.1 requests one after another on one
+    keep-alive connection (C{http.client}), opening a new one only when a
+    response said C{Connection: close}, and keeps every failure.
+
+    @ivar closes: how many responses said C{Connection: close}.
+    """
+
+    closes = 0
+
+    def run(self) -> None:
+        """
+        Request until L{done}.
+        """
+        connection = HTTPConnection("127.0.0.1", self.port, timeout=PATIENCE)
+        try:
+            while not self.done.is_set():
+                try:
+                    connection.request("GET", "/index.html")
+                    response = connection.getresponse()
+                    body = response.read()
+                except (OSError, HTTPException) as e:
+                    self.failures.append(repr(e))
+                    connection.close()
+                    continue
+                if response.status == 200 and body == b"every core\n":
+                    self.answered += 1
+                else:
+                    self.failures.append("{} {!r}".format(response.status, body))
+                if response.getheader("Connection") == "close":
+                    self.closes += 1
+        finally:
+            connection.close()
+
+
+def restartUnder(supervisor: Supervisor, clients: List[Clients]) -> str:
+    """
+    Start C{clients}, restart every worker with SIGHUP, let the clients
+    make some requests after the last old worker went, and stop them.
+
+    @return: the supervisor's log.
+    """
+    for client in clients:
+        client.start()
+    supervisor.process.send_signal(signal.SIGHUP)
+    supervisor.waitFor(r"rolling restart done")
+    before = sum(client.answered for client in clients)
+    while sum(client.answered for client in clients) < before + 10:
+        sleep(0.05)
+    for client in clients:
+        client.done.set()
+        client.join(PATIENCE)
+    return supervisor.text()
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_rollingRestartClosesKeepAliveAfterAResponse(
+    tmp_path: Path, strategy: str
+) -> None:
+    """
+    SIGHUP replaces every worker while HTTP/1.1 clients make requests on
+    keep-alive connections throughout: each retiring worker answers the
+    next request on each of its connections with C{Connection: close}
+    and closes it after that response, so every request is answered and
+    none fails, though every connection open before the restart ends.
+    """
+    for supervisor in supervised(tmp_path, strategy, 2):
+        clients = [KeepAliveClients(supervisor.port) for _ in range(3)]
+        text = restartUnder(supervisor, clients)
+        assert [c.failures for c in clients] == [[], [], []]
+        assert all(c.closes >= 1 for c in clients), [c.closes for c in clients]
+        assert "close after their next response" in text
+        assert "died" not in text
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_rollingRestartHandsOverWithoutAGap(tmp_path: Path, strategy: str) -> None:
     """
@@ -425,51 +601,80 @@ def test_rollingRestartHandsOverWithoutAGap(tmp_path: Path, strategy: str) -> No
     """
     for supervisor in supervised(tmp_path, strategy, 2):
         clients = [Clients(supervisor.port) for _ in range(3)]
-        for client in clients:
-            client.start()
-        supervisor.process.send_signal(signal.SIGHUP)
-        supervisor.waitFor(r"rolling restart done")
-        before = sum(client.answered for client in clients)
-        # Some requests after the last old worker went, too.
-        while sum(client.answered for client in clients) < before + 10:
-            sleep(0.05)
-        for client in clients:
-            client.done.set()
-            client.join(PATIENCE)
-        text = supervisor.text()
+        text = restartUnder(supervisor, clients)
         assert [c.failures for c in clients] == [[], [], []]
         assert re.search(r"worker 3 \(pid \d+\) replaces worker 1", text)
         assert re.search(r"worker 4 \(pid \d+\) replaces worker 2", text)
         assert "died" not in text
 
 
-@pytest.mark.parametrize("strategy", ["reuseport", "exclusive", "shared"])
+def requestAtOnce(
+    port: int, count: int
+) -> Tuple[List[Optional[str]], List[threading.Thread]]:
+    """
+    Start C{count} threads, each making one request (L{get}).
+
+    @return: the list each writes its status line (or its error) into, and
+        the threads.
+    """
+    results: List[Optional[str]] = [None] * count
+
+    def request(i: int) -> None:
+        try:
+            results[i] = get(port)
+        except OSError as e:
+            results[i] = repr(e)
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    return results, threads
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_connectionsQueuedForADeadWorkerAreServed(
     tmp_path: Path, strategy: str
 ) -> None:
     """
-    Connections queued in the kernel when the only worker dies are neither
-    refused nor reset: the listening socket stays open in the supervisor,
-    and the replacement serves them.  (Under C{handoff}, connections handed
-    to a worker that dies before reading them are lost with it.)
+    Connections queued when the only worker dies are neither refused nor
+    reset, and the replacement serves them: in the kernel's accept queue,
+    whose listening socket stays open in the supervisor, or, under
+    C{handoff}, on the dead worker's channel, which the supervisor reads
+    back and holds until a worker serves.
     """
     for supervisor in supervised(tmp_path, strategy, 1):
         pid = supervisor.workerPid(1)
         os.kill(pid, signal.SIGSTOP)
-        results: List[Optional[str]] = [None] * 5
-
-        def request(i: int) -> None:
-            try:
-                results[i] = get(supervisor.port)
-            except OSError as e:
-                results[i] = repr(e)
-
-        threads = [threading.Thread(target=request, args=(i,)) for i in range(5)]
-        for thread in threads:
-            thread.start()
+        results, threads = requestAtOnce(supervisor.port, 5)
         sleep(0.5)  # Not a timing assertion: only lets the clients queue.
         os.kill(pid, signal.SIGKILL)
         supervisor.waitFor(r"worker 2 \(pid \d+\) serves")
         for thread in threads:
             thread.join(PATIENCE)
         assert results == ["HTTP/1.0 200 OK"] * 5
+
+
+def test_connectionsHandedToADeadWorkerAreServedByAnother(tmp_path: Path) -> None:
+    """
+    Under C{handoff}, the connections handed to a worker that is killed
+    before it reads them (stopped, then killed, while the supervisor hands
+    every other connection to it) are read back from its channel and
+    served by the other worker: every request is answered.
+    """
+    for supervisor in supervised(tmp_path, "handoff", 2):
+        pid = supervisor.workerPid(1)
+        os.kill(pid, signal.SIGSTOP)
+        results, threads = requestAtOnce(supervisor.port, 8)
+        # Worker 2 answers its turns; the others wait on worker 1's channel.
+        deadline = monotonic() + PATIENCE
+        while results.count("HTTP/1.0 200 OK") < 4 and monotonic() < deadline:
+            sleep(0.05)
+        assert results.count(None) == 4, results
+        os.kill(pid, signal.SIGKILL)
+        supervisor.waitFor(
+            r"worker 1 \(pid {}\) left 4 connections unread: other workers "
+            r"serve them".format(pid)
+        )
+        for thread in threads:
+            thread.join(PATIENCE)
+        assert results == ["HTTP/1.0 200 OK"] * 8

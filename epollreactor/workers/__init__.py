@@ -71,8 +71,11 @@ What this means for us
    C{handoff} few long connections.
  - A rolling restart (C{SIGHUP}, L{WorkersService.restart}) replaces one
    worker at a time: the new one serves before the old one is asked to
-   stop; the old one stops listening, lets its connections finish (for
-   C{--grace} seconds at most), and exits.
+   stop; the old one stops listening, has each HTTP connection answer
+   its next request with C{Connection: close} and close after it (so a
+   keep-alive client opens its next connection to a serving worker,
+   and sees no error), lets its connections finish (for C{--grace}
+   seconds at most), and exits.
  - A worker that dies is replaced in its slot, and the log says which,
    how it ended, and which worker replaces it; every line a worker writes
    reaches the supervisor's log under the worker's name.

@@ -13,9 +13,16 @@ C{sendmsg(2)}; nothing here needs ctypes.
 
 import json
 import socket
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
-__all__ = ["MAX_MESSAGE", "MAX_DESCRIPTORS", "channelPair", "send", "receive"]
+__all__ = [
+    "MAX_MESSAGE",
+    "MAX_DESCRIPTORS",
+    "channelPair",
+    "send",
+    "receive",
+    "waiting",
+]
 
 #: The largest message, in bytes: every message is a small JSON object.
 MAX_MESSAGE = 65536
@@ -50,10 +57,14 @@ def send(channel: socket.socket, message: Message, fds: Sequence[int] = ()) -> N
         channel.send(data)
 
 
-def receive(channel: socket.socket) -> Tuple[Message, List[int]]:
+def receive(channel: socket.socket, flags: int = 0) -> Tuple[Message, List[int]]:
     """
     Receive one message and the descriptors it carries, which the caller
     owns (and must close).
+
+    @param flags: for C{recvmsg(2)}: C{MSG_DONTWAIT} reads a blocking
+        channel without blocking (and without making it non-blocking, which
+        would change it for the other process that holds it too).
 
     @return: the message and the descriptors; C{({}, [])} when the other
         end has closed the channel.
@@ -62,7 +73,7 @@ def receive(channel: socket.socket) -> Tuple[Message, List[int]]:
     @raise ValueError: when the message is not a JSON object (its
         descriptors are closed first).
     """
-    data, fds, flags, address = socket.recv_fds(channel, MAX_MESSAGE, MAX_DESCRIPTORS)
+    data, fds, _, _ = socket.recv_fds(channel, MAX_MESSAGE, MAX_DESCRIPTORS, flags)
     if not data and not fds:
         return {}, []
     try:
@@ -74,3 +85,24 @@ def receive(channel: socket.socket) -> Tuple[Message, List[int]]:
             socket.close(fd)
         raise
     return message, fds
+
+
+def waiting(
+    channel: socket.socket, flags: int = 0
+) -> Iterator[Tuple[Message, List[int]]]:
+    """
+    Every message waiting on a non-blocking C{channel} (or, with
+    C{MSG_DONTWAIT} in C{flags}, a blocking one), with its descriptors
+    (L{receive}), until none is left; then, if the other end has closed or
+    the channel failed, C{({}, [])}, once, as the last.
+    """
+    while True:
+        try:
+            message, fds = receive(channel, flags)
+        except BlockingIOError:
+            return
+        except OSError:
+            message, fds = {}, []
+        yield message, fds
+        if not message:
+            return

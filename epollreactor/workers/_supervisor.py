@@ -64,6 +64,10 @@ class Worker(ProcessProtocol):
 
     @ivar number: this worker's number, never reused, which names it in
         the log.
+    @ivar childEnd: the worker's end of the channel, which the supervisor
+        keeps open too, so that what the worker leaves unread when it dies
+        is not lost with it: the connections handed to it
+        (L{WorkersService.rehand}).
     @ivar slot: the place it fills, from 0; a replacement takes its
         predecessor's (and, for C{reuseport}, its listening sockets).
     @ivar ready: fires once it serves; fails if it ends first.
@@ -142,13 +146,7 @@ class Worker(ProcessProtocol):
         Answer every message waiting: a request for a listening socket, the
         news that the worker serves, its statistics.
         """
-        while True:
-            try:
-                message, fds = _channel.receive(self.channel)
-            except BlockingIOError:
-                return
-            except OSError:
-                message, fds = {}, []
+        for message, fds in _channel.waiting(self.channel):
             for fd in fds:
                 os.close(fd)  # A worker sends none.
             op = message.get("op")
@@ -158,6 +156,7 @@ class Worker(ProcessProtocol):
                 self.serving = not self.retiring
                 self._log.info("{worker} serves", worker=str(self))
                 self.ready.callback(None)
+                self.supervisor.serves(self)
             elif op == "statistics":
                 self.statistics = message
             else:
@@ -310,8 +309,10 @@ class WorkersService(Service):
             process = self.reactor.spawnProcess(
                 worker, sys.executable, arguments, env=environment, childFDs=childFDs
             )
-        finally:
+        except BaseException:
             worker.childEnd.close()
+            worker.channel.close()
+            raise
         worker.pid = process.pid
         process.closeStdin()
         self.reactor.addReader(worker)
@@ -372,6 +373,7 @@ class WorkersService(Service):
         for listener in self._handoff.values():
             if worker in listener.workers:
                 listener.workers.remove(worker)
+        self.rehand(worker)
         if worker.retiring or self.stopping:
             self._log.info("{worker} stopped: {how}", worker=str(worker), how=how)
             return
@@ -395,6 +397,41 @@ class WorkersService(Service):
             later=" in {} s".format(delay) if delay else "",
         )
         self.reactor.callLater(delay, self._replace, worker)
+
+    def rehand(self, worker: Worker) -> None:
+        """
+        Hand the connections C{worker}, which has ended, left unread on its
+        channel to the other workers, and close its end of the channel.  A
+        message the worker did not read is still queued on its end, which
+        the supervisor holds too (L{Worker.childEnd}): the kernel keeps the
+        descriptors it carries (unix(7)), and nobody has read a byte from
+        them, so another worker can serve them from the start.  Only a
+        connection the worker had taken off the channel when it died is
+        lost with it.
+        """
+        count = 0
+        for message, fds in _channel.waiting(worker.childEnd, socket.MSG_DONTWAIT):
+            listener = self._handoff.get(message.get("key", ""))
+            if message.get("op") == "connection" and fds and listener:
+                listener.give(socket.socket(fileno=fds.pop(0)))
+                count += 1
+            for fd in fds:
+                os.close(fd)
+        worker.childEnd.close()
+        if count:
+            self._log.warn(
+                "{worker} left {count} connections unread: other workers serve them",
+                worker=str(worker),
+                count=count,
+            )
+
+    def serves(self, worker: Worker) -> None:
+        """
+        C{worker} serves now: hand it what waits for a worker.
+        """
+        for listener in self._handoff.values():
+            if worker in listener.workers:
+                listener.flush()
 
     def _replace(self, dead: Worker) -> None:
         """
@@ -473,6 +510,8 @@ class HandoffListener:
     turn (Node's cluster does the same, issue 4387 proposes it).
 
     @ivar workers: the workers that listen on it, in turn.
+    @ivar held: connections a dead worker left unread, while no worker
+        serves: the next to serve takes them (L{flush}).
     """
 
     def __init__(
@@ -483,6 +522,7 @@ class HandoffListener:
         self.listening = listening
         self.family = listening.family
         self.workers: List[Worker] = []
+        self.held: List[socket.socket] = []
         self._turn = 0
         supervisor.reactor.addReader(self)
 
@@ -519,6 +559,26 @@ class HandoffListener:
                 connection.setblocking(False)
                 self._handOver(connection, serving)
 
+    def give(self, connection: socket.socket) -> None:
+        """
+        Hand C{connection} to a serving worker and close it here, or hold
+        it until one serves.
+        """
+        serving = [w for w in self.workers if w.serving]
+        if not serving:
+            self.held.append(connection)
+            return
+        with connection:
+            self._handOver(connection, serving)
+
+    def flush(self) -> None:
+        """
+        Hand over the connections held.
+        """
+        held, self.held = self.held, []
+        for connection in held:
+            self.give(connection)
+
     def _handOver(self, connection: socket.socket, serving: List[Worker]) -> None:
         """
         Send C{connection} to the next worker whose channel takes it; when
@@ -549,6 +609,9 @@ class HandoffListener:
 
     def close(self) -> None:
         """
-        Stop accepting.
+        Stop accepting; close what is held (nobody is left to serve it).
         """
         self.supervisor.reactor.removeReader(self)
+        for connection in self.held:
+            connection.close()
+        self.held = []
