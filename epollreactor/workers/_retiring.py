@@ -38,10 +38,10 @@ def openConnections(reactor: Any) -> List[tcp.Server]:
 
 def httpChannelOf(protocol: Any) -> Optional[Any]:
     """
-    @return: the L{HTTPChannel<twisted.web.http.HTTPChannel>} that
+    @return: the C{twisted.web.http.HTTPChannel} that
         C{protocol} is or wraps (C{twisted.web}'s protocol that chooses
         between HTTP/1.1 and HTTP/2 holds it in C{_channel}, a
-        L{ProtocolWrapper<twisted.protocols.policies.ProtocolWrapper>} in
+        C{twisted.protocols.policies.ProtocolWrapper} in
         C{wrappedProtocol}), or C{None}.
     """
     from twisted.web.http import HTTPChannel
