@@ -1,0 +1,223 @@
+"""
+Stalls inside a proxied response: Twisted's C{portforward} proxy (the
+C{proxy-100K} scenario of C{run.py}) between wrk (20 keep-alive
+connections) and the C backend answering 100 KiB, run after run on each
+peer, with C{tcpdump(8)} on loopback watching what the proxy sends to wrk.
+
+A stall is a gap of more than C{--gap} milliseconds (20 by default)
+between two data segments of the same response on one connection: with
+a response in flight, such a gap is the proxy's kernel holding the
+response's tail (bench/README.md, "The proxy's 40 ms waits").  Per peer
+it prints how many runs had a stall, the worst gap, and the median
+requests per run and wrk's worst latency.  C{BENCH_BASELINE} adds
+C{baseline}, another checkout of ours, as in C{run.py}.
+
+    python bench/bench_proxy_stalls.py [--runs 18] [--seconds 2] [--peers ours,epoll]
+
+Needs wrk and tcpdump (Debian's packages), and root for the capture.
+"""
+
+import argparse
+import bisect
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from typing import Dict, List, Tuple
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import run
+
+#: A data segment the proxy sent, as tcpdump prints it (relative sequence
+#: numbers): the time, the client's port, the first and the end offset.
+_SEGMENT = re.compile(
+    r"^(\d+\.\d+) IP 127\.0\.0\.1\.\d+ > 127\.0\.0\.1\.(\d+): .*?seq (\d+):(\d+),"
+)
+
+
+def responseLength(port: int) -> int:
+    """
+    @return: the length, head included, of the backend's answer to one
+        request on 127.0.0.1:C{port}.
+    """
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head = data.index(b"\r\n\r\n") + 4
+        match = re.search(rb"Content-Length: (\d+)", data[:head])
+        assert match is not None, data[:head]
+        return head + int(match.group(1))
+
+
+def gaps(
+    capture: str, length: int, threshold: float
+) -> Tuple[List[float], List[float]]:
+    """
+    @param capture: tcpdump's lines, the proxy's data segments to wrk.
+    @param length: one response's length.
+    @param threshold: the smallest gap counted, in seconds.
+    @return: the gaps longer than C{threshold} between two segments of one
+        response on one connection (in seconds): those during which the
+        proxy went on sending to other connections (the connection's own
+        stall), and those during which it sent nothing at all (the whole
+        process paused: this shared machine's scheduling, not TCP).
+    """
+    last: Dict[str, Tuple[float, int]] = {}
+    spans: List[Tuple[float, float]] = []
+    stamps: List[float] = []
+    for line in capture.splitlines():
+        match = _SEGMENT.match(line)
+        if match is None:
+            continue
+        stamp, client = float(match.group(1)), match.group(2)
+        first, end = int(match.group(3)), int(match.group(4))
+        stamps.append(stamp)
+        previous = last.get(client)
+        # Relative sequence numbers start at 1: a response ends where the
+        # offset (end - 1) is a whole number of responses.
+        if previous is not None and (previous[1] - 1) % length:
+            if first == previous[1] and stamp - previous[0] > threshold:
+                spans.append((previous[0], stamp))
+        last[client] = (stamp, end)
+    own: List[float] = []
+    paused: List[float] = []
+    for began, ended in spans:
+        others = bisect.bisect_left(stamps, ended) - bisect.bisect_right(stamps, began)
+        (own if others else paused).append(ended - began)
+    return own, paused
+
+
+def oneRun(peer: str, seconds: float, threshold: float) -> Dict[str, float]:
+    """
+    One run on C{peer}: a fresh backend and proxy, wrk's warm-up, then the
+    counted run under tcpdump.
+
+    @return: C{requests}, wrk's C{max} latency (ms), C{stalls} (how many
+        gaps) and C{worst} (the longest gap, ms; 0 without one).
+    """
+    serverCpu, clientCpu = run.cpus()
+    backend = subprocess.Popen(
+        run.loadgen("httpd", 0, run.LARGE, seconds + 300),
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=run.pinner(clientCpu),
+    )
+    assert backend.stdout is not None
+    match = re.search(r"port=(\d+)", backend.stdout.readline())
+    assert match is not None, "the backend did not start"
+    backendPort = int(match.group(1))
+    length = responseLength(backendPort)
+    server = run.Server(peer, serverCpu, [], "proxy:{}".format(backendPort))
+    url = "http://127.0.0.1:{}/".format(server.port)
+    wrk = ["wrk", "-t1", "-c{}".format(run.HTTP_CONNECTIONS), "--latency"]
+    try:
+        subprocess.run(
+            wrk + ["-d1s", url],
+            stdout=subprocess.DEVNULL,
+            preexec_fn=run.pinner(clientCpu),
+            check=True,
+        )
+        dump = subprocess.Popen(
+            ["tcpdump", "-i", "lo", "-nn", "-tt", "-l", "-s", "96", "-B", "65536"]
+            + ["src", "port", str(server.port), "and", "greater", "100"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert dump.stderr is not None
+        dump.stderr.readline()  # "listening on lo ...": capturing now.
+        output = subprocess.run(
+            wrk + ["-d{}s".format(max(1, round(seconds))), url],
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=run.pinner(clientCpu),
+            check=True,
+        ).stdout
+        time.sleep(0.2)
+        dump.terminate()
+        capture, errors = dump.communicate(timeout=60)
+        if "dropped by kernel" in errors and not re.search(
+            r"\b0 packets dropped by kernel", errors
+        ):
+            print("tcpdump dropped packets: " + errors.strip(), file=sys.stderr)
+    finally:
+        server.stop()
+        backend.kill()
+        backend.wait()
+    found, paused = gaps(capture, length, threshold)
+    result = run.parseWrk(output, 0.0, 0)
+    return {
+        "requests": result["count"],
+        "paused": max(paused, default=0.0) * 1e3,
+        "max": result.get("max", 0.0) / 1e3,
+        "stalls": float(len(found)),
+        "long": float(sum(1 for gap in found if gap > 0.035)),
+        "worst": max(found, default=0.0) * 1e3,
+    }
+
+
+def main() -> None:
+    """
+    Run the proxy C{--runs} times on each peer, alternating peers, and
+    print the table.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=18)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--gap", type=float, default=20.0, help="ms")
+    parser.add_argument("--peers", default="ours,epoll")
+    options = parser.parse_args()
+    run.buildLoadgen()
+    peers = options.peers.split(",")
+    results: Dict[str, List[Dict[str, float]]] = {peer: [] for peer in peers}
+    for index in range(options.runs):
+        order = peers if index % 2 == 0 else peers[::-1]
+        for peer in order:
+            result = oneRun(peer, options.seconds, options.gap / 1e3)
+            results[peer].append(result)
+            print(
+                "run {:2} {:8} requests {:6.0f} stalls {:2.0f} (over 35 ms {:2.0f})"
+                " worst {:5.1f} ms wrk max {:5.1f} ms, longest pause of the whole"
+                " proxy {:5.1f} ms, load {:.1f}".format(
+                    index + 1,
+                    peer,
+                    result["requests"],
+                    result["stalls"],
+                    result["long"],
+                    result["worst"],
+                    result["max"],
+                    result["paused"],
+                    os.getloadavg()[0],
+                ),
+                flush=True,
+            )
+    print()
+    print(
+        "| peer | runs with a stall > {:g} ms | over 35 ms | worst stall |"
+        " requests per run (median) | wrk max (median / worst) |".format(options.gap)
+    )
+    print("|---|---|---|---|---|---|")
+    for peer in peers:
+        runs = results[peer]
+        print(
+            "| {} | {} of {} | {} | {:.1f} ms | {:,.0f} | {:.1f} / {:.1f} ms |".format(
+                peer,
+                sum(1 for r in runs if r["stalls"]),
+                len(runs),
+                sum(1 for r in runs if r["long"]),
+                max(r["worst"] for r in runs),
+                statistics.median(r["requests"] for r in runs),
+                statistics.median(r["max"] for r in runs),
+                max(r["max"] for r in runs),
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
