@@ -142,6 +142,7 @@ from twisted.internet import abstract, tcp, unix
 
 from epollreactor._libc import EPOLLOUT
 from epollreactor._registrations import Registration
+from epollreactor._tails import pushHeldTail
 
 __all__ = ["WritePolicy"]
 
@@ -332,10 +333,14 @@ class WritePolicy:
         record.tail = -1
         if buffered < SMALLEST_SEGMENT:
             why = selectable.doWrite()
+            if previous >= 0 and not why:
+                pushHeldTail(selectable, buffered, True)
             return why
         sendLimit = self._wholeSegments(record, buffered, previous, afterRead)
         if sendLimit is None:
             why = selectable.doWrite()
+            if not why:
+                pushHeldTail(selectable, buffered, previous >= 0)
             return why
         if sendLimit:
             own = selectable.__dict__.get("SEND_LIMIT", _ABSENT)
