@@ -128,7 +128,9 @@ delayed ACK; a burst whose input pauses half-way (a slow sender), or whose
 small writes take longer than L{HOLD_LIMIT} to fill a segment, ends with
 its own short segment; and two writes shorter than a segment made moments apart are
 Nagle's to hold.  All three happen on Twisted's reactor alike; only
-C{TCP_NODELAY}, the application's choice, changes them.
+C{TCP_NODELAY}, the application's choice, changes them, but for one: the
+tail of a burst that the kernel holds when its C{doWrite} ends the burst
+is pushed out then (L{epollreactor._tails}).
 """
 
 from array import array
