@@ -1,7 +1,7 @@
 """
 L{pushHeldTail}: when a TCP connection's burst has ended with the tail of
-its last write held back by the kernel, have the kernel send it now instead
-of after the peer's delayed acknowledgement.
+its output held back by the kernel, have the kernel send it now instead of
+after the peer's delayed acknowledgement.
 
 Facts about Linux's TCP
 =======================
@@ -36,30 +36,36 @@ What this means for us
 
 After a C{doWrite} of a TCP connection that emptied the transport's buffer
 (the burst ended), having handed the kernel more than L{SMALLEST_SEGMENT}
-bytes or the last bytes of a burst that earlier calls sent in whole
-segments, the reactor asks C{SIOCOUTQNSD}.  When the kernel holds some of
-those bytes, and part of the burst went out while its tail is held (fewer
-held than that call wrote, or an earlier call of the burst: the kernel's
-own cut, fact 1) or the write was longer than any segment, and the
-application has not set C{TCP_NODELAY} itself, the reactor sets
-C{TCP_NODELAY} and clears it again (fact 5).
+bytes, or the last bytes of a burst that earlier calls sent in whole
+segments, the reactor asks C{SIOCOUTQNSD}.  When the kernel holds any of
+them and the application has not set C{TCP_NODELAY} itself, the reactor
+sets C{TCP_NODELAY} and clears it again (fact 5).
 
- - A write shorter than a segment held whole behind an earlier one is
-   Nagle's coalescing of small writes, which the application asked for by
-   not setting C{TCP_NODELAY}: left alone.  So is a write of at most
-   L{SMALLEST_SEGMENT} bytes, which asks nothing.
+ - A held write is pushed whole, too: a proxy that relays a response in
+   two reads (65,536 and 36,947 bytes) writes it in two bursts, and Nagle
+   holds all of the second behind the short end of the first, which was
+   pushed; a first draft, which pushed only the tail of a write that went
+   out in part, left the proxy stalling (bench/README.md).
+ - Nagle's coalescing is kept where it was made for, writes smaller than
+   a segment of the smallest MSS (L{SMALLEST_SEGMENT}, RFC 1122; RFC 896's
+   "tinygrams"): a write of at most that many bytes asks nothing and is
+   Nagle's to hold and merge with the next.  A larger write held behind
+   an unacknowledged one goes out in a segment of its own, where Nagle
+   would have merged it with what the application writes before the ACK:
+   a few packets more where writes of more than 536 bytes follow each
+   other faster than the round trip, against a 40 ms wait each time the
+   peer delays its ACK.
  - A connection whose application set C{TCP_NODELAY} is never touched:
    Nagle holds nothing there, and what is queued waits for the window.
- - Leaving C{TCP_NODELAY} set instead would send every iteration's writes
-   at once as their own packets, where Twisted coalesces them while a
-   segment is unacknowledged: the application's choice, not the reactor's.
+ - Leaving C{TCP_NODELAY} set instead would send every write at once,
+   small ones too: the application's choice, not the reactor's.
  - The cost: one C{ioctl} at the end of a burst of more than
    L{SMALLEST_SEGMENT} bytes written through EPOLLOUT, and three
-   C{setsockopt}/C{getsockopt} calls more only when a tail is held.  A
+   C{getsockopt}/C{setsockopt} calls more only when something is held.  A
    reply written in the turn that read its request
    (L{WritePolicy.sameTurn<epollreactor._writing.WritePolicy.sameTurn>})
-   is at most one segment, which the kernel does not cut, and asks
-   nothing.
+   is at most one segment, sent while nothing else is unacknowledged in
+   request/response traffic, and asks nothing.
 
 A failing call means the connection is failing, which its next C{doRead}
 or C{doWrite} reports; the push is then left undone.
@@ -76,13 +82,9 @@ __all__ = ["pushHeldTail"]
 #: socket and not yet sent; one value on every Linux architecture.
 SIOCOUTQNSD = 0x894B
 
-#: RFC 1122's smallest MSS (as in L{epollreactor._writing}): a write no
-#: longer than this is never cut in two by the kernel.
+#: RFC 1122's smallest MSS (as in L{epollreactor._writing}): writes no
+#: longer than this are Nagle's to coalesce.
 SMALLEST_SEGMENT = 536
-
-#: The largest MSS over IPv4 or IPv6 (as in L{epollreactor._writing}): a
-#: write longer than this is more than one segment on any connection.
-LARGEST_SEGMENT = 65_495
 
 #: Where C{SIOCOUTQNSD} writes its answer; the reactor's thread is its only
 #: user.
@@ -92,15 +94,14 @@ _answer = array("i", [0])
 def pushHeldTail(transport: Any, written: int, continued: bool) -> bool:
     """
     Right after C{transport.doWrite()}, which found C{written} bytes to send
-    and did not fail: if that ended the burst and the kernel holds the tail
-    of what it was given, push the tail out, as the module's docstring says.
+    and did not fail: if that ended the burst and the kernel holds some of
+    what it was given, push it out, as the module's docstring says.
 
     @param transport: a Twisted TCP connection over IP.
     @param written: the bytes its buffer held before that C{doWrite}.
     @param continued: whether that C{doWrite} went on with a burst that an
-        earlier one cut (L{epollreactor._writing}, "Whole segments"), which
-        sent whole segments before it.
-    @return: whether the tail was pushed.
+        earlier one cut (L{epollreactor._writing}, "Whole segments").
+    @return: whether the kernel was told to push.
     """
     if written <= SMALLEST_SEGMENT and not continued:
         return False
@@ -110,17 +111,13 @@ def pushHeldTail(transport: Any, written: int, continued: bool) -> bool:
     sock = transport.socket
     try:
         ioctl(sock.fileno(), SIOCOUTQNSD, _answer, True)
-        unsent = _answer[0]
-        if not unsent:
-            return False
-        if unsent >= written and written <= LARGEST_SEGMENT and not continued:
-            # A write shorter than a segment, held whole: Nagle's to coalesce.
+        if not _answer[0]:
             return False
         if sock.getsockopt(IPPROTO_TCP, TCP_NODELAY):
             # The application's own choice: nothing is Nagle's to hold.
             return False
         sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
-        # Cleared at once: the push mark stays for the tail (fact 5).
+        # Cleared at once: the push mark stays for what is held (fact 5).
         sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 0)
     except OSError:
         return False

@@ -268,29 +268,44 @@ def test_aConnectionWithNoDelayIsLeftAlone(
     assert noDelay(transport.socket) == 1
 
 
-def test_aWholeShortWriteHeldIsNaglesToCoalesce(
+@pytest.mark.parametrize(
+    "size, pushed", [(FIRST, False), (536, False), (600, True), (900, True)]
+)
+def test_aWriteHeldWholeIsPushedUnlessTiny(
     reactor: EPollReactor,
     connections: List[Tuple[socket.socket, Any]],
     questions: List[int],
+    size: int,
+    pushed: bool,
 ) -> None:
     """
-    A write shorter than a segment that Nagle's algorithm holds whole,
-    behind an earlier short segment not yet acknowledged, is the
-    coalescing of small writes that the application keeps by not setting
-    C{TCP_NODELAY}: nothing is pushed, and it stays queued.
+    A write that Nagle's algorithm holds whole, behind an earlier short
+    segment not yet acknowledged, is pushed when it is longer than 536
+    bytes (a second burst of one response, as a proxy relays it); one of
+    at most 536 bytes is the small write whose coalescing the application
+    keeps by not setting C{TCP_NODELAY}: nothing is asked, nothing pushed,
+    and it stays queued.  (Every size is less than the client's MSS of
+    about 1,000 bytes: one short segment, held whole.)
     """
     for _ in range(ATTEMPTS):
         del questions[:]
         client, transport, port = slowReader(reactor)
         connections.append((client, port))
         writeAll(reactor, transport, b"f" * FIRST)
-        writeAll(reactor, transport, b"u" * 600)
+        writeAll(reactor, transport, b"u" * size)
+        if not pushed:
+            assert questions == []
+            assert transport.socket.settings == []
+            if unsent(transport.socket) == 0:
+                continue  # The delayed ACK came first: try again.
+            assert unsent(transport.socket) == size
+            return
         assert len(questions) == 1
         if not questions[0]:
             continue  # The delayed ACK came first: try again.
-        assert questions[0] == 600
-        assert transport.socket.settings == []
-        assert unsent(transport.socket) == 600
+        assert questions[0] == size
+        assert transport.socket.settings == PUSHED
+        assert unsent(transport.socket) == 0
         return
     raise AssertionError("no attempt showed a write held")
 
