@@ -51,10 +51,10 @@ sets C{TCP_NODELAY} and clears it again (fact 5).
    "tinygrams"): a write of at most that many bytes asks nothing and is
    Nagle's to hold and merge with the next.  A larger write held behind
    an unacknowledged one goes out in a segment of its own, where Nagle
-   would have merged it with what the application writes before the ACK:
-   a few packets more where writes of more than 536 bytes follow each
-   other faster than the round trip, against a 40 ms wait each time the
-   peer delays its ACK.
+   would have merged it with what the application writes until the ACK
+   comes, 40 ms or more later from a peer that delays it: a trickle of
+   such writes costs a packet per write instead of one per delayed ACK,
+   and none of them waits.
  - A connection whose application set C{TCP_NODELAY} is never touched:
    Nagle holds nothing there, and what is queued waits for the window.
  - Leaving C{TCP_NODELAY} set instead would send every write at once,
