@@ -223,6 +223,14 @@ bench-others: $(BENCH_STAMP)
 bench-workers: $(BENCH_STAMP)
 	$(VPY) bench/bench_workers.py --seconds $(SECONDS)
 
+# Stalls inside a proxied response (bench/README.md, "Stalls inside a
+# proxied response"): Twisted's portforward proxy under wrk, 18 runs of 2 s
+# per peer under tcpdump; about five minutes.  PEERS narrows the peers.
+.PHONY: bench-proxy-stalls
+bench-proxy-stalls: $(BENCH_STAMP)
+	$(VPY) bench/bench_proxy_stalls.py --seconds $(SECONDS) \
+		$(if $(PEERS),--peers $(PEERS))
+
 # What "import epollreactor" costs a fresh interpreter, beside "import
 # select" (bench/README.md, "Import time"); about a minute.
 .PHONY: bench-import

@@ -128,7 +128,9 @@ delayed ACK; a burst whose input pauses half-way (a slow sender), or whose
 small writes take longer than L{HOLD_LIMIT} to fill a segment, ends with
 its own short segment; and two writes shorter than a segment made moments apart are
 Nagle's to hold.  All three happen on Twisted's reactor alike; only
-C{TCP_NODELAY}, the application's choice, changes them.
+C{TCP_NODELAY}, the application's choice, changes them, but for one: the
+tail of a burst that the kernel holds when its C{doWrite} ends the burst
+is pushed out then (L{epollreactor._tails}).
 
 What the rule reads
 ===================
@@ -178,6 +180,7 @@ from twisted.internet import abstract, tcp, unix
 
 from epollreactor._libc import EPOLLOUT
 from epollreactor._registrations import Registration
+from epollreactor._tails import pushHeldTail
 
 __all__ = ["WritePolicy"]
 
@@ -423,10 +426,14 @@ class WritePolicy:
         record.tail = -1
         if buffered < SMALLEST_SEGMENT:
             why = selectable.doWrite()
+            if previous >= 0 and not why:
+                pushHeldTail(selectable, buffered, True)
             return why
         sendLimit = self._wholeSegments(record, buffered, previous, afterRead)
         if sendLimit is None:
             why = selectable.doWrite()
+            if not why:
+                pushHeldTail(selectable, buffered, previous >= 0)
             return why
         if sendLimit:
             own = selectable.__dict__.get("SEND_LIMIT", _ABSENT)

@@ -69,6 +69,7 @@ EPOLL = "epollreactor/_epoll.py"
 LIBC = "epollreactor/_libc.py"
 SELECTOR = "epollreactor/_selector.py"
 WRITING = "epollreactor/_writing.py"
+TAILS = "epollreactor/_tails.py"
 
 MUTANTS: Tuple[Mutant, ...] = (
     # The reactor.
@@ -461,6 +462,38 @@ MUTANTS: Tuple[Mutant, ...] = (
         "False",
         ("tests/test_writing.py::test_aPullProducersChunksAreSentAsTwistedSendsThem",),
         "a file sent by twisted.web waits an iteration and a send per chunk",
+    ),
+    Mutant(
+        "held tail never pushed",
+        TAILS,
+        "        sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)\n",
+        "",
+        ("tests/test_tails.py::test_aHeldTailIsPushedAtTheBurstsEnd",),
+        "a proxied response's tail waits for the client's delayed ACK, 40 ms",
+    ),
+    Mutant(
+        "push on a TCP_NODELAY connection",
+        TAILS,
+        "        if sock.getsockopt(IPPROTO_TCP, TCP_NODELAY):\n",
+        "        if False:\n",
+        ("tests/test_tails.py::test_aConnectionWithNoDelayIsLeftAlone",),
+        "an application that set TCP_NODELAY finds it cleared",
+    ),
+    Mutant(
+        "small writes pushed",
+        TAILS,
+        "    if written <= SMALLEST_SEGMENT and not continued:\n",
+        "    if False:\n",
+        ("tests/test_tails.py::test_aWriteHeldWholeIsPushedUnlessTiny",),
+        "small writes lose Nagle's coalescing, a packet each",
+    ),
+    Mutant(
+        "kernel asked while the burst goes on",
+        TAILS,
+        "    if len(transport.dataBuffer) - transport.offset + transport._tempDataLen:\n",
+        "    if False:\n",
+        ("tests/test_tails.py::test_noQuestionUntilTheBurstEnds",),
+        "an ioctl per send of a large write, and its middle pushed",
     ),
     Mutant(
         "output no input drives held as a burst",
