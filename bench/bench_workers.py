@@ -70,10 +70,15 @@ def _count(request: Any) -> None:
     if not _counts:
         from twisted.internet import reactor
 
-        _counts.update(requests=0, channels=set(), first=_switches(), last=0)
+        _counts.update(requests=0, connections=0, first=_switches(), last=0)
         reactor.addSystemEventTrigger("before", "shutdown", _write)  # type: ignore[attr-defined]
     _counts["requests"] += 1
-    _counts["channels"].add(id(request.channel))
+    channel = request.channel
+    # Marked, not remembered by id(): a closed channel's id is soon a new
+    # one's, which would count many short connections as few.
+    if not getattr(channel, "_benchWorkersCounted", False):
+        channel._benchWorkersCounted = True
+        _counts["connections"] += 1
     _counts["last"] = _switches()
 
 
@@ -94,7 +99,7 @@ def _write() -> None:
             json.dump(
                 {
                     "requests": _counts["requests"],
-                    "connections": len(_counts["channels"]),
+                    "connections": _counts["connections"],
                     "switches": _counts["last"] - _counts["first"],
                 },
                 f,
