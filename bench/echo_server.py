@@ -15,6 +15,8 @@ ROLE is one of:
    through a pull producer, as C{twisted.web} sends a file;
  - C{web:DIR}: C{twisted.web} serving DIR, what C{twist web --path DIR}
    runs;
+ - C{web-resource}: C{twisted.web} serving a resource whose C{render_GET}
+   returns 128 bytes;
  - C{proxy:PORT}: Twisted's C{portforward} proxy to 127.0.0.1:PORT;
  - C{threads:FILE}: echo, and meanwhile one C{deferToThread} of a no-op
    after another (a millisecond apart); at exit the round trips' latencies,
@@ -135,6 +137,8 @@ class NoDelayEcho(Echo):
 
 #: One chunk of the stream role.
 CHUNK = b"s" * 65536
+#: What C{web-resource} serves: 128 bytes, as the C{web-small} page.
+PAGE = b"<p>" + b"x" * 121 + b"</p>\n"
 
 
 class Chunks:
@@ -216,6 +220,17 @@ def makeFactory(role: str, reactor: Any) -> Any:
         from twisted.web import server, static
 
         return server.Site(static.File(argument))
+    if kind == "web-resource":
+        from twisted.web.resource import Resource
+        from twisted.web.server import Site
+
+        class Page(Resource):
+            isLeaf = True
+
+            def render_GET(self, request: Any) -> bytes:
+                return PAGE
+
+        return Site(Page())
     if kind == "proxy":
         from twisted.protocols import portforward
 

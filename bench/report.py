@@ -81,6 +81,12 @@ SCENARIOS.update(
             "request",
             True,
         ),
+        "web-resource": (
+            "twisted.web, a resource's 128 B page (wrk, 32 conn.)",
+            "requests/s",
+            "request",
+            True,
+        ),
         "threads": (
             "deferToThread round trip under 50-conn. 64 B echo",
             "echo round trips/s",

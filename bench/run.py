@@ -82,6 +82,15 @@ SCENARIOS.update(
         "proxy-100K": {"kind": "proxy", "size": LARGE},
         "web-small": {"kind": "web", "path": "small.html"},
         "web-100K": {"kind": "web", "path": "large.bin"},
+        # The shape most twisted.web applications have: a resource whose
+        # render_GET returns the page, written from the doRead that parsed
+        # the request (static.File writes from a producer instead).
+        "web-resource": {
+            "kind": "web",
+            "path": "",
+            "role": "web-resource",
+            "connections": 32,
+        },
         "threads": {"kind": "threads"},
         "idle": {"kind": "echo", "connections": CONNECTIONS, "size": 64, "idle": IDLE},
         "churn": {"kind": "churn"},
@@ -418,7 +427,7 @@ def measure(peer: str, scenario: str, seconds: float, webRoot: str) -> Dict[str,
     statsPath = None
     if kind == "stream":
         role = "stream"
-    elif kind == "web":
+    elif kind == "web" and "role" not in spec:
         role = "web:" + webRoot
     elif kind == "proxy":
         backend = subprocess.Popen(

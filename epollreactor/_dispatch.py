@@ -18,9 +18,9 @@ to another selectable, no C{doWrite} follows, as none would for an event
 masked by that interest or for a selectable no longer registered.  Every
 C{doWrite} goes through the reactor's write policy
 (L{epollreactor._writing}), which a C{doRead} that wrote to its own
-connection asks at once whether the reply can go out in this turn
-(L{WritePolicy.sameTurn}); a write it makes then fails the connection as a
-C{doWrite} for EPOLLOUT would.
+connection asks, once every event of the wait has been handed out, whether
+the reply can go out in this turn (L{WritePolicy.sameTurn}); a write it
+makes then fails the connection as a C{doWrite} for EPOLLOUT would.
 """
 
 import sys
@@ -42,6 +42,9 @@ _EVENT_SIZE = EVENT.size
 _NO_FILEDESC = posixbase._NO_FILEDESC
 _DISCONNECTED = EPOLLHUP | EPOLLERR
 _BUGGY_LOG_PREFIX = "(buggy logPrefix method)"
+#: Not an epoll event (the bit is EPOLLONESHOT's, which a wait never
+#: reports): a reply a C{doRead} wrote, to be sent at the end of the batch.
+_REPLY = 1 << 30
 
 
 def _logContextStack() -> Optional[List[Dict[Any, Any]]]:
@@ -59,7 +62,11 @@ def _logContextStack() -> Optional[List[Dict[Any, Any]]]:
 
 
 def _readOrWrite(
-    reactor: Any, writing: WritePolicy, record: Registration, event: int
+    reactor: Any,
+    writing: WritePolicy,
+    replies: List[Registration],
+    record: Registration,
+    event: int,
 ) -> None:
     """
     Hand one event to C{record}'s owner: what
@@ -85,12 +92,13 @@ def _readOrWrite(
             if selectable.fileno() == -1:
                 why = _NO_FILEDESC
             else:
-                if event & EPOLLIN:
+                if event == _REPLY:
+                    why = sameTurn(record)
+                elif event & EPOLLIN:
                     why = selectable.doRead()
                     inRead = True
                     if record.owedWrite and not why:
-                        why = sameTurn(record)
-                        inRead = not why
+                        replies.append(record)
                     if not (record.writing and record.owner is selectable):
                         event = EPOLLIN
                 if not why and event & EPOLLOUT:
@@ -131,6 +139,7 @@ class Dispatcher:
         self._reactor = reactor
         self._table = table
         self._writing = writing
+        self._replies: List[Registration] = []
 
     def dispatchEvents(self, buffer: EventBuffer, count: int) -> Dispatch:
         """
@@ -161,6 +170,12 @@ class Dispatcher:
                 event &= ~EPOLLOUT
             if event:
                 dispatch(record, event)
+        replies = self._replies
+        if replies:
+            for record in replies:
+                if record.owedWrite and record.owner is not None:
+                    dispatch(record, _REPLY)
+            del replies[:]
         return dispatch
 
     def forIteration(self) -> Dispatch:
@@ -194,7 +209,13 @@ class Dispatcher:
         installed a context tracker of its own.
         """
         log.callWithLogger(
-            record.owner, _readOrWrite, self._reactor, self._writing, record, event
+            record.owner,
+            _readOrWrite,
+            self._reactor,
+            self._writing,
+            self._replies,
+            record,
+            event,
         )
 
     def _build(self, stack: List[Dict[Any, Any]], base: Any) -> Dispatch:
@@ -204,6 +225,7 @@ class Dispatcher:
         """
         push, pop, reactor = stack.append, stack.pop, self._reactor
         doWrite, sameTurn = self._writing.doWrite, self._writing.sameTurn
+        replies = self._replies
 
         def dispatch(record: Registration, event: int) -> None:
             selectable = record.owner
@@ -232,13 +254,14 @@ class Dispatcher:
                     try:
                         if selectable.fileno() == -1:
                             why = _NO_FILEDESC
+                        elif event == _REPLY:
+                            why = sameTurn(record)
                         else:
                             if event & EPOLLIN:
                                 why = selectable.doRead()
                                 inRead = True
                                 if record.owedWrite and not why:
-                                    why = sameTurn(record)
-                                    inRead = not why
+                                    replies.append(record)
                                 if not (record.writing and record.owner is selectable):
                                     event = EPOLLIN
                             if not why and event & EPOLLOUT:

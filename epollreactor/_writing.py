@@ -26,9 +26,9 @@ The same turn
 Request/response traffic would then turn the loop twice per message: the
 wait that reports the request, and the C{epoll_wait(0)} after which the
 reply goes out.  The kernel can be asked the wait's question directly, so a
-TCP connection whose C{doRead} wrote is written right after that C{doRead},
-in the iteration that read (L{WritePolicy.sameTurn}), when all of these
-hold:
+TCP connection whose C{doRead} wrote is written in the iteration that read,
+once every event of its wait has been handled (L{WritePolicy.sameTurn}),
+when all of these hold:
 
  - nothing more is waiting to be read on it (C{FIONREAD}, tcp(7)): a
    request not yet all read may add to the reply;
@@ -44,6 +44,14 @@ Anything else stays owed, as above.  Twisted's reactor never writes in the
 turn that read, and a burst cannot be sent in pieces without that wait: so
 the rule only ever sends, in that turn, a reply that goes out in one
 C{send()} as one segment, the reply's only short one.
+
+The replies to one wait's requests leave together, after its last read,
+not each right after its own: a peer that serves many connections (wrk, a
+proxy, a client pool) then wakes once for several replies, where a reply
+sent while it sleeps in its own wait costs its wake-up in the sending
+C{send()} (twisted.web under wrk on 32 connections spent a third more CPU
+a request on replies sent one by one; bench/README.md).  With one
+connection ready the two are the same.
 
 The tail-segment wait
 =====================
@@ -350,9 +358,9 @@ class WritePolicy:
 
     def sameTurn(self, record: Registration) -> Optional[BaseException]:
         """
-        Right after a C{doRead} of C{record}'s owner, which wrote while the
-        kernel does not watch it for EPOLLOUT: make the write attempt owed
-        now, in the iteration that read, when what the owner wrote is a
+        After the events of the wait in which C{record}'s owner read and
+        wrote, while the kernel does not watch it for EPOLLOUT: make the
+        write attempt owed now, in the iteration that read, when what the owner wrote is a
         whole reply that one C{send()} takes, as the module's docstring
         says ("The same turn"); else leave it owed.
 

@@ -542,11 +542,23 @@ MUTANTS: Tuple[Mutant, ...] = (
         "request/response traffic turns the loop twice per message",
     ),
     Mutant(
-        "a same-turn write's end taken for the input's",
+        "each reply sent right after its own read",
         DISPATCH,
+        "                                    replies.append(record)\n",
         "                                    why = sameTurn(record)\n"
         "                                    inRead = not why\n",
-        "                                    why = sameTurn(record)\n",
+        ("tests/test_earlywrite.py::test_repliesToOneWaitLeaveAfterItsLastRead",),
+        "a peer serving many connections wakes once per reply, not once per "
+        "batch: twisted.web under wrk spends a third more CPU a request",
+    ),
+    Mutant(
+        "a same-turn write's end taken for the input's",
+        DISPATCH,
+        "                            why = sameTurn(record)\n"
+        "                        else:\n",
+        "                            why = sameTurn(record)\n"
+        "                            inRead = True\n"
+        "                        else:\n",
         ("tests/test_dispatch.py::test_aReplyThenCloseInTheSameTurnCloses",),
         "a server that answers and closes from dataReceived only half-closes "
         "a half-closeable connection, which stays open",

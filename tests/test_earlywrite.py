@@ -331,6 +331,34 @@ def test_aWholeReplyGoesOutInTheTurnThatRead(
     assert calls.count("epoll_ctl") == 0
 
 
+def test_repliesToOneWaitLeaveAfterItsLastRead(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    Requests that one C{epoll_wait} reports on several connections are all
+    read before any reply goes out, and every reply still leaves in that
+    turn: a peer serving many connections wakes once for the batch, not
+    once for each reply sent while it sleeps in its own wait.
+    """
+    trace: List[Tuple[str, int]] = []
+    served = [serveEcho(reactor) for _ in range(4)]
+    for _, transport, _ in served:
+        transport.socket = CountingSocket(transport.socket, trace)
+    now = time.monotonic()
+    monkeypatch.setattr(_registrations, "monotonic", lambda: now)
+    try:
+        for client, _, _ in served:
+            client.send(b"r" * 64)
+        reactor.doIteration(0)
+        assert [call for call, _ in trace] == ["recv"] * 4 + ["send"] * 4
+        assert [drain(client) for client, _, _ in served] == [64] * 4
+    finally:
+        for client, transport, port in served:
+            client.close()
+            transport.loseConnection()
+            port.stopListening()
+
+
 class Tally(Protocol):
     """
     Answers each piece of input with one byte.
