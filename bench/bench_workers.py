@@ -223,6 +223,14 @@ class Server:
                 [sys.executable, "-c", code.format(fd, self.page)], pass_fds=[fd]
             )
 
+    def cpu(self) -> float:
+        """
+        @return: the CPU seconds every process of the arrangement has used
+            so far: stock's N processes are each started here, ours are
+            the supervisor's children.
+        """
+        return sum(treeCpu(process.pid) for process in self.processes)
+
     def text(self) -> str:
         """
         @return: the servers' output so far.
@@ -495,9 +503,9 @@ def alternate(
             server = Server(arrangement, workers, page)
             try:
                 wrk(server.port, 1)
-                cpu, busy = treeCpu(server.processes[0].pid), busyCpu()
+                cpu, busy = server.cpu(), busyCpu()
                 result = wrk(server.port, seconds)
-                result["serverCpu"] = treeCpu(server.processes[0].pid) - cpu
+                result["serverCpu"] = server.cpu() - cpu
                 result["busyCpu"] = busyCpu() - busy
                 result["seconds"] = seconds
             finally:
