@@ -18,8 +18,9 @@ to another selectable, no C{doWrite} follows, as none would for an event
 masked by that interest or for a selectable no longer registered.  Every
 C{doWrite} goes through the reactor's write policy
 (L{epollreactor._writing}), which a C{doRead} that wrote to its own
-connection asks, once every event of the wait has been handed out, whether
-the reply can go out in this turn (L{WritePolicy.sameTurn}); a write it
+connection asks whether the reply can go out in this turn
+(L{WritePolicy.sameTurn}): at once, or for a short reply once every event
+of the wait has been handed out (L{WritePolicy.replyLater}); a write it
 makes then fails the connection as a C{doWrite} for EPOLLOUT would.
 """
 
@@ -98,7 +99,11 @@ def _readOrWrite(
                     why = selectable.doRead()
                     inRead = True
                     if record.owedWrite and not why:
-                        replies.append(record)
+                        if writing.replyLater(record):
+                            replies.append(record)
+                        else:
+                            why = sameTurn(record)
+                            inRead = not why
                     if not (record.writing and record.owner is selectable):
                         event = EPOLLIN
                 if not why and event & EPOLLOUT:
@@ -225,7 +230,7 @@ class Dispatcher:
         """
         push, pop, reactor = stack.append, stack.pop, self._reactor
         doWrite, sameTurn = self._writing.doWrite, self._writing.sameTurn
-        replies = self._replies
+        replyLater, replies = self._writing.replyLater, self._replies
 
         def dispatch(record: Registration, event: int) -> None:
             selectable = record.owner
@@ -261,7 +266,11 @@ class Dispatcher:
                                 why = selectable.doRead()
                                 inRead = True
                                 if record.owedWrite and not why:
-                                    replies.append(record)
+                                    if replyLater(record):
+                                        replies.append(record)
+                                    else:
+                                        why = sameTurn(record)
+                                        inRead = not why
                                 if not (record.writing and record.owner is selectable):
                                     event = EPOLLIN
                             if not why and event & EPOLLOUT:

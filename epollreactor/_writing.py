@@ -45,13 +45,16 @@ turn that read, and a burst cannot be sent in pieces without that wait: so
 the rule only ever sends, in that turn, a reply that goes out in one
 C{send()} as one segment, the reply's only short one.
 
-The replies to one wait's requests leave together, after its last read,
-not each right after its own: a peer that serves many connections (wrk, a
-proxy, a client pool) then wakes once for several replies, where a reply
-sent while it sleeps in its own wait costs its wake-up in the sending
-C{send()} (twisted.web under wrk on 32 connections spent a third more CPU
-a request on replies sent one by one; bench/README.md).  With one
-connection ready the two are the same.
+Short replies (at most L{BATCHED_REPLY} bytes) to one wait's requests
+leave together, after its last read, not each right after its own: a peer
+that serves many connections (wrk, a client pool) then wakes once for
+several replies, where a reply sent while it sleeps in its own wait costs
+its wake-up in the sending C{send()} (twisted.web under wrk on 32
+connections spent a third more CPU a request on replies sent one by one;
+bench/README.md).  Longer replies still leave right after their read: held
+for the rest of the batch, several large buffers live at once, and the
+heap grows and is given back each turn (vmbench's 100 KiB echo cost 1.4x
+the CPU so).  With one connection ready the two are the same.
 
 The tail-segment wait
 =====================
@@ -200,6 +203,13 @@ SMALLEST_SEGMENT = 536
 #: The largest MSS TCP over IPv4 or IPv6 can have (an IP datagram's 65,535
 #: bytes less 40 of headers): a longer reply is never one segment.
 LARGEST_SEGMENT = 65_495
+
+#: The longest reply, in bytes, that leaves with the others of its wait
+#: rather than right after its own read ("The same turn"): below it a
+#: peer's wake-up costs more than the reply, above it a reply held for the
+#: rest of the batch keeps larger buffers alive at once (the heap grows and
+#: is given back, bench/README.md).
+BATCHED_REPLY = 4096
 
 #: The longest, in seconds, that a byte of a burst's tail is held back
 #: waiting for the rest of the burst: well under the 40 ms of a delayed ACK
@@ -356,11 +366,28 @@ class WritePolicy:
                 if record.writing and record.owner is not None:
                     changed.add(record)
 
+    def replyLater(self, record: Registration) -> bool:
+        """
+        Right after a C{doRead} of C{record}'s owner that wrote: whether
+        L{sameTurn} is to be asked once every event of the wait has been
+        handled, with the other short replies of that wait, rather than
+        now: for a Twisted TCP connection with at most L{BATCHED_REPLY}
+        bytes to send.
+        """
+        connection = record.owner
+        if connection is None:
+            return False
+        isTCP = self._isTCP.get(connection.__class__)
+        if isTCP is None:
+            isTCP = self._classify(connection)
+        return isTCP and _buffered(connection) <= BATCHED_REPLY
+
     def sameTurn(self, record: Registration) -> Optional[BaseException]:
         """
-        After the events of the wait in which C{record}'s owner read and
-        wrote, while the kernel does not watch it for EPOLLOUT: make the
-        write attempt owed now, in the iteration that read, when what the owner wrote is a
+        After a C{doRead} of C{record}'s owner that wrote, while the kernel
+        does not watch it for EPOLLOUT (at once, or once every event of the
+        wait has been handled, as L{replyLater} says): make the write
+        attempt owed now, in the iteration that read, when what the owner wrote is a
         whole reply that one C{send()} takes, as the module's docstring
         says ("The same turn"); else leave it owed.
 

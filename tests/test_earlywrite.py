@@ -331,14 +331,15 @@ def test_aWholeReplyGoesOutInTheTurnThatRead(
     assert calls.count("epoll_ctl") == 0
 
 
-def test_repliesToOneWaitLeaveAfterItsLastRead(
-    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def oneWaitOfFourRequests(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch, size: int
+) -> List[str]:
     """
-    Requests that one C{epoll_wait} reports on several connections are all
-    read before any reply goes out, and every reply still leaves in that
-    turn: a peer serving many connections wakes once for the batch, not
-    once for each reply sent while it sleeps in its own wait.
+    Four clients of echo servers on C{reactor} each send a C{size}-byte
+    request, and the reactor makes one iteration, whose wait reports all
+    four; every client then has its whole echo.
+
+    @return: the servers' C{recv} and C{send} calls, in order.
     """
     trace: List[Tuple[str, int]] = []
     served = [serveEcho(reactor) for _ in range(4)]
@@ -348,15 +349,41 @@ def test_repliesToOneWaitLeaveAfterItsLastRead(
     monkeypatch.setattr(_registrations, "monotonic", lambda: now)
     try:
         for client, _, _ in served:
-            client.send(b"r" * 64)
+            client.send(b"r" * size)
         reactor.doIteration(0)
-        assert [call for call, _ in trace] == ["recv"] * 4 + ["send"] * 4
-        assert [drain(client) for client, _, _ in served] == [64] * 4
+        assert [drain(client) for client, _, _ in served] == [size] * 4
+        return [call for call, _ in trace if call in ("recv", "send")]
     finally:
         for client, transport, port in served:
             client.close()
             transport.loseConnection()
             port.stopListening()
+
+
+def test_shortRepliesToOneWaitLeaveAfterItsLastRead(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    Short requests that one C{epoll_wait} reports on several connections
+    are all read before any reply goes out, and every reply still leaves
+    in that turn: a peer serving many connections wakes once for the
+    batch, not once for each reply sent while it sleeps in its own wait.
+    """
+    calls = oneWaitOfFourRequests(reactor, monkeypatch, 64)
+    assert calls == ["recv"] * 4 + ["send"] * 4
+
+
+def test_longerRepliesLeaveRightAfterTheirRead(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A reply longer than L{_writing.BATCHED_REPLY} leaves right after its
+    own read, in the same turn, so that the buffers of many such replies
+    are not all alive at once.
+    """
+    size = _writing.BATCHED_REPLY * 2
+    calls = oneWaitOfFourRequests(reactor, monkeypatch, size)
+    assert calls == ["recv", "send"] * 4
 
 
 class Tally(Protocol):
