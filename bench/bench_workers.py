@@ -14,7 +14,8 @@ connections); each worker's share of connections and requests; with one
 connection per request, voluntary context switches of all workers per
 connection, and for ours the listener's wake-ups per accepted connection;
 then errors and resets under wrk during a rolling restart (SIGHUP) of each
-strategy.
+strategy, and during stock's: each process replaced in turn, the new one
+started before the old one gets SIGTERM.
 
 Also the module the servers import (C{twist web --class
 bench_workers.CPUPage}): the pages count, per process, requests and
@@ -216,12 +217,33 @@ class Server:
         listening.bind(("127.0.0.1", self.port))
         listening.listen(511)
         listening.setblocking(False)
-        fd = listening.fileno()
         for _ in range(self.workers):
-            code = "import bench_workers; bench_workers._stockWorker({}, {!r})"
-            self._start(
-                [sys.executable, "-c", code.format(fd, self.page)], pass_fds=[fd]
-            )
+            self._startStockProcess()
+
+    def _startStockProcess(self) -> None:
+        assert self.listening is not None
+        fd = self.listening.fileno()
+        code = "import bench_workers; bench_workers._stockWorker({}, {!r})"
+        self._start([sys.executable, "-c", code.format(fd, self.page)], pass_fds=[fd])
+
+    def replaceStockProcesses(self) -> None:
+        """
+        The rolling restart stock Twisted users can make: each process in
+        turn is replaced by a new one adopting the same inherited socket,
+        started first, and then stopped with SIGTERM, which its reactor
+        answers by closing its connections.
+        """
+        for index in range(self.workers):
+            ready = self.text().count("ready")
+            self._startStockProcess()
+            deadline = time.monotonic() + 180
+            while self.text().count("ready") <= ready:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("a new stock process never served")
+                time.sleep(0.05)
+            old = self.processes[index]
+            old.send_signal(signal.SIGTERM)
+            old.wait(120)
 
     def cpu(self) -> float:
         """
@@ -454,7 +476,8 @@ def restart(strategy: str, workers: int, keepAlive: bool) -> Dict[str, Any]:
     """
     A rolling restart of every worker under wrk, with keep-alive
     connections or one request per connection: wrk runs until the
-    supervisor says the restart is done.
+    supervisor says the restart is done, or for C{stock} until each of its
+    processes has been replaced (L{Server.replaceStockProcesses}).
 
     @return: wrk's figures and how long the restart took.
     """
@@ -467,8 +490,11 @@ def restart(strategy: str, workers: int, keepAlive: bool) -> Dict[str, Any]:
         load = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         time.sleep(1)
         began = time.monotonic()
-        server.hangUp()
-        while "rolling restart done" not in server.text():
+        if strategy == "stock":
+            server.replaceStockProcesses()
+        else:
+            server.hangUp()
+        while strategy != "stock" and "rolling restart done" not in server.text():
             if time.monotonic() - began > 240:
                 break
             time.sleep(0.1)
@@ -814,7 +840,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 )
     restarts = []
     if not arguments.no_restart:
-        for strategy in [a for a in arrangements if a in STRATEGIES]:
+        for strategy in [a for a in arrangements if a in STRATEGIES + ["stock"]]:
             for keepAlive in (True, False):
                 restarts.append(restart(strategy, counts[0], keepAlive))
     print("load after: {}".format(open("/proc/loadavg").read().strip()))
