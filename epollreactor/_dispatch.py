@@ -25,6 +25,7 @@ makes then fails the connection as a C{doWrite} for EPOLLOUT would.
 """
 
 import sys
+from time import monotonic
 from typing import Any, Dict, List, Optional, Tuple
 
 from twisted.internet import posixbase
@@ -33,7 +34,7 @@ from twisted.python import context, log
 
 from epollreactor._libc import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EVENT, EventBuffer
 from epollreactor._registrations import Registration, Registrations
-from epollreactor._writing import Dispatch, WritePolicy
+from epollreactor._writing import REPLY_HOLD, Dispatch, WritePolicy
 
 __all__ = ["Dispatch", "Dispatcher"]
 
@@ -44,7 +45,8 @@ _NO_FILEDESC = posixbase._NO_FILEDESC
 _DISCONNECTED = EPOLLHUP | EPOLLERR
 _BUGGY_LOG_PREFIX = "(buggy logPrefix method)"
 #: Not an epoll event (the bit is EPOLLONESHOT's, which a wait never
-#: reports): a reply a C{doRead} wrote, to be sent at the end of the batch.
+#: reports): a reply a C{doRead} wrote, to be sent at the end of the batch
+#: or once the batch has held it L{REPLY_HOLD}.
 _REPLY = 1 << 30
 
 
@@ -116,6 +118,18 @@ def _readOrWrite(
         reactor._disconnectSelectable(selectable, why, inRead)
 
 
+def _sendReplies(replies: List[Registration], dispatch: Dispatch) -> None:
+    """
+    Hand C{dispatch} each record among C{replies} still owed its write
+    attempt, as a same-turn reply (L{WritePolicy.sameTurn}), and empty the
+    list.
+    """
+    for record in replies:
+        if record.owedWrite and record.owner is not None:
+            dispatch(record, _REPLY)
+    del replies[:]
+
+
 class Dispatcher:
     """
     Builds, for each iteration of a reactor's loop, the function that
@@ -159,6 +173,8 @@ class Dispatcher:
         dispatch = self.forIteration()
         table = self._table
         byNumber = table.byNumber
+        replies = self._replies
+        held = 0.0
         for event, fd, generation in _unpackEvents(buffer.view[: count * _EVENT_SIZE]):
             record = byNumber.get(fd)
             if record is None or record.generation != generation:
@@ -175,12 +191,15 @@ class Dispatcher:
                 event &= ~EPOLLOUT
             if event:
                 dispatch(record, event)
-        replies = self._replies
+                if replies:
+                    now = monotonic()
+                    if not held:
+                        held = now
+                    elif now - held > REPLY_HOLD:
+                        _sendReplies(replies, dispatch)
+                        held = 0.0
         if replies:
-            for record in replies:
-                if record.owedWrite and record.owner is not None:
-                    dispatch(record, _REPLY)
-            del replies[:]
+            _sendReplies(replies, dispatch)
         return dispatch
 
     def forIteration(self) -> Dispatch:

@@ -51,7 +51,8 @@ that serves many connections (wrk, a client pool) then wakes once for
 several replies, where a reply sent while it sleeps in its own wait costs
 its wake-up in the sending C{send()} (twisted.web under wrk on 32
 connections spent a third more CPU a request on replies sent one by one;
-bench/README.md).  Longer replies still leave right after their read: held
+bench/README.md); a batch that takes longer than L{REPLY_HOLD} sends what
+it has answered so far.  Longer replies still leave right after their read: held
 for the rest of the batch, several large buffers live at once, and the
 heap grows and is given back each turn (vmbench's 100 KiB echo cost 1.4x
 the CPU so).  With one connection ready the two are the same.
@@ -210,6 +211,13 @@ LARGEST_SEGMENT = 65_495
 #: rest of the batch keeps larger buffers alive at once (the heap grows and
 #: is given back, bench/README.md).
 BATCHED_REPLY = 4096
+
+#: The longest, in seconds, that a short reply waits for the rest of its
+#: wait's batch: a batch of slow handlers (a request costing a millisecond
+#: of CPU, a hundred connections ready) sends what it has answered so far,
+#: so that batching saves the peer's wake-ups without holding a reply for
+#: the whole batch, as Twisted's reactor does.
+REPLY_HOLD = 0.0005
 
 #: The longest, in seconds, that a byte of a burst's tail is held back
 #: waiting for the rest of the burst: well under the 40 ms of a delayed ACK

@@ -551,6 +551,15 @@ MUTANTS: Tuple[Mutant, ...] = (
         "batch: twisted.web under wrk spends a third more CPU a request",
     ),
     Mutant(
+        "short replies held for the whole batch however long",
+        DISPATCH,
+        "                    elif now - held > REPLY_HOLD:\n",
+        "                    elif False:\n",
+        ("tests/test_earlywrite.py::test_shortRepliesWaitForTheBatchOnlySoLong",),
+        "a batch of slow handlers holds its first reply until the last "
+        "handler is done: a hundred connections at 1 ms each, 100 ms",
+    ),
+    Mutant(
         "long replies held for the rest of the batch too",
         WRITING,
         "        return isTCP and _buffered(connection) <= BATCHED_REPLY\n",

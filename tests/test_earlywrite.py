@@ -16,6 +16,7 @@ the other two are what make small request/response traffic cheaper than
 on Twisted's reactor.
 """
 
+import itertools
 import socket
 import time
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ import pytest
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.protocol import Factory, Protocol
 
-from epollreactor import _epoll, _registrations, _writing
+from epollreactor import _dispatch, _epoll, _registrations, _writing
 from epollreactor._reactor import EPollReactor
 from epollreactor._writing import REREAD
 from tests.waits import timespecAt
@@ -332,16 +333,24 @@ def test_aWholeReplyGoesOutInTheTurnThatRead(
 
 
 def oneWaitOfFourRequests(
-    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch, size: int
+    reactor: EPollReactor,
+    monkeypatch: pytest.MonkeyPatch,
+    size: int,
+    handling: float = 0.0,
 ) -> List[str]:
     """
     Four clients of echo servers on C{reactor} each send a C{size}-byte
     request, and the reactor makes one iteration, whose wait reports all
     four; every client then has its whole echo.
 
+    @param handling: how long, in seconds, the dispatcher's clock says
+        each event took to handle.
     @return: the servers' C{recv} and C{send} calls, in order.
     """
     trace: List[Tuple[str, int]] = []
+    if handling:
+        ticks = itertools.count(1)
+        monkeypatch.setattr(_dispatch, "monotonic", lambda: next(ticks) * handling)
     served = [serveEcho(reactor) for _ in range(4)]
     for _, transport, _ in served:
         transport.socket = CountingSocket(transport.socket, trace)
@@ -371,6 +380,20 @@ def test_shortRepliesToOneWaitLeaveAfterItsLastRead(
     """
     calls = oneWaitOfFourRequests(reactor, monkeypatch, 64)
     assert calls == ["recv"] * 4 + ["send"] * 4
+
+
+def test_shortRepliesWaitForTheBatchOnlySoLong(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A batch of slow handlers sends the short replies it has so far once
+    the first of them has waited longer than L{_writing.REPLY_HOLD}: here
+    each request takes six tenths of that, so the first three replies leave
+    after the third read, the last after its own.
+    """
+    handling = _writing.REPLY_HOLD * 0.6
+    calls = oneWaitOfFourRequests(reactor, monkeypatch, 64, handling)
+    assert calls == ["recv"] * 3 + ["send"] * 3 + ["recv", "send"]
 
 
 def test_longerRepliesLeaveRightAfterTheirRead(
