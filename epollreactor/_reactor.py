@@ -68,8 +68,8 @@ What this means for us
    the loop calls before the wait and after the dispatch of its events.
    A whole reply to a request read whole goes out in the turn that read it
    (a short one after the wait's last event), one wait per
-   request/response.  Anything longer is never sent there, because TCP cannot take a burst in pieces: each piece would
-   end in a short segment, and Nagle's algorithm (tcp(7)) holds a short
+   request/response.  Anything longer is never sent there, because TCP
+   cannot take a burst in pieces: each piece would end in a short segment, and Nagle's algorithm (tcp(7)) holds a short
    segment while an earlier one is unacknowledged, which a receiver
    waiting for the rest of its answer acknowledges only when its
    delayed-ACK timer fires (40 ms).  So a write that may be part of a

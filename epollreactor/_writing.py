@@ -26,9 +26,9 @@ The same turn
 Request/response traffic would then turn the loop twice per message: the
 wait that reports the request, and the C{epoll_wait(0)} after which the
 reply goes out.  The kernel can be asked the wait's question directly, so a
-TCP connection whose C{doRead} wrote is written in the iteration that read,
-once every event of its wait has been handled (L{WritePolicy.sameTurn}),
-when all of these hold:
+TCP connection whose C{doRead} wrote is written in the iteration that read
+(L{WritePolicy.sameTurn}; a short reply once its wait's other events have
+been handled, below), when all of these hold:
 
  - nothing more is waiting to be read on it (C{FIONREAD}, tcp(7)): a
    request not yet all read may add to the reply;
@@ -52,10 +52,9 @@ several replies, where a reply sent while it sleeps in its own wait costs
 its wake-up in the sending C{send()} (twisted.web under wrk on 32
 connections spent a third more CPU a request on replies sent one by one;
 bench/README.md); a batch that takes longer than L{REPLY_HOLD} sends what
-it has answered so far.  Longer replies still leave right after their read: held
-for the rest of the batch, several large buffers live at once, and the
-heap grows and is given back each turn (vmbench's 100 KiB echo cost 1.4x
-the CPU so).  With one connection ready the two are the same.
+it has answered so far.  Longer replies still leave right after their
+read: held for the rest of the batch, several large buffers live at once,
+and the heap grows and is given back each turn.  With one connection ready the two are the same.
 
 The tail-segment wait
 =====================
