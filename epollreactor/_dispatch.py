@@ -20,13 +20,14 @@ C{doWrite} goes through the reactor's write policy
 (L{epollreactor._writing}), which a C{doRead} that wrote to its own
 connection asks whether the reply can go out in this turn
 (L{WritePolicy.sameTurn}): at once, or for a short reply once every event
-of the wait has been handed out (L{WritePolicy.replyLater}); a write it
-makes then fails the connection as a C{doWrite} for EPOLLOUT would.
+of the wait has been handed out (L{WritePolicy.replyLater}), under the log
+context its read had; a write it makes then fails the connection as a
+C{doWrite} for EPOLLOUT would.
 """
 
 import sys
 from time import monotonic
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from twisted.internet import posixbase
 from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
@@ -49,6 +50,14 @@ _BUGGY_LOG_PREFIX = "(buggy logPrefix method)"
 #: or once the batch has held it L{REPLY_HOLD}.
 _REPLY = 1 << 30
 
+#: A short reply waiting for the end of its batch: its record, and the log
+#: context layer its read was dispatched under (C{None} where the
+#: application's own context tracker is in use), which its write gets too.
+Reply = Tuple[Registration, Optional[Dict[Any, Any]]]
+
+#: C{reply(record, layer)}: what sends one L{Reply}.
+SendReply = Callable[[Registration, Optional[Dict[Any, Any]]], None]
+
 
 def _logContextStack() -> Optional[List[Dict[Any, Any]]]:
     """
@@ -67,7 +76,7 @@ def _logContextStack() -> Optional[List[Dict[Any, Any]]]:
 def _readOrWrite(
     reactor: Any,
     writing: WritePolicy,
-    replies: List[Registration],
+    replies: List[Reply],
     record: Registration,
     event: int,
 ) -> None:
@@ -102,7 +111,7 @@ def _readOrWrite(
                     inRead = True
                     if record.owedWrite and not why:
                         if writing.replyLater(record):
-                            replies.append(record)
+                            replies.append((record, None))
                         else:
                             why = sameTurn(record)
                             inRead = not why
@@ -118,15 +127,15 @@ def _readOrWrite(
         reactor._disconnectSelectable(selectable, why, inRead)
 
 
-def _sendReplies(replies: List[Registration], dispatch: Dispatch) -> None:
+def _sendReplies(replies: List[Reply], reply: SendReply) -> None:
     """
-    Hand C{dispatch} each record among C{replies} still owed its write
-    attempt, as a same-turn reply (L{WritePolicy.sameTurn}), and empty the
-    list.
+    Hand C{reply} each of C{replies} whose record is still owed its write
+    attempt, to be made as a same-turn reply (L{WritePolicy.sameTurn}),
+    and empty the list.
     """
-    for record in replies:
+    for record, layer in replies:
         if record.owedWrite and record.owner is not None:
-            dispatch(record, _REPLY)
+            reply(record, layer)
     del replies[:]
 
 
@@ -139,12 +148,14 @@ class Dispatcher:
         function calls.
     @ivar _table: the reactor's records, which events are checked against.
     @ivar _writing: the reactor's write policy.
-    @ivar _cached: C{(stack, base, dispatch)}: the last function built,
-        kept while the thread's context stack and log context are the same
-        objects.
+    @ivar _cached: C{(stack, base, dispatch, reply)}: the last functions
+        built, kept while the thread's context stack and log context are the
+        same objects.
+    @ivar _replies: this batch's short replies, in the order read.
+    @ivar _reply: this iteration's function that sends one of them.
     """
 
-    _cached: Optional[Tuple[Any, Any, Dispatch]] = None
+    _cached: Optional[Tuple[Any, Any, Dispatch, SendReply]] = None
 
     def __init__(
         self, reactor: Any, table: Registrations, writing: WritePolicy
@@ -158,7 +169,8 @@ class Dispatcher:
         self._reactor = reactor
         self._table = table
         self._writing = writing
-        self._replies: List[Registration] = []
+        self._replies: List[Reply] = []
+        self._reply: SendReply = self._replyWithLogger
 
     def dispatchEvents(self, buffer: EventBuffer, count: int) -> Dispatch:
         """
@@ -196,10 +208,10 @@ class Dispatcher:
                     if not held:
                         held = now
                     elif now - held > REPLY_HOLD:
-                        _sendReplies(replies, dispatch)
+                        _sendReplies(replies, self._reply)
                         held = 0.0
         if replies:
-            _sendReplies(replies, dispatch)
+            _sendReplies(replies, self._reply)
         return dispatch
 
     def forIteration(self) -> Dispatch:
@@ -210,6 +222,7 @@ class Dispatcher:
         """
         stack = _logContextStack()
         if stack is None:
+            self._reply = self._replyWithLogger
             return self._dispatchWithLogger
         # What context.get(ILogContext) finds, without its three calls.
         base: Any = None
@@ -222,9 +235,10 @@ class Dispatcher:
             # Building the function costs about as much as dispatching a few
             # events; an iteration with only a few (connection churn) should
             # not pay it again (bench/README.md, churn).
+            self._reply = cached[3]
             return cached[2]
-        dispatch = self._build(stack, base)
-        self._cached = (stack, base, dispatch)
+        dispatch, self._reply = self._build(stack, base)
+        self._cached = (stack, base, dispatch, self._reply)
         return dispatch
 
     def _dispatchWithLogger(self, record: Registration, event: int) -> None:
@@ -242,10 +256,23 @@ class Dispatcher:
             event,
         )
 
-    def _build(self, stack: List[Dict[Any, Any]], base: Any) -> Dispatch:
+    def _replyWithLogger(
+        self, record: Registration, layer: Optional[Dict[Any, Any]]
+    ) -> None:
+        """
+        Send a short reply through L{log.callWithLogger}, for an
+        application that installed a context tracker of its own.
+        """
+        self._dispatchWithLogger(record, _REPLY)
+
+    def _build(
+        self, stack: List[Dict[Any, Any]], base: Any
+    ) -> Tuple[Dispatch, SendReply]:
         """
         @return: the dispatch function for C{stack} (the thread's log
-            contexts) and C{base} (the one there now, each event's copy).
+            contexts) and C{base} (the one there now, each event's copy),
+            and the function that sends a batch's short reply under the
+            layer its read had.
         """
         push, pop, reactor = stack.append, stack.pop, self._reactor
         doWrite, sameTurn = self._writing.doWrite, self._writing.sameTurn
@@ -262,7 +289,8 @@ class Dispatcher:
                 log.err(system=prefix)
             logContext = base.copy()
             logContext["system"] = prefix
-            push({_ILogContext: logContext})
+            layer = {_ILogContext: logContext}
+            push(layer)
             try:
                 # _readOrWrite, inlined to save a frame per event
                 # (bench/bench_dispatch.py); the two change together.
@@ -278,15 +306,13 @@ class Dispatcher:
                     try:
                         if selectable.fileno() == -1:
                             why = _NO_FILEDESC
-                        elif event == _REPLY:
-                            why = sameTurn(record)
                         else:
                             if event & EPOLLIN:
                                 why = selectable.doRead()
                                 inRead = True
                                 if record.owedWrite and not why:
                                     if replyLater(record):
-                                        replies.append(record)
+                                        replies.append((record, layer))
                                     else:
                                         why = sameTurn(record)
                                         inRead = not why
@@ -307,4 +333,34 @@ class Dispatcher:
             finally:
                 pop()
 
-        return dispatch
+        def reply(record: Registration, layer: Optional[Dict[Any, Any]]) -> None:
+            # What dispatch does for a same-turn reply, under the layer its
+            # read was dispatched under, built again for nothing otherwise
+            # (a full dispatch per reply cost a batch of 64-byte echoes a
+            # tenth of its instructions).
+            if layer is None:
+                # Read under the application's context tracker.
+                self._replyWithLogger(record, layer)
+                return
+            selectable = record.owner
+            push(layer)
+            try:
+                why: Optional[BaseException] = None
+                try:
+                    if selectable.fileno() == -1:
+                        why = _NO_FILEDESC
+                    else:
+                        why = sameTurn(record)
+                except BaseException:
+                    why = sys.exc_info()[1]
+                    log.err()
+                if why:
+                    reactor._disconnectSelectable(selectable, why, False)
+            except KeyboardInterrupt:
+                raise
+            except BaseException:
+                log.err(system=layer[_ILogContext]["system"])
+            finally:
+                pop()
+
+        return dispatch, reply

@@ -560,6 +560,19 @@ MUTANTS: Tuple[Mutant, ...] = (
         "handler is done: a hundred connections at 1 ms each, 100 ms",
     ),
     Mutant(
+        "a batch's reply written under the loop's log context",
+        DISPATCH,
+        "            selectable = record.owner\n            push(layer)\n",
+        "            selectable = record.owner\n            push({_ILogContext: base})\n",
+        (
+            (
+                "tests/test_dispatch.py::"
+                "test_aFailedSameTurnWriteLosesTheConnection[Twisted's own]"
+            ),
+        ),
+        "what a failed reply logs names no connection",
+    ),
+    Mutant(
         "long replies held for the rest of the batch too",
         WRITING,
         "        return isTCP and _buffered(connection) <= BATCHED_REPLY\n",

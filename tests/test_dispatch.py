@@ -355,17 +355,22 @@ class RefusingSocket:
         return getattr(self._real, name)
 
 
-def test_aFailedSameTurnWriteLosesTheConnection(contextTracker: str) -> None:
+def test_aFailedSameTurnWriteLosesTheConnection(
+    contextTracker: str, events: List[Dict[str, Any]]
+) -> None:
     """
     When the reply a C{doRead} wrote goes out in the same turn and its
     C{send} fails, the connection is lost with the write's reason, as when
-    a C{doWrite} for EPOLLOUT fails: under either way of dispatching.
+    a C{doWrite} for EPOLLOUT fails, and what is logged meanwhile carries
+    the connection's C{logPrefix()}, as its read's logs do: under either
+    way of dispatching.
     """
     reactor = EPollReactor()
     lost: List[Failure] = []
 
     class Recording(Echo):
         def connectionLost(self, reason: Failure) -> None:
+            log.msg("lost")
             lost.append(reason)
 
     client, transport, port = serveEcho(reactor, Recording)
@@ -378,6 +383,7 @@ def test_aFailedSameTurnWriteLosesTheConnection(contextTracker: str) -> None:
                 break
         assert refusing.sends == 1
         assert [reason.type for reason in lost] == [ConnectionLost]
+        assert systems(events, "lost") == [transport.logPrefix()]
     finally:
         client.close()
         port.stopListening()
