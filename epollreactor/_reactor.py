@@ -338,11 +338,12 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         @raise ValueError: when C{fileno()} is negative or out of range.
         """
         try:
-            record = self._registrations.byNumber.get(xer.fileno())
+            fd = xer.fileno()
+            record = self._registrations.byNumber.get(fd)
         except Exception:
-            record = None
+            fd = record = None
         if record is None or record.owner is not xer:
-            self._register(xer, event)
+            self._register(xer, event, fd)
         elif event == EPOLLIN:
             if not record.reading:
                 record.reading = True
@@ -353,14 +354,19 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
             if not record.mask & EPOLLOUT:
                 self._writing.owe(record)
 
-    def _register(self, xer: Any, event: int) -> None:
+    def _register(self, xer: Any, event: int, fd: Any = None) -> None:
         """
         Register C{xer}, which is not registered under the number its
         C{fileno()} reports, for C{event}, at once, so that the kernel's
         errors reach the caller; a regular file (EPERM) is polled
         continuously instead (fact 5).
+
+        @param fd: what C{xer.fileno()} returned just now, if it was
+            called; asked again, and checked, unless it is an C{int} in
+            range.
         """
-        fd = _descriptorOf(xer)
+        if fd.__class__ is not int or not 0 <= fd <= _INT_MAX:
+            fd = _descriptorOf(xer)
         polling = self._continuousPolling
         table = self._registrations
         if not (

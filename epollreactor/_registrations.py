@@ -426,8 +426,10 @@ class Registrations:
             # The waker was alone, and never checked (check): be checked
             # again from the next iteration on.
             self.checkAt = 0.0
-        self._ring.records.append(record)
-        self._ring.compact(len(self.byNumber))
+        ring = self._ring
+        ring.records.append(record)
+        if len(ring.records) > 2 * len(self.byNumber) + 64:
+            ring.compact(len(self.byNumber))
         return record
 
     def evict(self, record: Registration) -> None:

@@ -204,7 +204,7 @@ class WorkerReactor(EPollReactor):
         self._exitSignal = number
         self.callFromThread(stopper.stop)
 
-    def _register(self, xer: Any, event: int) -> None:
+    def _register(self, xer: Any, event: int, fd: Any = None) -> None:
         """
         Register C{xer} as L{EPollReactor} does (a stale registration
         under its number is evicted, one under its old number moved), and
@@ -214,7 +214,7 @@ class WorkerReactor(EPollReactor):
         and C{EPOLL_CTL_ADD}, which a reorder every L{REORDER_ACCEPTS}
         connections pays twice more: nothing beside the accepts.
         """
-        EPollReactor._register(self, xer, event)
+        EPollReactor._register(self, xer, event, fd)
         if event == EPOLLIN and getattr(xer, "exclusive", False):
             table = self._registrations
             record = table.byOwner.get(id(xer))
