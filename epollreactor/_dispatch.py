@@ -27,7 +27,7 @@ C{doWrite} for EPOLLOUT would.
 
 import sys
 from time import monotonic
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from twisted.internet import posixbase
 from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
@@ -40,6 +40,11 @@ from epollreactor._writing import REPLY_HOLD, Dispatch, WritePolicy
 __all__ = ["Dispatch", "Dispatcher"]
 
 _ILogContext = log.ILogContext
+_FD_WORD = EventBuffer.fdWord
+_STRIDE = EventBuffer.stride
+#: How many ready descriptors L{Dispatcher._inputWaiting} can hear of; with
+#: more, each reply asks for itself.
+_ASKED_CAPACITY = 1024
 _unpackEvents = EVENT.iter_unpack
 _EVENT_SIZE = EVENT.size
 _NO_FILEDESC = posixbase._NO_FILEDESC
@@ -49,14 +54,24 @@ _BUGGY_LOG_PREFIX = "(buggy logPrefix method)"
 #: reports): a reply a C{doRead} wrote, to be sent at the end of the batch
 #: or once the batch has held it L{REPLY_HOLD}.
 _REPLY = 1 << 30
+#: The same, for a connection the kernel said has no input waiting.
+_REPLY_ASKED = _REPLY | 1 << 29
 
 #: A short reply waiting for the end of its batch: its record, and the log
 #: context layer its read was dispatched under (C{None} where the
 #: application's own context tracker is in use), which its write gets too.
 Reply = Tuple[Registration, Optional[Dict[Any, Any]]]
 
-#: C{reply(record, layer)}: what sends one L{Reply}.
-SendReply = Callable[[Registration, Optional[Dict[Any, Any]]], None]
+#: C{reply(record, layer, asked)}: what sends one L{Reply}; C{asked}: the
+#: kernel was asked already whether input waits on its connection.
+SendReply = Callable[[Registration, Optional[Dict[Any, Any]], bool], None]
+
+#: The fewest short replies of one batch for which the kernel is asked once,
+#: with an C{epoll_wait(2)} of zero timeout, which of their connections have
+#: input waiting, rather than once per reply with C{FIONREAD} (0.55 us each
+#: here; the wait costs about as much as one, plus 0.13 us per ready
+#: descriptor).
+ASK_ALL_FROM = 4
 
 
 def _logContextStack() -> Optional[List[Dict[Any, Any]]]:
@@ -104,8 +119,8 @@ def _readOrWrite(
             if selectable.fileno() == -1:
                 why = _NO_FILEDESC
             else:
-                if event == _REPLY:
-                    why = sameTurn(record)
+                if event & _REPLY:
+                    why = sameTurn(record, event == _REPLY_ASKED)
                 elif event & EPOLLIN:
                     why = selectable.doRead()
                     inRead = True
@@ -127,15 +142,28 @@ def _readOrWrite(
         reactor._disconnectSelectable(selectable, why, inRead)
 
 
-def _sendReplies(replies: List[Reply], reply: SendReply) -> None:
+def _sendReplies(
+    replies: List[Reply], reply: SendReply, waiting: Optional[Set[int]]
+) -> None:
     """
     Hand C{reply} each of C{replies} whose record is still owed its write
     attempt, to be made as a same-turn reply (L{WritePolicy.sameTurn}),
     and empty the list.
+
+    @param waiting: the numbers the kernel has input for now, if it was
+        asked for all of them at once (L{Dispatcher._inputWaiting}): a
+        reply on one of those stays owed, one on any other is sent without
+        asking again; C{None}: each reply asks for its own (C{FIONREAD}).
     """
-    for record, layer in replies:
-        if record.owedWrite and record.owner is not None:
-            reply(record, layer)
+    if waiting is None:
+        for record, layer in replies:
+            if record.owedWrite and record.owner is not None:
+                reply(record, layer, False)
+    else:
+        for record, layer in replies:
+            if record.owedWrite and record.owner is not None:
+                if record.fd not in waiting:
+                    reply(record, layer, True)
     del replies[:]
 
 
@@ -171,6 +199,7 @@ class Dispatcher:
         self._writing = writing
         self._replies: List[Reply] = []
         self._reply: SendReply = self._replyWithLogger
+        self._asked: Optional[EventBuffer] = None
 
     def dispatchEvents(self, buffer: EventBuffer, count: int) -> Dispatch:
         """
@@ -208,11 +237,37 @@ class Dispatcher:
                     if not held:
                         held = now
                     elif now - held > REPLY_HOLD:
-                        _sendReplies(replies, self._reply)
+                        self._sendReplies()
                         held = 0.0
         if replies:
-            _sendReplies(replies, self._reply)
+            self._sendReplies()
         return dispatch
+
+    def _sendReplies(self) -> None:
+        """
+        Send this batch's short replies so far (L{_sendReplies}), asking the
+        kernel once which of their connections have input waiting where
+        there are enough of them (L{ASK_ALL_FROM}).
+        """
+        replies = self._replies
+        waiting = self._inputWaiting() if len(replies) >= ASK_ALL_FROM else None
+        _sendReplies(replies, self._reply, waiting)
+
+    def _inputWaiting(self) -> Optional[Set[int]]:
+        """
+        @return: every registered number the kernel reports ready now, by an
+            C{epoll_wait(2)} that does not sleep: a reader that is not among
+            them has no input waiting (tcp(7): EPOLLIN while the receive
+            queue holds a byte); C{None} when it cannot say (more are ready
+            than the answer holds).
+        """
+        buffer = self._asked
+        if buffer is None:
+            buffer = self._asked = EventBuffer(_ASKED_CAPACITY)
+        count = self._table.poller._waitOnce(buffer, buffer.capacity, 0)
+        if count >= buffer.capacity:
+            return None
+        return set(buffer.words[_FD_WORD : count * _STRIDE : _STRIDE])
 
     def forIteration(self) -> Dispatch:
         """
@@ -257,13 +312,13 @@ class Dispatcher:
         )
 
     def _replyWithLogger(
-        self, record: Registration, layer: Optional[Dict[Any, Any]]
+        self, record: Registration, layer: Optional[Dict[Any, Any]], asked: bool
     ) -> None:
         """
         Send a short reply through L{log.callWithLogger}, for an
         application that installed a context tracker of its own.
         """
-        self._dispatchWithLogger(record, _REPLY)
+        self._dispatchWithLogger(record, _REPLY_ASKED if asked else _REPLY)
 
     def _build(
         self, stack: List[Dict[Any, Any]], base: Any
@@ -333,14 +388,16 @@ class Dispatcher:
             finally:
                 pop()
 
-        def reply(record: Registration, layer: Optional[Dict[Any, Any]]) -> None:
+        def reply(
+            record: Registration, layer: Optional[Dict[Any, Any]], asked: bool
+        ) -> None:
             # What dispatch does for a same-turn reply, under the layer its
             # read was dispatched under, built again for nothing otherwise
             # (a full dispatch per reply cost a batch of 64-byte echoes a
             # tenth of its instructions).
             if layer is None:
                 # Read under the application's context tracker.
-                self._replyWithLogger(record, layer)
+                self._replyWithLogger(record, layer, asked)
                 return
             selectable = record.owner
             push(layer)
@@ -350,7 +407,7 @@ class Dispatcher:
                     if selectable.fileno() == -1:
                         why = _NO_FILEDESC
                     else:
-                        why = sameTurn(record)
+                        why = sameTurn(record, asked)
                 except BaseException:
                     why = sys.exc_info()[1]
                     log.err()

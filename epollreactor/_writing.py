@@ -389,7 +389,9 @@ class WritePolicy:
             isTCP = self._classify(connection)
         return isTCP and _buffered(connection) <= BATCHED_REPLY
 
-    def sameTurn(self, record: Registration) -> Optional[BaseException]:
+    def sameTurn(
+        self, record: Registration, asked: bool = False
+    ) -> Optional[BaseException]:
         """
         After a C{doRead} of C{record}'s owner that wrote, while the kernel
         does not watch it for EPOLLOUT (at once, or once every event of the
@@ -398,6 +400,8 @@ class WritePolicy:
         whole reply that one C{send()} takes, as the module's docstring
         says ("The same turn"); else leave it owed.
 
+        @param asked: whether the kernel said, since the read, that no
+            input waits on the connection, which then is not asked again.
         @return: what C{doWrite} returned, or C{None} when it was not
             called.
         """
@@ -422,7 +426,7 @@ class WritePolicy:
             if buffered > record.segment:
                 # More than one segment: its input may still arrive.
                 return None
-        if _unread(sock):
+        if not asked and _unread(sock):
             # The input that drives the reply goes on: after the next wait.
             return None
         record.owedWrite = False

@@ -573,6 +573,26 @@ MUTANTS: Tuple[Mutant, ...] = (
         "what a failed reply logs names no connection",
     ),
     Mutant(
+        "a batch's reply sent although its input goes on",
+        DISPATCH,
+        "                if record.fd not in waiting:\n",
+        "                if True:\n",
+        ("tests/test_earlywrite.py::test_aReplyWhoseInputGoesOnInTheBatchWaits",),
+        "a reply leaves before the rest of its request is read: the answer "
+        "to the rest is a second short segment, which Nagle may hold for a "
+        "delayed ACK (40 ms)",
+    ),
+    Mutant(
+        "each reply of a batch asks for its own input",
+        DISPATCH,
+        "        waiting = self._inputWaiting() if len(replies) >= ASK_ALL_FROM"
+        " else None\n",
+        "        waiting = None\n",
+        ("tests/test_earlywrite.py::test_aBatchOfRepliesAsksTheKernelOnce",),
+        "one ioctl per message on many busy connections, where one wait "
+        "per batch answers for all",
+    ),
+    Mutant(
         "long replies held for the rest of the batch too",
         WRITING,
         "        return isTCP and _buffered(connection) <= BATCHED_REPLY\n",
@@ -584,11 +604,8 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "a same-turn write's end taken for the input's",
         DISPATCH,
-        "                            why = sameTurn(record)\n"
-        "                        else:\n",
-        "                            why = sameTurn(record)\n"
-        "                            inRead = True\n"
-        "                        else:\n",
+        "                    reactor._disconnectSelectable(selectable, why, False)\n",
+        "                    reactor._disconnectSelectable(selectable, why, True)\n",
         ("tests/test_dispatch.py::test_aReplyThenCloseInTheSameTurnCloses",),
         "a server that answers and closes from dataReceived only half-closes "
         "a half-closeable connection, which stays open",
@@ -596,7 +613,7 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "same-turn write blind to input waiting",
         WRITING,
-        "        if _unread(sock):\n",
+        "        if not asked and _unread(sock):\n",
         "        if False:\n",
         ("tests/test_earlywrite.py::test_aReplyToInputStillWaitingWaitsForIt",),
         "a reply goes out while its request is still being read, in more "

@@ -20,7 +20,7 @@ import itertools
 import socket
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator, List, Tuple, Type
+from typing import Any, ClassVar, Dict, Iterator, List, Tuple, Type
 
 import pytest
 from twisted.internet.abstract import FileDescriptor
@@ -337,32 +337,51 @@ def oneWaitOfFourRequests(
     monkeypatch: pytest.MonkeyPatch,
     size: int,
     handling: float = 0.0,
+    connections: int = 4,
+    calls: Tuple[str, ...] = ("recv", "send"),
 ) -> List[str]:
     """
-    Four clients of echo servers on C{reactor} each send a C{size}-byte
-    request, and the reactor makes one iteration, whose wait reports all
-    four; every client then has its whole echo.
+    Four clients (or C{connections}) of echo servers on C{reactor} each
+    send a C{size}-byte request, and the reactor makes one iteration, whose
+    wait reports all of them; every client then has its whole echo.
 
     @param handling: how long, in seconds, the dispatcher's clock says
         each event took to handle; by default the clock stands still, so
         that a slow interpreter's real handling time (PyPy before its JIT
         warms up) cannot make the batch send early.
-    @return: the servers' C{recv} and C{send} calls, in order.
+    @param calls: which calls to return: the servers' C{"recv"} and
+        C{"send"}, the write policy's C{"unread"} (C{FIONREAD}) and the
+        reactor's C{"epoll_wait"}.
+    @return: those calls, in order.
     """
     trace: List[Tuple[str, int]] = []
     ticks = itertools.count(1)
     monkeypatch.setattr(_dispatch, "monotonic", lambda: 1.0 + next(ticks) * handling)
-    served = [serveEcho(reactor) for _ in range(4)]
+    served = [serveEcho(reactor) for _ in range(connections)]
     for _, transport, _ in served:
         transport.socket = CountingSocket(transport.socket, trace)
     now = time.monotonic()
     monkeypatch.setattr(_registrations, "monotonic", lambda: now)
+    realUnread, realWait = _writing._unread, _epoll.epoll_wait
+
+    def unread(sock: Any) -> int:
+        trace.append(("unread", 0))
+        waiting: int = realUnread(sock)
+        return waiting
+
+    def wait(*arguments: Any) -> int:
+        trace.append(("epoll_wait", arguments[3]))
+        count: int = realWait(*arguments)
+        return count
+
+    monkeypatch.setattr(_writing, "_unread", unread)
+    monkeypatch.setattr(_epoll, "epoll_wait", wait)
     try:
         for client, _, _ in served:
             client.send(b"r" * size)
         reactor.doIteration(0)
-        assert [drain(client) for client, _, _ in served] == [size] * 4
-        return [call for call, _ in trace if call in ("recv", "send")]
+        assert [drain(client) for client, _, _ in served] == [size] * connections
+        return [call for call, _ in trace if call in calls]
     finally:
         for client, transport, port in served:
             client.close()
@@ -395,6 +414,98 @@ def test_shortRepliesWaitForTheBatchOnlySoLong(
     handling = _writing.REPLY_HOLD * 0.6
     calls = oneWaitOfFourRequests(reactor, monkeypatch, 64, handling)
     assert calls == ["recv"] * 3 + ["send"] * 3 + ["recv", "send"]
+
+
+@pytest.mark.parametrize(
+    "connections, questions",
+    [
+        (_dispatch.ASK_ALL_FROM - 1, ["unread"] * (_dispatch.ASK_ALL_FROM - 1)),
+        (_dispatch.ASK_ALL_FROM, ["epoll_wait"]),
+        (_dispatch.ASK_ALL_FROM * 4, ["epoll_wait"]),
+    ],
+)
+def test_aBatchOfRepliesAsksTheKernelOnce(
+    reactor: EPollReactor,
+    monkeypatch: pytest.MonkeyPatch,
+    connections: int,
+    questions: List[str],
+) -> None:
+    """
+    Whether input waits on the connections of a batch's short replies is
+    asked once for all of them, with an C{epoll_wait} that does not sleep,
+    where there are at least L{_dispatch.ASK_ALL_FROM}; fewer ask each with
+    its own C{FIONREAD}.  After the iteration's own wait, that is all the
+    reactor asks.
+    """
+    calls = oneWaitOfFourRequests(
+        reactor,
+        monkeypatch,
+        64,
+        connections=connections,
+        calls=("unread", "epoll_wait"),
+    )
+    assert calls == ["epoll_wait"] + questions
+
+
+class Prompting(Echo):
+    """
+    An echo server that, when the fourth request of all its connections is
+    read, has the client of the first connection read send more: input
+    that arrives after its request was read, before its reply is sent.
+
+    @cvar read: the transports in the order their requests were read.
+    @cvar clients: each server transport's client socket.
+    """
+
+    read: ClassVar[List[Any]] = []
+    clients: ClassVar[Dict[Any, socket.socket]] = {}
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Echo C{data}; at the fourth read, prompt the first.
+        """
+        super().dataReceived(data)
+        self.read.append(self.transport)
+        if len(self.read) == 4:
+            self.clients[self.read[0]].send(b"m" * 16)
+
+
+def test_aReplyWhoseInputGoesOnInTheBatchWaits(reactor: EPollReactor) -> None:
+    """
+    Of a batch's short replies, one whose connection received more input
+    after its request was read (the rest of a request, a pipelined one)
+    is not sent in that turn: the kernel, asked once for all of them, says
+    input waits there, and the reply goes out after the next wait has read
+    it, with what answers it, in one C{send}.  The others leave at once.
+    """
+    Prompting.read, Prompting.clients = [], {}
+    served = [serveEcho(reactor, Prompting) for _ in range(4)]
+    trace: List[Tuple[str, int]] = []
+    for client, transport, _ in served:
+        Prompting.clients[transport] = client
+        transport.socket = CountingSocket(transport.socket, trace)
+    try:
+        for client, _, _ in served:
+            client.send(b"r" * 64)
+        reactor.doIteration(0)
+        first = Prompting.read[0]
+        received = {transport: drain(client) for client, transport, _ in served}
+        assert received == {
+            transport: 0 if transport is first else 64 for transport in received
+        }
+        assert [call for call, _ in trace].count("send") == 3
+        del trace[:]
+        reactor.doIteration(0)
+        assert drain(Prompting.clients[first]) == 80
+        assert [call for call in trace if call[0] in ("recv", "send")] == [
+            ("recv", 16),
+            ("send", 80),
+        ]
+    finally:
+        for client, transport, port in served:
+            client.close()
+            transport.loseConnection()
+            port.stopListening()
 
 
 def test_longerRepliesLeaveRightAfterTheirRead(
