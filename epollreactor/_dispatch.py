@@ -27,7 +27,7 @@ C{doWrite} for EPOLLOUT would.
 
 import sys
 from time import monotonic
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import AbstractSet, Any, Callable, Dict, List, Optional, Set, Tuple
 
 from twisted.internet import posixbase
 from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
@@ -45,6 +45,7 @@ _STRIDE = EventBuffer.stride
 #: How many ready descriptors L{Dispatcher._inputWaiting} can hear of; with
 #: more, each reply asks for itself.
 _ASKED_CAPACITY = 1024
+_NOTHING: AbstractSet[int] = frozenset()
 _unpackEvents = EVENT.iter_unpack
 _EVENT_SIZE = EVENT.size
 _NO_FILEDESC = posixbase._NO_FILEDESC
@@ -54,7 +55,8 @@ _BUGGY_LOG_PREFIX = "(buggy logPrefix method)"
 #: reports): a reply a C{doRead} wrote, to be sent at the end of the batch
 #: or once the batch has held it L{REPLY_HOLD}.
 _REPLY = 1 << 30
-#: The same, for a connection the kernel said has no input waiting.
+#: The same, for a connection the kernel said has no input waiting (the
+#: bit added is EPOLLWAKEUP's, which the reactor never asks for).
 _REPLY_ASKED = _REPLY | 1 << 29
 
 #: A short reply waiting for the end of its batch: its record, and the log
@@ -143,7 +145,7 @@ def _readOrWrite(
 
 
 def _sendReplies(
-    replies: List[Reply], reply: SendReply, waiting: Optional[Set[int]]
+    replies: List[Reply], reply: SendReply, waiting: Optional[AbstractSet[int]]
 ) -> None:
     """
     Hand C{reply} each of C{replies} whose record is still owed its write
@@ -155,15 +157,11 @@ def _sendReplies(
         reply on one of those stays owed, one on any other is sent without
         asking again; C{None}: each reply asks for its own (C{FIONREAD}).
     """
-    if waiting is None:
-        for record, layer in replies:
-            if record.owedWrite and record.owner is not None:
-                reply(record, layer, False)
-    else:
-        for record, layer in replies:
-            if record.owedWrite and record.owner is not None:
-                if record.fd not in waiting:
-                    reply(record, layer, True)
+    asked = waiting is not None
+    ready = waiting if waiting is not None else _NOTHING
+    for record, layer in replies:
+        if record.owedWrite and record.owner is not None and record.fd not in ready:
+            reply(record, layer, asked)
     del replies[:]
 
 

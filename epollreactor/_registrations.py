@@ -106,6 +106,10 @@ SWEEP_SLICE = 2500
 #: entry is taken out again before any wait can report it.
 _PROBE = EVENT.pack(0, 0, 0)
 
+#: How many ended records the ring keeps beyond twice the registered ones
+#: before L{Ring.compact} drops them.
+COMPACT_SLACK = 64
+
 #: Generations live in the upper 32 bits of C{epoll_data}.
 _GENERATION_LIMIT = 2**32
 
@@ -331,7 +335,7 @@ class Ring:
         @param live: how many records are registered.
         """
         records = self.records
-        if len(records) > 2 * live + 64:
+        if len(records) > 2 * live + COMPACT_SLACK:
             kept = [record for record in records if record.owner is not None]
             self.cursor, self.swept = (
                 sum(1 for record in records[:at] if record.owner is not None)
@@ -428,7 +432,8 @@ class Registrations:
             self.checkAt = 0.0
         ring = self._ring
         ring.records.append(record)
-        if len(ring.records) > 2 * len(self.byNumber) + 64:
+        # Ring.compact's test, here to spare the call (every registration).
+        if len(ring.records) > 2 * len(self.byNumber) + COMPACT_SLACK:
             ring.compact(len(self.byNumber))
         return record
 

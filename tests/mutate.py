@@ -575,8 +575,9 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "a batch's reply sent although its input goes on",
         DISPATCH,
-        "                if record.fd not in waiting:\n",
-        "                if True:\n",
+        "        if record.owedWrite and record.owner is not None and record.fd not in "
+        "ready:\n",
+        "        if record.owedWrite and record.owner is not None:\n",
         ("tests/test_earlywrite.py::test_aReplyWhoseInputGoesOnInTheBatchWaits",),
         "a reply leaves before the rest of its request is read: the answer "
         "to the rest is a second short segment, which Nagle may hold for a "
