@@ -321,6 +321,10 @@ class RegistrationsMachine(RuleBasedStateMachine):
         assert {owner.fd for owner, _, _ in self.lost} == gone
         self._checkLost(gone)
         self.gone.clear()
+        # A rebuild asks every owner for its number; a preen's bound counts
+        # only its own questions.
+        for record in self.table.byNumber.values():
+            record.owner.asked = 0
 
     @rule()
     def sweep(self) -> None:
