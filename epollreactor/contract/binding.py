@@ -138,11 +138,14 @@ def _kernelAgrees(
 
 #: A number no test opens: EBADF on both sides.
 _NOT_OPEN = 4000
-#: The shared descriptors get numbers from here up (the lowest free), the
-#: same on both sides, and never one that C{epoll()} would take.
+#: The shared descriptors get numbers from this far above the process's
+#: lowest free one when the machine starts (the lowest free from there), the
+#: same on both sides, and never one that C{epoll()} would take: a process
+#: that already holds hundreds (a long test run) must not have its epoll
+#: objects take them.
 _SHARED_FROM = 128
-#: Duplicates get numbers from here up, above any the process opens
-#: otherwise, and below L{_NOT_OPEN}.
+#: Duplicates get numbers from this far above it, above any the process
+#: opens otherwise, and below L{_NOT_OPEN}.
 _DUPLICATES_FROM = 256
 _MAX_DESCRIPTORS = 10
 _MAX_PAIRS = 4
@@ -267,6 +270,10 @@ class BindingMachine(RuleBasedStateMachine):
         #: Closed epoll objects' numbers, held until L{teardown}.
         self.placeholders: List[int] = []
         assert not _isOpen(_NOT_OPEN)
+        lowest = _lowestFree()
+        self.sharedFrom = lowest + _SHARED_FROM
+        self.duplicatesFrom = lowest + _DUPLICATES_FROM
+        assert self.duplicatesFrom + 1000 < _NOT_OPEN
 
     def teardown(self) -> None:
         """
@@ -365,7 +372,7 @@ class BindingMachine(RuleBasedStateMachine):
         """
         self.duplicates += 1
         return fcntl.fcntl(
-            fd, fcntl.F_DUPFD_CLOEXEC, _DUPLICATES_FROM + self.duplicates
+            fd, fcntl.F_DUPFD_CLOEXEC, self.duplicatesFrom + self.duplicates
         )
 
     @precondition(lambda self: len(self.pairs) < _MAX_PAIRS)
@@ -461,7 +468,7 @@ class BindingMachine(RuleBasedStateMachine):
             numbers = [(readEnd, "pipe-read"), (writeEnd, "pipe-write")]
         else:
             numbers = [(os.open("/proc/self/stat", os.O_RDONLY), "regular")]
-        numbers = [(_moveAbove(_SHARED_FROM, number), kind) for number, kind in numbers]
+        numbers = [(_moveAbove(self.sharedFrom, number), kind) for number, kind in numbers]
         for number, _ in numbers:
             os.set_blocking(number, False)
         self.descriptors.extend(numbers)
@@ -621,6 +628,16 @@ class BindingMachine(RuleBasedStateMachine):
         """
         for ours, theirs in self.pairs:
             assert ours.closed == theirs.closed
+
+
+def _lowestFree() -> int:
+    """
+    @return: the lowest descriptor number not open now, which the next
+        C{epoll()} would take.
+    """
+    number = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    os.close(number)
+    return number
 
 
 def _moveAbove(lowest: int, number: int) -> int:
