@@ -5,8 +5,9 @@ result or raises the same exception type on both, and each side's
 interest list, in the kernel's view, is what the calls asked for.
 """
 
+import os
 import platform
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -45,13 +46,38 @@ def _oneProgram(test: Callable[[None], None]) -> Any:
     return settings(max_examples=1, database=None)(given(st.none())(test))
 
 
-@_oneProgram
-def test_aClosedSocketsNumberIsNotTakenByOneSidesNewEpoll(_: None) -> None:
+@pytest.fixture(params=["few", "manyWithAHole"])
+def heldDescriptors(request: Any) -> Iterator[None]:
+    """
+    Run with the descriptors the test process holds, or with 160 more of
+    which a low one is closed again, as a long test run leaves them: a new
+    epoll object takes that hole, and then the numbers above all of them.
+    """
+    held = []
+    if request.param == "manyWithAHole":
+        held = [os.open(os.devnull, os.O_RDONLY) for _ in range(160)]
+        os.close(held.pop(3))
+    yield
+    for number in held:
+        os.close(number)
+
+
+def test_aClosedSocketsNumberIsNotTakenByOneSidesNewEpoll(
+    heldDescriptors: None,
+) -> None:
     """
     A socket closed while a duplicate keeps its file open stays registered
     under its old number (epoll(7), Q6); an epoll object made afterwards
     does not take that number on one side only, so that both sides still
     name the ghost's events alike.
+    """
+    _socketGhostProgram()
+
+
+@_oneProgram
+def _socketGhostProgram(_: None) -> None:
+    """
+    The program of L{test_aClosedSocketsNumberIsNotTakenByOneSidesNewEpoll}.
     """
     machine = BindingMachine()
     try:

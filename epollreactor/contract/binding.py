@@ -139,10 +139,11 @@ def _kernelAgrees(
 #: A number no test opens: EBADF on both sides.
 _NOT_OPEN = 4000
 #: The shared descriptors get numbers from this far above the process's
-#: lowest free one when the machine starts (the lowest free from there), the
-#: same on both sides, and never one that C{epoll()} would take: a process
-#: that already holds hundreds (a long test run) must not have its epoll
-#: objects take them.
+#: highest open one when the machine starts (the lowest free from there),
+#: the same on both sides, and never one that C{epoll()} would take: that
+#: takes the lowest free number, which may be a hole below hundreds held
+#: by a long test run, so only the free numbers above all of them are
+#: sure to be taken in order.
 _SHARED_FROM = 128
 #: Duplicates get numbers from this far above it, above any the process
 #: opens otherwise, and below L{_NOT_OPEN}.
@@ -270,9 +271,9 @@ class BindingMachine(RuleBasedStateMachine):
         #: Closed epoll objects' numbers, held until L{teardown}.
         self.placeholders: List[int] = []
         assert not _isOpen(_NOT_OPEN)
-        lowest = _lowestFree()
-        self.sharedFrom = lowest + _SHARED_FROM
-        self.duplicatesFrom = lowest + _DUPLICATES_FROM
+        highest = _highestOpen()
+        self.sharedFrom = highest + 1 + _SHARED_FROM
+        self.duplicatesFrom = highest + 1 + _DUPLICATES_FROM
         assert self.duplicatesFrom + 1000 < _NOT_OPEN
 
     def teardown(self) -> None:
@@ -468,7 +469,9 @@ class BindingMachine(RuleBasedStateMachine):
             numbers = [(readEnd, "pipe-read"), (writeEnd, "pipe-write")]
         else:
             numbers = [(os.open("/proc/self/stat", os.O_RDONLY), "regular")]
-        numbers = [(_moveAbove(self.sharedFrom, number), kind) for number, kind in numbers]
+        numbers = [
+            (_moveAbove(self.sharedFrom, number), kind) for number, kind in numbers
+        ]
         for number, _ in numbers:
             os.set_blocking(number, False)
         self.descriptors.extend(numbers)
@@ -630,14 +633,11 @@ class BindingMachine(RuleBasedStateMachine):
             assert ours.closed == theirs.closed
 
 
-def _lowestFree() -> int:
+def _highestOpen() -> int:
     """
-    @return: the lowest descriptor number not open now, which the next
-        C{epoll()} would take.
+    @return: the highest descriptor number open now.
     """
-    number = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-    os.close(number)
-    return number
+    return max(int(name) for name in os.listdir("/proc/self/fd"))
 
 
 def _moveAbove(lowest: int, number: int) -> int:
