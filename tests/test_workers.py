@@ -421,15 +421,40 @@ def get(port: int) -> str:
     @return: the response's status line.
     @raise OSError: when the connection is refused or reset.
     """
-    with socket.create_connection(("127.0.0.1", port), timeout=PATIENCE) as s:
-        s.sendall(b"GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n")
+    return getOn(socket.create_connection(("127.0.0.1", port), timeout=PATIENCE))
+
+
+def getOn(connection: socket.socket) -> str:
+    """
+    One HTTP/1.0 request on C{connection}, which is closed afterwards.
+
+    @return: the response's status line.
+    @raise OSError: when the connection is reset.
+    """
+    with connection:
+        connection.sendall(b"GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n")
         response = b""
         while True:
-            data = s.recv(65536)
+            data = connection.recv(65536)
             if not data:
                 break
             response += data
     return response.split(b"\r\n", 1)[0].decode("latin-1")
+
+
+def acceptQueue(port: int) -> int:
+    """
+    @return: how many connections wait in the accept queue of the socket
+        listening on 127.0.0.1:C{port} (C{rx_queue} of a listening socket in
+        C{/proc/net/tcp}: proc(5)).
+    """
+    local = "0100007F:{:04X}".format(port)
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == local and fields[3] == "0A":
+                return int(fields[4].split(":")[1], 16)
+    raise AssertionError("nothing listens on 127.0.0.1:{}".format(port))
 
 
 def supervised(tmp_path: Path, strategy: str, workers: int) -> Iterator[Supervisor]:
@@ -664,9 +689,30 @@ def test_connectionsHandedToADeadWorkerAreServedByAnother(tmp_path: Path) -> Non
     for supervisor in supervised(tmp_path, "handoff", 2):
         pid = supervisor.workerPid(1)
         os.kill(pid, signal.SIGSTOP)
-        results, threads = requestAtOnce(supervisor.port, 8)
-        # Worker 2 answers its turns; the others wait on worker 1's channel.
+        connections = [
+            socket.create_connection(("127.0.0.1", supervisor.port), timeout=PATIENCE)
+            for _ in range(8)
+        ]
+        # Connected, each is in the accept queue until the supervisor takes
+        # it, and hands it over in the same call, in turn: 4 to each worker.
         deadline = monotonic() + PATIENCE
+        while acceptQueue(supervisor.port) and monotonic() < deadline:
+            sleep(0.05)
+        assert acceptQueue(supervisor.port) == 0
+        results: List[Optional[str]] = [None] * len(connections)
+
+        def request(i: int) -> None:
+            try:
+                results[i] = getOn(connections[i])
+            except OSError as e:
+                results[i] = repr(e)
+
+        threads = [
+            threading.Thread(target=request, args=(i,)) for i in range(len(connections))
+        ]
+        for thread in threads:
+            thread.start()
+        # Worker 2 answers its turns; the others wait on worker 1's channel.
         while results.count("HTTP/1.0 200 OK") < 4 and monotonic() < deadline:
             sleep(0.05)
         assert results.count(None) == 4, results
