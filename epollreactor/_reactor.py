@@ -622,7 +622,7 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         else:
             dispatch = dispatcher.forIteration()
         if due:
-            self._writing.attempt(due, dispatch, self._changed)
+            self._writing.attempt(due, dispatch, self._changed, not count)
 
     # Twisted names the parameter "delay"; it is always passed by position.
     doIteration = doPoll  # type: ignore[assignment]

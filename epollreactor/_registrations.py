@@ -226,6 +226,9 @@ class Registration:
     @ivar noDelay: whether its socket had C{TCP_NODELAY} set then.
     @ivar fresh: how many more decisions the write policy may take on
         those two before it reads them again; 0: read them first.
+    @ivar quiet: true only during the write attempt owed to it after a
+        wait that reported no event, so no input waited on it then, which
+        the write policy need not ask again.
     """
 
     __slots__ = (
@@ -241,6 +244,7 @@ class Registration:
         "segment",
         "noDelay",
         "fresh",
+        "quiet",
     )
 
     def __init__(self, owner: Any, fd: int, generation: int, mask: int) -> None:
@@ -256,6 +260,7 @@ class Registration:
         self.segment = 0
         self.noDelay = False
         self.fresh = 0
+        self.quiet = False
 
     def wanted(self) -> int:
         """

@@ -174,7 +174,15 @@ per message, so they are asked sparingly:
    after the checks that need none: a reply longer than a segment is never
    sent in the turn that read, a burst's first call of less than a segment
    is sent whole whatever input waits, and nothing is held on a connection
-   with C{TCP_NODELAY}.  It is not spared after a
+   with C{TCP_NODELAY}.  Nor is it asked by the write attempts owed after
+   a wait that reported no event: that wait said, a moment before and
+   with nothing dispatched since, that no input waited on any connection
+   (EPOLLIN is reported while the receive queue holds a byte, tcp(7)), as
+   the batch's short replies learn it from one wait
+   (L{epollreactor._dispatch}).  Request/response traffic on one
+   connection makes that wait for every reply longer than a segment.
+   After a wait that reported events, the time their dispatch took could
+   have brought input, and C{FIONREAD} asks.  It is not spared after a
    read that drained the socket (a C{recv} that got less than it asked
    for), which would answer the same question: how much C{doRead} got is
    Twisted's transport's to know, and nothing it keeps tells us.
@@ -355,7 +363,11 @@ class WritePolicy:
         return [record for record in changed if record.owedWrite]
 
     def attempt(
-        self, due: List[Registration], dispatch: Dispatch, changed: Set[Registration]
+        self,
+        due: List[Registration],
+        dispatch: Dispatch,
+        changed: Set[Registration],
+        quiet: bool = False,
     ) -> None:
         """
         After the wait's events were dispatched: give each owner in C{due}
@@ -364,12 +376,22 @@ class WritePolicy:
         cannot write waits for EPOLLOUT, which the next
         L{Registrations.apply<epollreactor._registrations.Registrations.apply>}
         asks for.
+
+        @param quiet: whether the wait reported no event at all: then no
+            input waited on any of them a moment ago (tcp(7): EPOLLIN while
+            the receive queue holds a byte), as C{FIONREAD} would say, and
+            nothing was dispatched since; their records are C{quiet} for
+            the attempt.
         """
         for record in due:
             record.owedWrite = False
             if record.writing and record.owner is not None:
                 if not record.mask & EPOLLOUT:
-                    dispatch(record, EPOLLOUT)
+                    record.quiet = quiet
+                    try:
+                        dispatch(record, EPOLLOUT)
+                    finally:
+                        record.quiet = False
                 if record.writing and record.owner is not None:
                     changed.add(record)
 
@@ -536,7 +558,9 @@ class WritePolicy:
                 # A reply shorter than a segment is not held back for input
                 # still to come.
                 return None
-            if buffered <= limit and (waitsForEmpty or not _unread(sock)):
+            if buffered <= limit and (
+                waitsForEmpty or record.quiet or not _unread(sock)
+            ):
                 # One call takes it all, and no more input is arriving to add
                 # to it (a request's whole response), or none can come first.
                 return None

@@ -450,10 +450,21 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "a burst's first call blind to input waiting",
         WRITING,
-        "(waitsForEmpty or not _unread(sock))",
+        "waitsForEmpty or record.quiet or not _unread(sock)",
         "True",
         ("tests/test_writing.py::test_aBurstEndsInItsOnlyShortSegment",),
         "a large echo's first send ends short while the message still arrives",
+    ),
+    Mutant(
+        "every owed write taken as quiet",
+        WRITING,
+        "                    record.quiet = quiet\n",
+        "                    record.quiet = True\n",
+        (
+            "tests/test_earlywrite.py::test_aWaitThatReportsInputLeavesTheQuestionToTheWrite",
+        ),
+        "a long reply is sent without asking whether input arrived since "
+        "the read that the wait reported",
     ),
     Mutant(
         "pull producer's tail held",

@@ -630,23 +630,48 @@ def test_theSocketOptionsServeManyMessages(
     assert [call for call, _ in trace].count("send") == 100
 
 
-def test_aReplyLongerThanTheSegmentCostsOneQuestion(
+def test_aReplyLongerThanTheSegmentAsksNothingAfterAQuietWait(
     reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """
     A reply longer than the connection's MSS is never sent in the turn that
-    read its request, so that turn does not ask whether more input waits:
-    the C{doWrite} after the next wait asks once, and sends it whole.  (The
-    client asks for an MSS of 1,000 bytes, so that a 4 KiB reply is several
-    segments.)
+    read its request, so that turn does not ask whether more input waits;
+    the next wait, which reports nothing for the connection, says none
+    does, and the C{doWrite} after it sends the reply whole without a
+    C{FIONREAD}.  (The client asks for an MSS of 1,000 bytes, so that a 4
+    KiB reply is several segments.)
     """
     with traced(reactor, monkeypatch, segment=1000) as (client, trace):
         for _ in range(20):
             exchange(reactor, client, b"s" * 4096)
         assert [
             (call, value) for call, value in trace if call in ("recv", "unread", "send")
-        ] == [("recv", 4096), ("unread", 0), ("send", 4096)] * 20
+        ] == [("recv", 4096), ("send", 4096)] * 20
         assert [call for call, _ in trace].count("epoll_wait") == 40
+
+
+def test_aWaitThatReportsInputLeavesTheQuestionToTheWrite(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    When the wait after a long reply's request reports more input on its
+    connection, that input is read into the reply first, and the
+    C{doWrite} after it asks whether still more waits (C{FIONREAD}) before
+    it sends the reply whole: the wait spoke of a moment before that read.
+    """
+    with traced(reactor, monkeypatch, segment=1000) as (client, trace):
+        client.send(b"r" * 4096)
+        reactor.doIteration(0)
+        client.send(b"R" * 100)
+        received = 0
+        for _ in range(LIMIT):
+            reactor.doIteration(0.01)
+            received += drain(client)
+            if received == 4196:
+                break
+        assert [
+            (call, value) for call, value in trace if call in ("recv", "unread", "send")
+        ] == [("recv", 4096), ("recv", 100), ("unread", 0), ("send", 4196)]
 
 
 def test_aWriteShorterThanASegmentAsksNothing(
