@@ -23,7 +23,7 @@ import threading
 from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 from time import monotonic, sleep
-from typing import Any, Iterator, List, Optional, Tuple, cast
+from typing import Any, Callable, Iterator, List, Optional, Tuple, cast
 
 import pytest
 
@@ -637,20 +637,44 @@ def requestAtOnce(
     port: int, count: int
 ) -> Tuple[List[Optional[str]], List[threading.Thread]]:
     """
-    Start C{count} threads, each making one request (L{get}).
+    Start C{count} threads, each making one request on a new connection
+    (L{get}).
+
+    @return: as L{requestOnEach}.
+    """
+    return inThreads(count, lambda i: get(port))
+
+
+def requestOnEach(
+    connections: List[socket.socket],
+) -> Tuple[List[Optional[str]], List[threading.Thread]]:
+    """
+    Start a thread for each of C{connections}, making one request on it
+    (L{getOn}).
+
+    @return: as L{inThreads}.
+    """
+    return inThreads(len(connections), lambda i: getOn(connections[i]))
+
+
+def inThreads(
+    count: int, request: Callable[[int], str]
+) -> Tuple[List[Optional[str]], List[threading.Thread]]:
+    """
+    Start C{count} threads, the C{i}th calling C{request(i)}.
 
     @return: the list each writes its status line (or its error) into, and
         the threads.
     """
     results: List[Optional[str]] = [None] * count
 
-    def request(i: int) -> None:
+    def run(i: int) -> None:
         try:
-            results[i] = get(port)
+            results[i] = request(i)
         except OSError as e:
             results[i] = repr(e)
 
-    threads = [threading.Thread(target=request, args=(i,)) for i in range(count)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
     for thread in threads:
         thread.start()
     return results, threads
@@ -699,19 +723,7 @@ def test_connectionsHandedToADeadWorkerAreServedByAnother(tmp_path: Path) -> Non
         while acceptQueue(supervisor.port) and monotonic() < deadline:
             sleep(0.05)
         assert acceptQueue(supervisor.port) == 0
-        results: List[Optional[str]] = [None] * len(connections)
-
-        def request(i: int) -> None:
-            try:
-                results[i] = getOn(connections[i])
-            except OSError as e:
-                results[i] = repr(e)
-
-        threads = [
-            threading.Thread(target=request, args=(i,)) for i in range(len(connections))
-        ]
-        for thread in threads:
-            thread.start()
+        results, threads = requestOnEach(connections)
         # Worker 2 answers its turns; the others wait on worker 1's channel.
         while results.count("HTTP/1.0 200 OK") < 4 and monotonic() < deadline:
             sleep(0.05)

@@ -26,9 +26,10 @@ mapping is by number, and a registration can outlive its number (epoll(7),
 Q6: a closed descriptor whose file a duplicate keeps open stays in the
 interest list and is still reported under its old number).  So a number
 that may carry such a ghost is never handed to one side only: the shared
-descriptors live at L{_SHARED_FROM} and up, apart from the lowest numbers
-that C{epoll()} takes, and a closed epoll object's number stays taken by a
-placeholder until the machine ends.
+descriptors live L{_SHARED_FROM} and more above every number open when
+the machine starts, apart from the lowest free numbers that C{epoll()}
+takes, and a closed epoll object's number stays taken by a placeholder
+until the machine ends.
 """
 
 import fcntl
