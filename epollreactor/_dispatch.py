@@ -124,13 +124,14 @@ def _readOrWrite(
                 if event & _REPLY:
                     why = sameTurn(record, event == _REPLY_ASKED)
                 elif event & EPOLLIN:
+                    owed = record.owedWrite
                     why = selectable.doRead()
                     inRead = True
                     if record.owedWrite and not why:
                         if writing.replyLater(record):
                             replies.append((record, None))
                         else:
-                            why = sameTurn(record)
+                            why = sameTurn(record, False, owed)
                             inRead = not why
                     if not (record.writing and record.owner is selectable):
                         event = EPOLLIN
@@ -361,13 +362,14 @@ class Dispatcher:
                             why = _NO_FILEDESC
                         else:
                             if event & EPOLLIN:
+                                owed = record.owedWrite
                                 why = selectable.doRead()
                                 inRead = True
                                 if record.owedWrite and not why:
                                     if replyLater(record):
                                         replies.append((record, layer))
                                     else:
-                                        why = sameTurn(record)
+                                        why = sameTurn(record, False, owed)
                                         inRead = not why
                                 if not (record.writing and record.owner is selectable):
                                     event = EPOLLIN

@@ -60,12 +60,12 @@ sets C{TCP_NODELAY} and clears it again (fact 5).
  - Leaving C{TCP_NODELAY} set instead would send every write at once,
    small ones too: the application's choice, not the reactor's.
  - The cost: one C{ioctl} at the end of a burst of more than
-   L{SMALLEST_SEGMENT} bytes written through EPOLLOUT, and three
-   C{getsockopt}/C{setsockopt} calls more only when something is held.  A
-   reply written in the turn that read its request
-   (L{WritePolicy.sameTurn<epollreactor._writing.WritePolicy.sameTurn>})
-   is at most one segment, sent while nothing else is unacknowledged in
-   request/response traffic, and asks nothing.
+   L{SMALLEST_SEGMENT} bytes written through EPOLLOUT, or of a reply of
+   more than one segment written in the turn that read its request
+   (L{WritePolicy.sameTurn<epollreactor._writing.WritePolicy.sameTurn>}),
+   and three C{getsockopt}/C{setsockopt} calls more only when something is
+   held.  A same-turn reply of one segment asks nothing: it is sent while
+   nothing else is unacknowledged in request/response traffic.
 
 A failing call means the connection is failing, which its next C{doRead}
 or C{doWrite} reports; the push is then left undone.

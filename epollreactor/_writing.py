@@ -33,17 +33,25 @@ been handled, below), when all of these hold:
  - nothing more is waiting to be read on it (C{FIONREAD}, tcp(7)): a
    request not yet all read may add to the reply;
  - one C{send()} takes the reply whole (at most C{SEND_LIMIT});
- - the reply is at most one segment (the MSS the kernel reports then): a
-   request that fits one segment arrives in one, whole, while a longer one
-   can be read before its last segment is there, and a reply sent then
-   would end in a short segment that its rest's own short end waits
-   behind (a delayed ACK, below);
- - no tail of an earlier burst is held on it.
+ - no tail of an earlier burst is held on it;
+ - a reply of more than one segment (the MSS the kernel reports then), on
+   a connection without C{TCP_NODELAY}, was begun by this read: one that
+   an earlier read began answers a request arriving in pieces, and is
+   left to the whole-segment rule (below), after the wait's other events,
+   which in a client and server of one process write the request's rest.
 
-Anything else stays owed, as above.  Twisted's reactor never writes in the
-turn that read, and a burst cannot be sent in pieces without that wait: so
-the rule only ever sends, in that turn, a reply that goes out in one
-C{send()} as one segment, the reply's only short one.
+Anything else stays owed, as above.  Why a burst is not sent in pieces:
+the reply goes out in one C{send()}, and only once the kernel said that
+no more of its request waits.  A request of several segments can still
+be read before its last one arrives; the answer to that rest then ends in
+a second short segment, which Nagle's algorithm holds behind the first
+until the peer's delayed ACK (below).  So a reply of more than one
+segment that goes out in the turn that read is followed by the question
+whether the kernel holds its tail, which is pushed if so
+(L{epollreactor._tails}), as the end of any burst is: one C{ioctl} per
+such reply, none on a connection with C{TCP_NODELAY}, where Nagle holds
+nothing.  A reply of one segment is that segment alone, with nothing
+before it for Nagle to wait on in request/response traffic.
 
 Short replies (at most L{BATCHED_REPLY} bytes) to one wait's requests
 leave together, after its last read, not each right after its own: a peer
@@ -171,21 +179,21 @@ per message, so they are asked sparingly:
    that cuts sends at least a segment, so one C{getsockopt} more is small
    beside it.
  - C{FIONREAD} is asked only where its answer can change the decision,
-   after the checks that need none: a reply longer than a segment is never
-   sent in the turn that read, a burst's first call of less than a segment
-   is sent whole whatever input waits, and nothing is held on a connection
-   with C{TCP_NODELAY}.  Nor is it asked by the write attempts owed after
-   a wait that reported no event: that wait said, a moment before and
-   with nothing dispatched since, that no input waited on any connection
-   (EPOLLIN is reported while the receive queue holds a byte, tcp(7)), as
-   the batch's short replies learn it from one wait
-   (L{epollreactor._dispatch}).  Request/response traffic on one
-   connection makes that wait for every reply longer than a segment.
-   After a wait that reported events, the time their dispatch took could
-   have brought input, and C{FIONREAD} asks.  It is not spared after a
-   read that drained the socket (a C{recv} that got less than it asked
-   for), which would answer the same question: how much C{doRead} got is
-   Twisted's transport's to know, and nothing it keeps tells us.
+   after the checks that need none: a reply that one C{send()} cannot take
+   is never sent in the turn that read, a burst's first call of less than
+   a segment is sent whole whatever input waits, and nothing is held on a
+   connection with C{TCP_NODELAY}.  Nor is it asked by the write attempts
+   owed after a wait that reported no event: that wait said, a moment
+   before and with nothing dispatched since, that no input waited on any
+   connection (EPOLLIN is reported while the receive queue holds a byte,
+   tcp(7)), as the batch's short replies learn it from one wait
+   (L{epollreactor._dispatch}).  A write made outside any read (a
+   timer's, a deferred's) makes that wait.  After a wait that reported
+   events, the time their dispatch took could have brought input, and
+   C{FIONREAD} asks.  It is not spared after a read that drained the
+   socket (a C{recv} that got less than it asked for), which would answer
+   the same question: how much C{doRead} got is Twisted's transport's to
+   know, and nothing it keeps tells us.
 """
 
 from array import array
@@ -207,10 +215,6 @@ __all__ = ["WritePolicy"]
 #: default): a buffer shorter than this is never more than one segment, and
 #: is written without asking the kernel for the connection's MSS.
 SMALLEST_SEGMENT = 536
-
-#: The largest MSS TCP over IPv4 or IPv6 can have (an IP datagram's 65,535
-#: bytes less 40 of headers): a longer reply is never one segment.
-LARGEST_SEGMENT = 65_495
 
 #: The longest reply, in bytes, that leaves with the others of its wait
 #: rather than right after its own read ("The same turn"): below it a
@@ -412,7 +416,7 @@ class WritePolicy:
         return isTCP and _buffered(connection) <= BATCHED_REPLY
 
     def sameTurn(
-        self, record: Registration, asked: bool = False
+        self, record: Registration, asked: bool = False, continued: bool = False
     ) -> Optional[BaseException]:
         """
         After a C{doRead} of C{record}'s owner that wrote, while the kernel
@@ -424,6 +428,8 @@ class WritePolicy:
 
         @param asked: whether the kernel said, since the read, that no
             input waits on the connection, which then is not asked again.
+        @param continued: whether the owner owed a write attempt already
+            before that read: the reply was begun by an earlier one.
         @return: what C{doWrite} returned, or C{None} when it was not
             called.
         """
@@ -436,23 +442,29 @@ class WritePolicy:
         if not isTCP:
             return None
         buffered = _buffered(connection)
-        if buffered > LARGEST_SEGMENT or buffered > connection.SEND_LIMIT:
-            # More than any segment: asking the kernel would be wasted.
+        if buffered > connection.SEND_LIMIT:
             return None
         sock = connection.socket
+        several = False
         if buffered > SMALLEST_SEGMENT:
             if record.fresh:
                 record.fresh -= 1
             elif not _readOptions(record, sock):
                 return None
-            if buffered > record.segment:
-                # More than one segment: its input may still arrive.
+            # Nagle may hold the end of a reply of several segments.
+            several = buffered > record.segment and not record.noDelay
+            if several and continued:
+                # A request in pieces: the whole-segment rule's, after the
+                # wait's other events.
                 return None
         if not asked and _unread(sock):
             # The input that drives the reply goes on: after the next wait.
             return None
         record.owedWrite = False
         why: Optional[BaseException] = connection.doWrite()
+        if several and not why:
+            # The burst may end here; if its tail is held, it is pushed.
+            pushHeldTail(connection, buffered, False)
         return why
 
     # Whole segments.

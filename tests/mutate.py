@@ -632,13 +632,27 @@ MUTANTS: Tuple[Mutant, ...] = (
         "sends than Twisted's reactor makes",
     ),
     Mutant(
-        "same-turn write of more than a segment",
+        "a same-turn reply's held tail left to the delayed ACK",
         WRITING,
-        "            if buffered > record.segment:\n",
-        "            if False:\n",
-        ("tests/test_writing.py::test_aReplyLongerThanASegmentWaitsForTheNextWait",),
+        "        if several and not why:\n",
+        "        if False:\n",
+        ("tests/test_tails.py::test_aReplySentInTheTurnThatReadIsPushedToo",),
         "a reply sent while its request's last segment is on its way ends "
-        "short, and the rest's short end waits for the delayed ACK",
+        "short, and the rest's short end waits for the delayed ACK (40 ms)",
+    ),
+    Mutant(
+        "a same-turn reply of several segments to a request read in pieces",
+        WRITING,
+        "            if several and continued:\n",
+        "            if False:\n",
+        (
+            (
+                "tests/test_earlywrite.py::"
+                "test_aLongReplyToARequestReadInPiecesWaitsForTheWaitsOtherEvents"
+            ),
+        ),
+        "each piece of a request that arrives in pieces is answered at once, "
+        "ending short, and pushed: three system calls more a piece",
     ),
     Mutant(
         "same-turn write still owed",

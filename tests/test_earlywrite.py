@@ -305,7 +305,7 @@ def test_sendOnlyAfterAskingForMoreInput(
     assert sends >= 1
 
 
-@pytest.mark.parametrize("size", [64, 4096, 30_000])
+@pytest.mark.parametrize("size", [64, 4096, 30_000, 65_536])
 def test_aWholeReplyGoesOutInTheTurnThatRead(
     reactor: EPollReactor,
     connection: Tuple[socket.socket, List[Tuple[str, int]]],
@@ -317,7 +317,8 @@ def test_aWholeReplyGoesOutInTheTurnThatRead(
     it, is sent right after the C{recv} that read the request, in the same
     iteration, so each message costs one C{epoll_wait}, one C{recv} and
     one C{send}, and no C{epoll_ctl}; and since nothing is owed after it,
-    each wait may sleep.  (Twisted's reactor makes two waits and two
+    each wait may sleep, for a reply of several segments too (64 KiB is
+    two on loopback).  (Twisted's reactor makes two waits and two
     C{epoll_ctl} calls per message.)
     """
     client, trace = connection
@@ -521,6 +522,49 @@ def test_longerRepliesLeaveRightAfterTheirRead(
     assert calls == ["recv", "send"] * 4
 
 
+def test_aLongReplyToARequestReadInPiecesWaitsForTheWaitsOtherEvents(
+    reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A reply of several segments that an earlier read began (its request
+    came in pieces, and the first read found more waiting) is not sent in
+    the turn that reads the last piece but after the other events of that
+    wait: a client in the same process often writes the rest of such a
+    request in those very events, and the whole-segment rule then sends
+    the burst in whole segments, where a reply sent at once would end
+    short at every piece, each pushed (three system calls more a piece).
+    """
+    trace: List[Tuple[str, int]] = []
+    now = time.monotonic()
+    monkeypatch.setattr(_registrations, "monotonic", lambda: now)
+    served = [serveEcho(reactor) for _ in range(2)]
+    for _, transport, _ in served:
+        transport.socket = CountingSocket(transport.socket, trace)
+    (pieces, _, _), (other, _, _) = served
+    try:
+        request = b"p" * (65_536 + 464)
+        pieces.setblocking(True)
+        pieces.sendall(request)
+        reactor.doIteration(0.01)
+        assert [call for call in trace if call[0] in ("recv", "send")] == [
+            ("recv", 65_536)
+        ]
+        other.send(b"o" * 100)
+        reactor.doIteration(0)
+        assert [call for call in trace if call[0] in ("recv", "send")] == [
+            ("recv", 65_536),
+            ("recv", 464),
+            ("recv", 100),
+            ("send", 100),
+            ("send", len(request)),
+        ]
+    finally:
+        for client, transport, port in served:
+            client.close()
+            transport.loseConnection()
+            port.stopListening()
+
+
 class Tally(Protocol):
     """
     Answers each piece of input with one byte.
@@ -630,20 +674,23 @@ def test_theSocketOptionsServeManyMessages(
     assert [call for call, _ in trace].count("send") == 100
 
 
-def test_aReplyLongerThanTheSegmentAsksNothingAfterAQuietWait(
+def test_aWriteLongerThanTheSegmentAsksNothingAfterAQuietWait(
     reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """
-    A reply longer than the connection's MSS is never sent in the turn that
-    read its request, so that turn does not ask whether more input waits;
-    the next wait, which reports nothing for the connection, says none
-    does, and the C{doWrite} after it sends the reply whole without a
-    C{FIONREAD}.  (The client asks for an MSS of 1,000 bytes, so that a 4
-    KiB reply is several segments.)
+    A write of several segments made outside any C{doRead} (a timer's) is
+    owed a write attempt after the next wait; when that wait reports
+    nothing, it said that no input waits on the connection, and the
+    C{doWrite} after it sends the write whole without a C{FIONREAD}.  (The
+    client asks for an MSS of 1,000 bytes, so that 4 KiB is several
+    segments.)
     """
-    with traced(reactor, monkeypatch, segment=1000) as (client, trace):
+    with traced(reactor, monkeypatch, AnswersNextTurn, segment=1000) as (
+        client,
+        trace,
+    ):
         for _ in range(20):
-            exchange(reactor, client, b"s" * 4096)
+            exchange(reactor, client, b"s" * 4096, timers=True)
         assert [
             (call, value) for call, value in trace if call in ("recv", "unread", "send")
         ] == [("recv", 4096), ("send", 4096)] * 20
@@ -654,24 +701,36 @@ def test_aWaitThatReportsInputLeavesTheQuestionToTheWrite(
     reactor: EPollReactor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """
-    When the wait after a long reply's request reports more input on its
-    connection, that input is read into the reply first, and the
-    C{doWrite} after it asks whether still more waits (C{FIONREAD}) before
-    it sends the reply whole: the wait spoke of a moment before that read.
+    When the wait after a write of several segments reports input on its
+    connection, that input is read first, and the C{doWrite} after it asks
+    whether still more waits (C{FIONREAD}) before it sends the write whole:
+    the wait spoke of a moment before that read.  (The write is longer
+    than L{_writing.BATCHED_REPLY}, and that read did not begin it, so it
+    is not sent in that turn.)
     """
-    with traced(reactor, monkeypatch, segment=1000) as (client, trace):
-        client.send(b"r" * 4096)
-        reactor.doIteration(0)
+    with traced(reactor, monkeypatch, AnswersNextTurn, segment=1000) as (
+        client,
+        trace,
+    ):
+        client.send(b"r" * 8192)
+        reactor.doIteration(0.01)
         client.send(b"R" * 100)
         received = 0
         for _ in range(LIMIT):
+            reactor.runUntilCurrent()
             reactor.doIteration(0.01)
             received += drain(client)
-            if received == 4196:
+            if received == 8292:
                 break
         assert [
             (call, value) for call, value in trace if call in ("recv", "unread", "send")
-        ] == [("recv", 4096), ("recv", 100), ("unread", 0), ("send", 4196)]
+        ] == [
+            ("recv", 8192),
+            ("recv", 100),
+            ("unread", 0),
+            ("send", 8192),
+            ("send", 100),
+        ]
 
 
 def test_aWriteShorterThanASegmentAsksNothing(
@@ -707,13 +766,16 @@ def test_noQuestionAboutInputOnAConnectionWithNoDelay(
 ) -> None:
     """
     Nothing is held on a connection whose application set C{TCP_NODELAY},
-    so a large echo there (100 KiB, vmbench's largest) costs no
-    C{FIONREAD}, and its socket options are read once for many messages.
+    so the writes of a large echo there (100 KiB, vmbench's largest) ask
+    no C{FIONREAD}: the only questions are the same-turn ones, one after
+    each read that wrote (whether its request goes on); and its socket
+    options are read once for many messages.
     """
     with traced(reactor, monkeypatch, NoDelayEcho) as (client, trace):
         for _ in range(20):
             exchange(reactor, client, b"n" * 102_400, burst=True)
-        assert [call for call, _ in trace].count("unread") == 0
+        reads = [call for call, value in trace if call == "recv" and value]
+        assert [call for call, _ in trace].count("unread") == len(reads)
         assert [call for call, _ in trace].count("getsockopt") <= 2 * (1 + GROWTH)
 
 

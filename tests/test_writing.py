@@ -117,41 +117,6 @@ def test_aBurstEndsInItsOnlyShortSegment(
         assert shortSends(sends) in ([], [len(sends) - 1]), sends
 
 
-def test_aReplyLongerThanASegmentWaitsForTheNextWait(reactor: EPollReactor) -> None:
-    """
-    A reply of more than one segment is not sent in the turn that read its
-    request, even when nothing more is unread then: the rest of a request
-    that spans segments may be on its way, and a reply sent early would end
-    in a short segment that the rest's own short end then waits behind.  So
-    a message whose second half arrives after its first was read is still
-    echoed with one short segment, at its end.  (The client asks for an MSS
-    of 8,000 bytes, so that each half, 20,000 bytes, is several segments
-    but less than any MSS loopback has.)
-    """
-    sends: List[Send] = []
-    client, transport, port = serveEcho(reactor, segment=8_000)
-    try:
-        transport.socket = MeasuringSocket(transport.socket, sends)
-        half = b"h" * 20_000
-        for _ in range(3):
-            del sends[:]
-            assert client.send(half) == len(half)
-            reactor.doIteration(0)
-            assert client.send(half) == len(half)
-            received = 0
-            for _ in range(LIMIT):
-                reactor.doIteration(0)
-                received += drain(client)
-                if received == 2 * len(half):
-                    break
-            assert max(segment for _, _, segment in sends) < len(half)
-            assert shortSends(sends) in ([], [len(sends) - 1]), sends
-    finally:
-        client.close()
-        transport.loseConnection()
-        port.stopListening()
-
-
 def test_aMessageOneSendTakesIsSentWhole(
     reactor: EPollReactor,
     served: Tuple[socket.socket, Any, List[Send]],
