@@ -65,7 +65,9 @@ sets C{TCP_NODELAY} and clears it again (fact 5).
    (L{WritePolicy.sameTurn<epollreactor._writing.WritePolicy.sameTurn>}),
    and three C{getsockopt}/C{setsockopt} calls more only when something is
    held.  A same-turn reply of one segment asks nothing: it is sent while
-   nothing else is unacknowledged in request/response traffic.
+   nothing else is unacknowledged in request/response traffic.  Nor does
+   a write on a connection that the write policy last found with
+   C{TCP_NODELAY} set (it reads the option every few dozen decisions).
 
 A failing call means the connection is failing, which its next C{doRead}
 or C{doWrite} reports; the push is then left undone.

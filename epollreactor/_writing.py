@@ -16,9 +16,10 @@ C{epoll_ctl(2)} calls per message of Twisted's reactor (Twisted issue
 5303) without sending earlier than it would (but for "The same turn",
 below): Twisted calls C{doWrite} only after a wait that reported EPOLLOUT,
 and in the same event calls C{doRead} first, so a reply goes out with all
-the input that had arrived by then, and so does ours.  A write is never sent before the kernel was asked
-whether more input for the same reply is there; C{tests/test_earlywrite.py}
-pins that in system calls.
+the input that had arrived by then, and so does ours.  A write is never
+sent before the kernel was asked whether more input for the same reply is
+there, but on a connection with C{TCP_NODELAY} (below);
+C{tests/test_earlywrite.py} pins that in system calls.
 
 The same turn
 =============
@@ -31,7 +32,13 @@ TCP connection whose C{doRead} wrote is written in the iteration that read
 been handled, below), when all of these hold:
 
  - nothing more is waiting to be read on it (C{FIONREAD}, tcp(7)): a
-   request not yet all read may add to the reply;
+   request not yet all read may add to the reply.  Not asked for a reply
+   of more than L{SMALLEST_SEGMENT} bytes on a connection whose
+   application set C{TCP_NODELAY}: it asked for every write to leave at
+   once, and with Nagle off no part of a reply sent early waits for an
+   acknowledgement, so the question, which almost always answers no,
+   would cost a system call per message to save a C{send()} now and
+   then;
  - one C{send()} takes the reply whole (at most C{SEND_LIMIT});
  - no tail of an earlier burst is held on it;
  - a reply of more than one segment (the MSS the kernel reports then), on
@@ -178,17 +185,18 @@ per message, so they are asked sparingly:
    a cut of stale segments would leave a short segment in the middle of
    the burst.  After that a cut takes it from the cache too, which spares
    a C{getsockopt} per C{send()} of a long burst.  A stale one, once path
-   MTU discovery changed it, costs no wait: the short
-   segment it leaves in the middle of a burst is either still queued when
-   the next C{send()} adds to it (C{tcp_sendmsg} fills the queue's last
-   buffer) or sent, and then acknowledged with the full segments after
-   it, as "Why this cannot bring the wait back" says; a tail held at the
-   burst's end is pushed (L{epollreactor._tails}).
+   MTU discovery changed it, costs no wait: the short segment it leaves
+   in the middle of a burst is either still queued when the next
+   C{send()} adds to it (C{tcp_sendmsg} fills the queue's last buffer) or
+   sent, and then acknowledged with the full segments after it, as "Why
+   this cannot bring the wait back" says; a tail held at the burst's end
+   is pushed (L{epollreactor._tails}).
  - C{FIONREAD} is asked only where its answer can change the decision,
    after the checks that need none: a reply that one C{send()} cannot take
    is never sent in the turn that read, a burst's first call of less than
-   a segment is sent whole whatever input waits, and nothing is held on a
-   connection with C{TCP_NODELAY}.  Nor is it asked by the write attempts
+   a segment is sent whole whatever input waits, and on a connection with
+   C{TCP_NODELAY} nothing is held and a reply's rest is not waited for
+   ("The same turn").  Nor is it asked by the write attempts
    owed after a wait that reported no event: that wait said, a moment
    before and with nothing dispatched since, that no input waited on any
    connection (EPOLLIN is reported while the receive queue holds a byte,
@@ -467,19 +475,20 @@ class WritePolicy:
         if buffered > connection.SEND_LIMIT:
             return None
         sock = connection.socket
-        several = False
+        several = noDelay = False
         if buffered > SMALLEST_SEGMENT:
             if record.fresh:
                 record.fresh -= 1
             elif not _readOptions(record, sock):
                 return None
+            noDelay = record.noDelay
             # Nagle may hold the end of a reply of several segments.
-            several = buffered > record.segment and not record.noDelay
+            several = buffered > record.segment and not noDelay
             if several and continued:
                 # A request in pieces: the whole-segment rule's, after the
                 # wait's other events.
                 return None
-        if not asked and _unread(sock):
+        if not (asked or noDelay) and _unread(sock):
             # The input that drives the reply goes on: after the next wait.
             return None
         record.owedWrite = False
@@ -534,7 +543,7 @@ class WritePolicy:
         sendLimit = self._wholeSegments(record, buffered, previous, afterRead)
         if sendLimit is None:
             why = selectable.doWrite()
-            if not why:
+            if not why and not record.noDelay:
                 pushHeldTail(selectable, buffered, previous >= 0)
             return why
         if sendLimit:

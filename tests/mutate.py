@@ -487,8 +487,25 @@ MUTANTS: Tuple[Mutant, ...] = (
         TAILS,
         "        if sock.getsockopt(IPPROTO_TCP, TCP_NODELAY):\n",
         "        if False:\n",
-        ("tests/test_tails.py::test_aConnectionWithNoDelayIsLeftAlone",),
+        ("tests/test_tails.py::test_noDelaySetSinceTheLastReadingIsLeftAlone",),
         "an application that set TCP_NODELAY finds it cleared",
+    ),
+    Mutant(
+        "held output asked for on a TCP_NODELAY connection",
+        WRITING,
+        "            if not why and not record.noDelay:\n",
+        "            if not why:\n",
+        ("tests/test_tails.py::test_aConnectionWithNoDelayIsLeftAlone",),
+        "a burst's end costs an ioctl where Nagle holds nothing",
+    ),
+    Mutant(
+        "a TCP_NODELAY reply waits for its request's rest",
+        WRITING,
+        "            noDelay = record.noDelay\n",
+        "",
+        ("tests/test_earlywrite.py::test_aNoDelayReplyLeavesInTheTurnThatRead",),
+        "a FIONREAD per message where the application asked for every "
+        "write to leave at once",
     ),
     Mutant(
         "small writes pushed",
@@ -625,7 +642,7 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "same-turn write blind to input waiting",
         WRITING,
-        "        if not asked and _unread(sock):\n",
+        "        if not (asked or noDelay) and _unread(sock):\n",
         "        if False:\n",
         ("tests/test_earlywrite.py::test_aReplyToInputStillWaitingWaitsForIt",),
         "a reply goes out while its request is still being read, in more "

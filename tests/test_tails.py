@@ -279,7 +279,8 @@ def test_aConnectionWithNoDelayIsLeftAlone(
     """
     On a connection whose application set C{TCP_NODELAY}, a burst whose
     end the kernel holds (here for the client's window: a 4 KiB receive
-    buffer, not read) is left as it is: no setting is made, and
+    buffer, not read) is left as it is: the write policy, which read the
+    option, does not even ask what is held, no setting is made, and
     C{TCP_NODELAY} is still on.
     """
     client, transport, port = slowReader(reactor, receiveBuffer=4_096)
@@ -287,6 +288,33 @@ def test_aConnectionWithNoDelayIsLeftAlone(
     transport.setTcpNoDelay(True)
     transport.socket.settings.clear()
     writeAll(reactor, transport, b"f" * FIRST)
+    writeAll(reactor, transport, b"w" * 5_000)
+    assert questions == []
+    assert unsent(transport.socket) > 0
+    assert transport.socket.settings == []
+    assert noDelay(transport.socket) == 1
+
+
+def test_noDelaySetSinceTheLastReadingIsLeftAlone(
+    reactor: EPollReactor,
+    connections: List[Tuple[socket.socket, Any]],
+    questions: List[int],
+) -> None:
+    """
+    An application may set C{TCP_NODELAY} after the write policy last read
+    it: the kernel is then asked what it holds at a burst's end, but the
+    push looks at the option itself and leaves the connection as it is.
+    """
+    client, transport, port = slowReader(reactor, receiveBuffer=4_096)
+    connections.append((client, port))
+    for _ in range(2):
+        # Writes longer than the smallest segment, each a decision of the
+        # write policy, the second of which finds the MSS the first read:
+        # the options read then serve the decisions that follow.
+        writeAll(reactor, transport, b"f" * 1_000)
+    transport.setTcpNoDelay(True)
+    transport.socket.settings.clear()
+    del questions[:]
     writeAll(reactor, transport, b"w" * 5_000)
     assert questions and 0 < questions[-1] < 5_000
     assert unsent(transport.socket) > 0
