@@ -226,7 +226,6 @@ class Registration:
     @ivar noDelay: whether its socket had C{TCP_NODELAY} set then.
     @ivar fresh: how many more decisions the write policy may take on
         those two before it reads them again; 0: read them first.
-    @ivar steady: how many readings in a row found that MSS.
     @ivar quiet: true only during the write attempt owed to it after a
         wait that reported no event, so no input waited on it then, which
         the write policy need not ask again.
@@ -245,7 +244,6 @@ class Registration:
         "segment",
         "noDelay",
         "fresh",
-        "steady",
         "quiet",
     )
 
@@ -262,7 +260,6 @@ class Registration:
         self.segment = 0
         self.noDelay = False
         self.fresh = 0
-        self.steady = 0
         self.quiet = False
 
     def wanted(self) -> int:

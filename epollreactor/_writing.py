@@ -180,17 +180,13 @@ per message, so they are asked sparingly:
    answer costs at most what the rule saves, never a byte or a wait of its
    own: a tail held up to L{HOLD_LIMIT} on a connection that has just set
    C{TCP_NODELAY}, a call sent whole as Twisted sends it, or a reply left
-   for the next wait.  The MSS a call is cut to is read again for each
-   cut until L{STEADY} readings in a row found it the same: while it grows,
-   a cut of stale segments would leave a short segment in the middle of
-   the burst.  After that a cut takes it from the cache too, which spares
-   a C{getsockopt} per C{send()} of a long burst.  A stale one, once path
-   MTU discovery changed it, costs no wait: the short segment it leaves
-   in the middle of a burst is either still queued when the next
-   C{send()} adds to it (C{tcp_sendmsg} fills the queue's last buffer) or
-   sent, and then acknowledged with the full segments after it, as "Why
-   this cannot bring the wait back" says; a tail held at the burst's end
-   is pushed (L{epollreactor._tails}).
+   for the next wait.  The one answer never taken from the cache is the MSS
+   a call is cut to: a cut of stale segments would leave the short segment
+   in the middle of the burst that cutting exists to avoid, and a call
+   that cuts sends at least a segment, so one C{getsockopt} more is small
+   beside it.  Nor can the cache tell when the MSS has stopped growing:
+   it has stayed the same for eight readings and then grown again
+   (bench/README.md, "An MSS cached for cuts, withdrawn").
  - C{FIONREAD} is asked only where its answer can change the decision,
    after the checks that need none: a reply that one C{send()} cannot take
    is never sent in the turn that read, a burst's first call of less than
@@ -252,11 +248,6 @@ HOLD_LIMIT = 0.001
 #: How many of a connection's write decisions one reading of its MSS and
 #: C{TCP_NODELAY} serves (the module's docstring, "What the rule reads").
 REREAD = 32
-
-#: How many readings in a row must find the same MSS before a cut is made
-#: to it as last read rather than as the kernel reports it then ("What the
-#: rule reads").
-STEADY = 8
 
 #: Twisted's Unix socket connections, which are TCP connections by class.
 _UNIX = (unix.Server, unix.Client)
@@ -328,22 +319,9 @@ def _readOptions(record: Registration, sock: Any) -> bool:
     except OSError:
         return False
     record.noDelay = bool(noDelay)
-    _keepSegment(record, segment)
+    record.fresh = REREAD - 1 if segment == record.segment else 0
+    record.segment = segment
     return True
-
-
-def _keepSegment(record: Registration, segment: int) -> None:
-    """
-    Keep C{segment}, the MSS just read, in C{record}: the same as before, it
-    serves the next L{REREAD} decisions; changed, only the next one.
-    """
-    if segment == record.segment:
-        record.fresh = REREAD - 1
-        record.steady += 1
-    else:
-        record.segment = segment
-        record.fresh = 0
-        record.steady = 0
 
 
 def _segment(record: Registration, sock: Any) -> int:
@@ -356,7 +334,9 @@ def _segment(record: Registration, sock: Any) -> int:
         segment: int = sock.getsockopt(IPPROTO_TCP, TCP_MAXSEG)
     except OSError:
         return 0
-    _keepSegment(record, segment)
+    if segment != record.segment:
+        record.segment = segment
+        record.fresh = 0
     return segment
 
 
@@ -611,12 +591,9 @@ class WritePolicy:
         else:
             more = buffered - previous >= SMALLEST_SEGMENT
             writing = bool(afterRead) and more and not waitsForEmpty
-        if record.steady < STEADY:
-            # A cut is whole segments of the MSS now: it grows while the
-            # peer's window opens (tcp_bound_to_half_wnd).
-            segment = _segment(record, sock)
-        else:
-            segment = record.segment
+        # A cut is whole segments of the MSS now, not as last read: it grows
+        # while the peer's window opens (tcp_bound_to_half_wnd).
+        segment = _segment(record, sock)
         if segment <= 0 or limit < segment:
             return None
         whole = limit - limit % segment

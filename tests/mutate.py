@@ -683,8 +683,8 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "socket options read once for good",
         WRITING,
-        "        record.fresh = REREAD - 1\n",
-        "        record.fresh = 1 << 62\n",
+        "    record.fresh = REREAD - 1 if segment == record.segment else 0\n",
+        "    record.fresh = 1 << 62\n",
         ("tests/test_writing.py::test_noDelaySetLaterIsHonoured",),
         "an application that sets TCP_NODELAY after its first writes has "
         "its writes held for good",
@@ -692,27 +692,19 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "socket options read for every decision",
         WRITING,
-        "        record.fresh = REREAD - 1\n",
-        "        record.fresh = 0\n",
+        "    record.fresh = REREAD - 1 if segment == record.segment else 0\n",
+        "    record.fresh = 0\n",
         ("tests/test_earlywrite.py::test_theSocketOptionsServeManyMessages",),
         "every message costs two getsockopt calls more",
     ),
     Mutant(
         "a burst cut to the MSS as last read",
         WRITING,
-        "        if record.steady < STEADY:\n",
-        "        if False:\n",
+        "        segment = _segment(record, sock)\n",
+        "        segment = record.segment\n",
         ("tests/test_writing.py::test_aBurstEndsInItsOnlyShortSegment",),
         "early in a connection, while the MSS grows, a burst is cut to "
         "stale segments and carries short ones in its middle",
-    ),
-    Mutant(
-        "the MSS read for every cut",
-        WRITING,
-        "            segment = record.segment\n",
-        "            segment = _segment(record, sock)\n",
-        ("tests/test_writing.py::test_aSteadyMSSServesManyCuts",),
-        "every send of a long burst costs a getsockopt call more",
     ),
     Mutant(
         "SEND_LIMIT left on the transport",

@@ -20,7 +20,7 @@ from twisted.internet.protocol import Factory, Protocol
 
 from epollreactor import _writing
 from epollreactor._reactor import EPollReactor
-from epollreactor._writing import HOLD_LIMIT, REREAD, STEADY
+from epollreactor._writing import HOLD_LIMIT, REREAD
 from tests.test_earlywrite import LIMIT, Echo, drain, exchange, serveEcho
 
 #: One C{send()}: bytes asked for, bytes taken, the connection's MSS then.
@@ -41,7 +41,6 @@ class MeasuringSocket:
         """
         self._real = real
         self._sends = sends
-        self.segmentsAsked = 0
 
     def send(self, data: Any) -> int:
         """
@@ -51,14 +50,6 @@ class MeasuringSocket:
         sent = self._real.send(data)
         self._sends.append((len(data), sent, segment))
         return sent
-
-    def getsockopt(self, level: int, option: int, *rest: int) -> Any:
-        """
-        C{getsockopt(2)}, with the reactor's questions for the MSS counted.
-        """
-        if (level, option) == (socket.IPPROTO_TCP, socket.TCP_MAXSEG):
-            self.segmentsAsked += 1
-        return self._real.getsockopt(level, option, *rest)
 
     def __getattr__(self, name: str) -> Any:
         """
@@ -165,31 +156,6 @@ def test_theTransportsOwnSendLimitIsKeptAndHonoured(
     assert max(asked for asked, _, _ in sends) <= 100_000
     assert shortSends(sends) in ([], [len(sends) - 1]), sends
     assert vars(transport)["SEND_LIMIT"] == 100_000
-
-
-def test_aSteadyMSSServesManyCuts(
-    reactor: EPollReactor,
-    served: Tuple[socket.socket, Any, List[Send]],
-) -> None:
-    """
-    Once L{STEADY} readings in a row found a connection's MSS unchanged,
-    its bursts are cut to the MSS as last read, which is read again only
-    with C{TCP_NODELAY}, once every L{REREAD} decisions: not once per
-    C{send()}.  The cuts are still whole segments of the MSS the kernel
-    reports when each is sent.
-    """
-    client, transport, sends = served
-    for _ in range(STEADY):
-        exchange(reactor, client, b"w" * 1_048_576, burst=True)
-    transport.socket.segmentsAsked = 0
-    made = 0
-    for _ in range(4):
-        del sends[:]
-        exchange(reactor, client, b"s" * 1_048_576, burst=True)
-        assert shortSends(sends) in ([], [len(sends) - 1]), sends
-        made += len(sends)
-    assert made >= 4 * 8
-    assert transport.socket.segmentsAsked <= made // REREAD + 4
 
 
 class Download(Protocol):
