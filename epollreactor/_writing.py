@@ -262,7 +262,6 @@ _NOTHING_OWED: List[Registration] = []
 
 #: C{dispatch(record, event)}, as the reactor's dispatcher builds it.
 Dispatch = Callable[[Registration, int], None]
-_ABSENT = object()
 
 
 def _buffered(transport: Any) -> int:
@@ -527,12 +526,19 @@ class WritePolicy:
                 pushHeldTail(selectable, buffered, previous >= 0)
             return why
         if sendLimit:
-            own = selectable.__dict__.get("SEND_LIMIT", _ABSENT)
+            # Whether the application set its own is told by the value, not
+            # by reading the transport's __dict__: on CPython 3.11 and later
+            # that read gives up the object's inline attribute values, and
+            # every attribute access of Twisted's on the connection is about
+            # twice as slow from then on (bench/README.md, "A transport's
+            # __dict__ read").  An own value equal to the class's is dropped,
+            # which changes nothing a send sees.
+            own = selectable.SEND_LIMIT
             selectable.SEND_LIMIT = sendLimit
             try:
                 why = selectable.doWrite()
             finally:
-                if own is _ABSENT:
+                if own == getattr(selectable.__class__, "SEND_LIMIT", None):
                     del selectable.SEND_LIMIT
                 else:
                     selectable.SEND_LIMIT = own

@@ -714,6 +714,15 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_writing.py::test_theTransportsOwnSendLimitIsKeptAndHonoured",),
         "an application's connection keeps a send limit it never set",
     ),
+    Mutant(
+        "a transport's __dict__ read for its own SEND_LIMIT",
+        WRITING,
+        "            own = selectable.SEND_LIMIT\n",
+        '            own = selectable.__dict__.get("SEND_LIMIT", selectable.SEND_LIMIT)\n',
+        ("tests/test_writing.py::test_aCutNeverReadsTheTransportsDict",),
+        "every attribute access of Twisted's on a connection the write policy "
+        "cut is about twice as slow for the rest of its life (CPython 3.11+)",
+    ),
 )
 
 

@@ -158,6 +158,32 @@ def test_theTransportsOwnSendLimitIsKeptAndHonoured(
     assert vars(transport)["SEND_LIMIT"] == 100_000
 
 
+def test_aCutNeverReadsTheTransportsDict(
+    reactor: EPollReactor,
+    served: Tuple[socket.socket, Any, List[Send]],
+) -> None:
+    """
+    A burst cut to whole segments sets and restores its transport's
+    C{SEND_LIMIT} without reading the transport's C{__dict__}: on CPython
+    3.11 and later that read gives up the object's inline attribute
+    values, and every attribute access on the connection is slower for the
+    rest of its life.
+    """
+    client, transport, sends = served
+    reads: List[str] = []
+
+    class Watched(transport.__class__):
+        def __getattribute__(self, name: str) -> Any:
+            if name == "__dict__":
+                reads.append(name)
+            return super().__getattribute__(name)
+
+    transport.__class__ = Watched
+    exchange(reactor, client, b"w" * 1_048_576, burst=True)
+    assert len(sends) > 1 and shortSends(sends) == [len(sends) - 1], sends
+    assert reads == []
+
+
 class Download(Protocol):
     """
     Answers any input with one write of L{SIZE} bytes: a large response,
