@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 from epollreactor import EPollReactor
 from epollreactor._registrations import WATCH_PERIOD, WATCH_WAKE
 from epollreactor.contract.lost import LOST_BOUND, lostMachine
+from epollreactor.contract.shrink import replay
 from tests.kernel import interestList
 
 LostMachine = lostMachine(EPollReactor)
@@ -71,6 +72,28 @@ def test_aReactorThatNeverChecksBreaksTheRule() -> None:
         assert "lost-within-bound" in broken, machine.judge.violations
     finally:
         machine.teardown()
+
+
+def test_anOwnerEvictedAndAddedAgainInOneIterationLostNothing() -> None:
+    """
+    Two stale owners of one number that add each other back from their
+    callbacks, each add evicting the other with a warning, are each a new
+    addition every time, which lost nothing: the machine holds no
+    C{lost-within-bound} against the one whose file was replaced (the
+    example Hypothesis found on 2026-12-07, where it did).
+    """
+    steps = [
+        ("dup2Onto", 0, 0, 3),
+        ("add", 2, 220, 7),
+        ("react", 0, 255, 1),
+        ("dup2Onto", 1, 0, 0),
+        ("dup2Onto", 0, 0, 0),
+        ("hangUp", 0, 0, 0),
+        ("entangle", 0, 125, 9),
+        ("dup2Onto", 1, 0, 0),
+    ]
+    iterations = [("iterate", 0, 0, 0)] * (int(LOST_BOUND) + 2)
+    assert replay(LostMachine, "socketpair", steps + iterations) is None
 
 
 class Reader:

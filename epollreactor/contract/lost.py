@@ -150,6 +150,20 @@ class LostMachine(AloneMachine):
             elif name in self.registered and name not in self.lostSince:
                 self.lostSince[name] = self.ours.clock.now
 
+    def _add(self, name: str, event: int, inCallback: bool = False) -> None:
+        """
+        Judge an add as L{AloneMachine} does; but a channel added again
+        after another took its number is a new addition
+        (L{Contract.expectAdd<epollreactor.contract.model.Contract.expectAdd>}),
+        which lost nothing, even when the eviction and the new addition
+        fall in one step (one iteration's callbacks), which L{takeStep}
+        alone would not see.
+        """
+        if name in self.contract.evicted:
+            self.registered.discard(name)
+            self.lostSince.pop(name, None)
+        super()._add(name, event, inCallback)
+
     def _call(self, channel: Channel, method: str, atEnd: bool) -> None:
         """
         Judge a call as L{AloneMachine} does; and a C{doRead} of a lost
