@@ -6,6 +6,7 @@ contract package's (L{epollreactor.contract.kernel}), which the state
 machines judge by.
 """
 
+import gc
 import os
 
 import pytest
@@ -22,6 +23,7 @@ __all__ = [
     "isEpollDescriptor",
     "closedDescriptor",
     "openDescriptors",
+    "settledDescriptors",
 ]
 
 
@@ -41,3 +43,13 @@ def openDescriptors() -> int:
     @return: how many descriptors this process has open.
     """
     return len(os.listdir("/proc/self/fd"))
+
+
+def settledDescriptors() -> int:
+    """
+    @return: how many descriptors this process has open once earlier code's
+        garbage is collected: a collection set off later, by any allocation,
+        would close its sockets and lower a count taken after it.
+    """
+    gc.collect()
+    return openDescriptors()

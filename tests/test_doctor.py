@@ -6,7 +6,6 @@ The broken cases are real: a child process whose Twisted cannot see our
 plugin, and one that has run out of file descriptors.
 """
 
-import gc
 import io
 import os
 import select
@@ -20,7 +19,7 @@ import pytest
 import epollreactor
 from epollreactor import EPollReactor, EpollSelector, _doctor, _libc, _reactorcheck
 from epollreactor._libc import EVENT, PROCESS_IMAGE, epoll_event, libcName
-from tests.kernel import openDescriptors
+from tests.kernel import openDescriptors, settledDescriptors
 from tests.withouttwisted import HIDE_TWISTED
 
 
@@ -100,10 +99,7 @@ def test_selfTestsPassAndCloseWhatTheyOpen() -> None:
     no descriptor open: not its socket pair, its epoll instance nor the
     reactor's waker.
     """
-    # Earlier tests' garbage closes its sockets when collected, which an
-    # allocation here could set off between the two counts.
-    gc.collect()
-    before = openDescriptors()
+    before = settledDescriptors()
     _doctor.reactorSelfTest()
     _doctor.selectorSelfTest()
     assert openDescriptors() == before
@@ -167,9 +163,7 @@ def test_selfTestsNoticeBrokenDelivery(
     what it opened.
     """
     monkeypatch.setattr(module, name, broken)
-    # As in test_selfTestsPassAndCloseWhatTheyOpen.
-    gc.collect()
-    before = openDescriptors()
+    before = settledDescriptors()
     with pytest.raises(_doctor.DoctorError) as raised:
         test(0.2)
     assert str(raised.value) == message

@@ -43,7 +43,7 @@ from tests.contract import (
     skipUnlessCPython,
     socketPair,
 )
-from tests.kernel import isEpollDescriptor, openDescriptors
+from tests.kernel import isEpollDescriptor, openDescriptors, settledDescriptors
 
 #: The EPOLL* names epollreactor exports, as select does on Linux
 #: (L{test_noConstantMissing} checks that select has none more).
@@ -103,10 +103,7 @@ def test_sizehintZeroOrBelowMinusOne(epoll: Any, sizehint: int) -> None:
     A C{sizehint} of 0 or below -1 raises L{ValueError} (CPython's
     C{test_errors}).
     """
-    # Earlier tests' garbage closes its sockets when collected, which an
-    # allocation here could set off between the two counts.
-    gc.collect()
-    before = openDescriptors()
+    before = settledDescriptors()
     with pytest.raises(ValueError, match="negative sizehint"):
         epoll(sizehint)
     assert openDescriptors() == before
@@ -153,10 +150,7 @@ def test_createUnknownFlags(epoll: Any, flags: int) -> None:
     Flags other than 0 and C{EPOLL_CLOEXEC} raise L{OSError} (CPython's
     C{test_create}) and open nothing.
     """
-    # Earlier tests' garbage closes its sockets when collected, which an
-    # allocation here could set off between the two counts.
-    gc.collect()
-    before = openDescriptors()
+    before = settledDescriptors()
     with pytest.raises(OSError):
         epoll(flags=flags)
     assert openDescriptors() == before
@@ -328,8 +322,7 @@ def test_garbageCollectionClosesDescriptor(epoll: Any) -> None:
     """
     An object that is dropped closes its descriptor: no descriptor leaks.
     """
-    gc.collect()
-    before = openDescriptors()
+    before = settledDescriptors()
     ep = epoll()
     fd = ep.fileno()
     assert openDescriptors() == before + 1
@@ -344,8 +337,7 @@ def test_garbageCollectionInCycle(epoll: Any) -> None:
     An object dropped as part of a reference cycle closes its descriptor when
     the cycle is collected.
     """
-    gc.collect()
-    before = openDescriptors()
+    before = settledDescriptors()
     holder: List[Any] = [epoll()]
     holder.append(holder)
     del holder
@@ -358,8 +350,7 @@ def test_garbageCollectionOfFromfd(epoll: Any) -> None:
     An object made by C{fromfd} owns the descriptor and closes it when
     dropped.
     """
-    gc.collect()
-    before = openDescriptors()
+    before = settledDescriptors()
     source = epoll()
     fd = os.dup(source.fileno())
     source.close()
