@@ -175,6 +175,17 @@ ROUNDS ?= 3
 SECONDS ?= 2
 BENCH_STAMP := $(VENV)/.installed-bench
 
+# $(call debian-tool,PACKAGE,WHAT-IS-LEFT-OUT): install the Debian package
+# whose command has its name when that command is missing and we are root
+# with apt-get; else say what goes without it.
+define debian-tool
+@command -v $(1) >/dev/null || { \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -q $(1) >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q $(1) >/dev/null; }; \
+	else echo "$(1) is missing (apt-get install $(1)): $(2)"; fi; }
+endef
+
 # uvloop and matplotlib have no wheels for PyPy, and pip would try to build
 # them from source: there the suite runs without the uvloop peer and without
 # the chart, and pyperf comes without psutil (no PyPy wheel either), which
@@ -182,11 +193,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 # Debian's packages; without it (and without root to install it) the HTTP
 # scenarios are left out.
 $(BENCH_STAMP): $(STAMP)
-	@command -v wrk >/dev/null || { \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			apt-get install -y -q wrk >/dev/null 2>&1 || \
-			{ apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }; \
-		else echo "wrk is missing (apt-get install wrk): no HTTP scenarios"; fi; }
+	$(call debian-tool,wrk,no HTTP scenarios)
 	@if $(VPY) -c 'import platform, sys; sys.exit(platform.python_implementation() != "CPython")'; \
 	then $(VPY) -m pip install -q -e '.[bench]' --config-settings editable_mode=compat; \
 	else $(VPY) -m pip install -q --no-deps pyperf && \
@@ -225,9 +232,11 @@ bench-workers: $(BENCH_STAMP)
 
 # Stalls inside a proxied response (bench/README.md, "Stalls inside a
 # proxied response"): Twisted's portforward proxy under wrk, 18 runs of 2 s
-# per peer under tcpdump; about five minutes.  PEERS narrows the peers.
+# per peer under tcpdump (installed as wrk is); about five minutes.  PEERS
+# narrows the peers.
 .PHONY: bench-proxy-stalls
 bench-proxy-stalls: $(BENCH_STAMP)
+	$(call debian-tool,tcpdump,the capture cannot run)
 	$(VPY) bench/bench_proxy_stalls.py --seconds $(SECONDS) \
 		$(if $(PEERS),--peers $(PEERS))
 
