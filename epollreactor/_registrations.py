@@ -226,6 +226,9 @@ class Registration:
     @ivar noDelay: whether its socket had C{TCP_NODELAY} set then.
     @ivar fresh: how many more decisions the write policy may take on
         those two before it reads them again; 0: read them first.
+    @ivar settled: whether C{segment} stands until that reading: the
+        peer's window showed the MSS can no longer grow.
+    @ivar widest: the widest send window its socket has reported.
     @ivar quiet: true only during the write attempt owed to it after a
         wait that reported no event, so no input waited on it then, which
         the write policy need not ask again.
@@ -244,6 +247,8 @@ class Registration:
         "segment",
         "noDelay",
         "fresh",
+        "settled",
+        "widest",
         "quiet",
     )
 
@@ -260,6 +265,8 @@ class Registration:
         self.segment = 0
         self.noDelay = False
         self.fresh = 0
+        self.settled = False
+        self.widest = 0
         self.quiet = False
 
     def wanted(self) -> int:

@@ -180,13 +180,23 @@ per message, so they are asked sparingly:
    answer costs at most what the rule saves, never a byte or a wait of its
    own: a tail held up to L{HOLD_LIMIT} on a connection that has just set
    C{TCP_NODELAY}, a call sent whole as Twisted sends it, or a reply left
-   for the next wait.  The one answer never taken from the cache is the MSS
-   a call is cut to: a cut of stale segments would leave the short segment
-   in the middle of the burst that cutting exists to avoid, and a call
-   that cuts sends at least a segment, so one C{getsockopt} more is small
-   beside it.  Nor can the cache tell when the MSS has stopped growing:
-   it has stayed the same for eight readings and then grown again
-   (bench/README.md, "An MSS cached for cuts, withdrawn").
+   for the next wait.  The MSS a call is cut to is taken from the cache
+   only once the kernel has shown it can no longer grow: a cut of stale
+   segments would leave the short segment in the middle of the burst that
+   cutting exists to avoid.  Equal readings cannot tell that the MSS has stopped growing: it has stayed the
+   same for eight and then grown again (bench/README.md, "An MSS cached
+   for cuts, withdrawn").  The peer's window can: once C{TCP_INFO} (tcp(7),
+   C{struct tcp_info} in C{linux/tcp.h}) has reported a send window of
+   more than twice the MSS it reports, half the largest window is more
+   than that MSS, so C{tcp_bound_to_half_wnd} is not what bounds it and no
+   wider window can make it grow: it stands while the path MTU does (MTU
+   probing, off unless the C{tcp_mtu_probing} sysctl turns it on, may
+   raise it too).  Cuts take it from the record until the next reading of
+   the options, which may find path MTU discovery has changed it since;
+   until a window proves it (on loopback, where the MSS is 65,483 bytes,
+   only a peer whose receive window has opened past 128 KiB does; and
+   never on a kernel older than 5.4, whose C{TCP_INFO} has no window),
+   each cut reads the MSS.
  - C{FIONREAD} is asked only where its answer can change the decision,
    after the checks that need none: a reply that one C{send()} cannot take
    is never sent in the turn that read, a burst's first call of less than
@@ -208,7 +218,8 @@ per message, so they are asked sparingly:
 
 from array import array
 from fcntl import ioctl
-from socket import IPPROTO_TCP, TCP_MAXSEG, TCP_NODELAY
+from socket import IPPROTO_TCP, TCP_INFO, TCP_MAXSEG, TCP_NODELAY
+from struct import Struct
 from termios import FIONREAD
 from time import monotonic
 from typing import Any, Callable, Dict, List, Optional, Set
@@ -248,6 +259,17 @@ HOLD_LIMIT = 0.001
 #: How many of a connection's write decisions one reading of its MSS and
 #: C{TCP_NODELAY} serves (the module's docstring, "What the rule reads").
 REREAD = 32
+
+#: The fields of C{struct tcp_info} (C{linux/tcp.h}) that tell whether an
+#: MSS stands: C{tcpi_snd_mss} (what C{TCP_MAXSEG} reports) at byte 16 and
+#: C{tcpi_snd_wnd} (Linux 5.4) at 228, in host order.  The kernel copies
+#: no more than it has, so an older one answers short.
+_TCP_INFO = Struct("=16xI208xI")
+
+#: Whether this kernel's C{TCP_INFO} reports the send window; false once
+#: one answer came short (before Linux 5.4, or under qemu-user, which
+#: copies one int), and from then on cuts read C{TCP_MAXSEG} alone.
+_windowReported = True
 
 #: Twisted's Unix socket connections, which are TCP connections by class.
 _UNIX = (unix.Server, unix.Client)
@@ -320,6 +342,8 @@ def _readOptions(record: Registration, sock: Any) -> bool:
     record.noDelay = bool(noDelay)
     record.fresh = REREAD - 1 if segment == record.segment else 0
     record.segment = segment
+    # Path MTU discovery may have moved the MSS since a window proved it.
+    record.settled = False
     return True
 
 
@@ -327,10 +351,28 @@ def _segment(record: Registration, sock: Any) -> int:
     """
     @return: the MSS of C{sock}, the socket of C{record}'s connection, as
         the kernel reports it now (0 when it cannot tell), kept in
-        C{record} for the decisions that follow.
+        C{record} for the decisions that follow; or as it reported it
+        before, while that stands (the module's docstring, "What the rule
+        reads").
     """
+    global _windowReported
+    if record.settled:
+        return record.segment
+    segment: int
     try:
-        segment: int = sock.getsockopt(IPPROTO_TCP, TCP_MAXSEG)
+        if _windowReported:
+            info = sock.getsockopt(IPPROTO_TCP, TCP_INFO, _TCP_INFO.size)
+            if len(info) == _TCP_INFO.size:
+                segment, window = _TCP_INFO.unpack(info)
+                # The peer's largest window is at least the widest seen;
+                # the window now shrinks whenever the peer falls behind.
+                if window > record.widest:
+                    record.widest = window
+                record.settled = 0 < segment < record.widest >> 1
+            else:
+                _windowReported = False
+        if not _windowReported:
+            segment = sock.getsockopt(IPPROTO_TCP, TCP_MAXSEG)
     except OSError:
         return 0
     if segment != record.segment:

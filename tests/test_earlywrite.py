@@ -83,13 +83,12 @@ class CountingSocket:
         self._trace.append(("send", sent))
         return sent
 
-    def getsockopt(self, level: int, option: int) -> int:
+    def getsockopt(self, level: int, option: int, *length: int) -> Any:
         """
         C{getsockopt(2)}, recorded with the option asked for.
         """
         self._trace.append(("getsockopt", option))
-        value: int = self._real.getsockopt(level, option)
-        return value
+        return self._real.getsockopt(level, option, *length)
 
     def __getattr__(self, name: str) -> Any:
         """

@@ -31,8 +31,15 @@ class MeasuringSocket:
     """
     The server connection's socket, which records every C{send()} with the
     connection's MSS (C{TCP_MAXSEG}, tcp(7)) as it was when the call was
-    made; everything else goes to the real socket.
+    made, and the option of every C{getsockopt()}; everything else goes to
+    the real socket.
+
+    @ivar options: the options asked for, in order.
+    @ivar infoLength: if not 0, how much of C{TCP_INFO} to answer, as a
+        kernel older than 5.4 answers less than today's.
     """
+
+    infoLength = 0
 
     def __init__(self, real: socket.socket, sends: List[Send]) -> None:
         """
@@ -41,6 +48,17 @@ class MeasuringSocket:
         """
         self._real = real
         self._sends = sends
+        self.options: List[int] = []
+
+    def getsockopt(self, level: int, option: int, *length: int) -> Any:
+        """
+        C{getsockopt(2)}, recorded; C{TCP_INFO} cut to L{infoLength}.
+        """
+        self.options.append(option)
+        value = self._real.getsockopt(level, option, *length)
+        if option == socket.TCP_INFO and self.infoLength:
+            return value[: self.infoLength]
+        return value
 
     def send(self, data: Any) -> int:
         """
@@ -95,6 +113,30 @@ def shortSends(sends: List[Send]) -> List[int]:
     return [index for index, (asked, _, segment) in enumerate(sends) if asked % segment]
 
 
+def echoBursts(
+    reactor: EPollReactor,
+    client: socket.socket,
+    sends: List[Send],
+    size: int,
+    count: int,
+) -> int:
+    """
+    Echo C{count} messages of C{size} bytes, each sent as fast as the
+    connection takes it, and check that each was sent back in sends of
+    whole segments but the last.
+
+    @return: how many sends they took.
+    """
+    taken = 0
+    for _ in range(count):
+        del sends[:]
+        exchange(reactor, client, b"b" * size, burst=True)
+        assert sum(sent for _, sent, _ in sends) == size
+        assert shortSends(sends) in ([], [len(sends) - 1]), sends
+        taken += len(sends)
+    return taken
+
+
 @pytest.mark.parametrize("size", [200_000, 262_144, 1_048_576, 3_000_001])
 def test_aBurstEndsInItsOnlyShortSegment(
     reactor: EPollReactor,
@@ -115,6 +157,62 @@ def test_aBurstEndsInItsOnlyShortSegment(
         assert sum(sent for _, sent, _ in sends) == size
         assert len(sends) > 1
         assert shortSends(sends) in ([], [len(sends) - 1]), sends
+
+
+def test_aSettledSegmentServesTheCuts(reactor: EPollReactor) -> None:
+    """
+    Once the peer's window has been more than twice the MSS, the MSS can no
+    longer grow, and the cuts of a burst take it from the reading that
+    showed it (C{TCP_INFO}) until the options are read again, every
+    L{REREAD} decisions: twenty 1 MiB echoes to a client that asked for an
+    MSS of 1,000 bytes, each cut many times, ask for C{TCP_INFO} once a
+    reading of the options (C{TCP_MAXSEG} and C{TCP_NODELAY}), not once a
+    cut, and still end each burst in its only short segment.  Each reading
+    asks for a new proof, since path MTU discovery may have lowered the MSS
+    since the last.
+    """
+    sends: List[Send] = []
+    client, transport, port = serveEcho(reactor, segment=1000)
+    real = transport.socket
+    if len(real.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)) < 232:
+        pytest.skip(
+            "TCP_INFO here ends before the send window (qemu-user copies one "
+            "int of it): test_withoutTheWindowEachCutReadsTheSegment applies"
+        )
+    measured = transport.socket = MeasuringSocket(real, sends)
+    try:
+        echoBursts(reactor, client, sends, 1_048_576, 1)
+        del measured.options[:]
+        cuts = echoBursts(reactor, client, sends, 1_048_576, 20)
+    finally:
+        client.close()
+        transport.loseConnection()
+        port.stopListening()
+    readings = measured.options.count(socket.TCP_MAXSEG)
+    proofs = measured.options.count(socket.TCP_INFO)
+    assert readings >= 3, (cuts, measured.options)
+    assert readings - 1 <= proofs <= readings + 2, (cuts, measured.options)
+
+
+def test_withoutTheWindowEachCutReadsTheSegment(
+    reactor: EPollReactor,
+    served: Tuple[socket.socket, Any, List[Send]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """
+    A kernel whose C{TCP_INFO} ends before the send window (older than
+    5.4; qemu-user copies one int of it) cannot show that the MSS stands:
+    after that one short answer, every cut reads C{TCP_MAXSEG}, and bursts
+    still end in their only short segment.
+    """
+    monkeypatch.setattr(_writing, "_windowReported", True)
+    client, transport, sends = served
+    transport.socket.infoLength = 104
+    options = transport.socket.options
+    cuts = echoBursts(reactor, client, sends, 1_048_576, 3)
+    assert options.count(socket.TCP_INFO) == 1
+    assert options.count(socket.TCP_MAXSEG) >= cuts - 3, (cuts, options)
+    assert _writing._windowReported is False
 
 
 def test_aMessageOneSendTakesIsSentWhole(
