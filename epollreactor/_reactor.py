@@ -489,9 +489,24 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         @raise TypeError: as L{addReader} raises it.
         @raise ValueError: as L{addReader} raises it.
         """
-        self._add(
-            writer, self._writes, self._reads, self._selectables, EPOLLOUT, EPOLLIN
-        )
+        # A transport's every write comes here (startWriting), and its every
+        # flush to removeWriter: their common case is written out, since a
+        # call of _add costs as much again (bench/README.md, "The write
+        # path's helpers written out").
+        selectable: Any = writer
+        try:
+            record = self._registrations.byNumber.get(selectable.fileno())
+        except Exception:
+            record = None
+        if record is None or record.owner is not writer:
+            self._add(
+                writer, self._writes, self._reads, self._selectables, EPOLLOUT, EPOLLIN
+            )
+        elif not record.writing:
+            record.writing = True
+            self._changed.add(record)
+            if not record.mask & EPOLLOUT:
+                self._writing.owe(record)
 
     def removeReader(self, reader: IReadDescriptor) -> None:
         """
@@ -507,9 +522,21 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         Remove a C{FileDescriptor} from notification of data available to
         write.  Never raises because its descriptor was closed already.
         """
-        self._remove(
-            writer, self._writes, self._reads, self._selectables, EPOLLOUT, EPOLLIN
-        )
+        selectable: Any = writer
+        try:
+            record = self._registrations.byNumber.get(selectable.fileno())
+        except Exception:
+            record = None
+        if record is None or record.owner is not writer:
+            self._remove(
+                writer, self._writes, self._reads, self._selectables, EPOLLOUT, EPOLLIN
+            )
+        elif record.writing:
+            record.writing = False
+            if record.reading:
+                self._changed.add(record)
+            else:
+                self._registrations.remove(record)
 
     def removeAll(self) -> List[Any]:
         """

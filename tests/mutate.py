@@ -90,6 +90,24 @@ MUTANTS: Tuple[Mutant, ...] = (
         "every reply costs two epoll_ctl calls again (Twisted issue 5303)",
     ),
     Mutant(
+        "a flushed writer that reads nothing kept registered",
+        REACTOR,
+        "            else:\n                self._registrations.remove(record)\n",
+        "            else:\n                self._changed.add(record)\n",
+        ("tests/test_reactor.py::test_removeWriter",),
+        "a connection that stopped writing and reading stays in the kernel's "
+        "interest list, reported and dispatched to no one",
+    ),
+    Mutant(
+        "a reader that writes owed no write attempt",
+        REACTOR,
+        "            if not record.mask & EPOLLOUT:\n                self._writing.owe(record)\n"
+        "\n    def removeReader",
+        "\n    def removeReader",
+        ("tests/test_earlywrite.py::test_aWholeReplyGoesOutInTheTurnThatRead",),
+        "every reply waits for a loop turn and two epoll_ctl calls again",
+    ),
+    Mutant(
         "write interest not masked",
         DISPATCH,
         "            if not record.writing:\n                event &= ~EPOLLOUT\n",
@@ -624,8 +642,8 @@ MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
         "long replies held for the rest of the batch too",
         WRITING,
-        "        return isTCP and _buffered(connection) <= BATCHED_REPLY\n",
-        "        return isTCP\n",
+        "            <= BATCHED_REPLY\n",
+        "            <= 1 << 62\n",
         ("tests/test_earlywrite.py::test_longerRepliesLeaveRightAfterTheirRead",),
         "many large replies are buffered at once each turn: the heap grows "
         "and is given back, vmbench's 100 KiB echo costs 1.4x the CPU",
