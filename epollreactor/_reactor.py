@@ -495,13 +495,13 @@ class EPollReactor(posixbase.PosixReactorBase, posixbase._PollLikeMixin):
         # path's helpers written out").
         selectable: Any = writer
         try:
-            record = self._registrations.byNumber.get(selectable.fileno())
+            fd = selectable.fileno()
+            record = self._registrations.byNumber.get(fd)
         except Exception:
-            record = None
+            fd = record = None
         if record is None or record.owner is not writer:
-            self._add(
-                writer, self._writes, self._reads, self._selectables, EPOLLOUT, EPOLLIN
-            )
+            # What _add does then, with the number asked already.
+            self._register(writer, EPOLLOUT, fd)
         elif not record.writing:
             record.writing = True
             self._changed.add(record)

@@ -183,10 +183,11 @@ per message, so they are asked sparingly:
    for the next wait.  The MSS a call is cut to is taken from the cache
    only once the kernel has shown it can no longer grow: a cut of stale
    segments would leave the short segment in the middle of the burst that
-   cutting exists to avoid.  Equal readings cannot tell that the MSS has stopped growing: it has stayed the
-   same for eight and then grown again (bench/README.md, "An MSS cached
-   for cuts, withdrawn").  The peer's window can: once C{TCP_INFO} (tcp(7),
-   C{struct tcp_info} in C{linux/tcp.h}) has reported a send window of
+   cutting exists to avoid.  Equal readings cannot tell that the MSS has
+   stopped growing: it has stayed the same for eight and then grown again
+   (bench/README.md, "An MSS cached for cuts, withdrawn").  The peer's
+   window can: once C{TCP_INFO} (tcp(7), C{struct tcp_info} in
+   C{linux/tcp.h}) has reported a send window of
    more than twice the MSS it reports, half the largest window is more
    than that MSS, so C{tcp_bound_to_half_wnd} is not what bounds it and no
    wider window can make it grow: it stands while the path MTU does (MTU
