@@ -22,7 +22,7 @@ import sys
 import threading
 from http.client import HTTPConnection, HTTPException
 from pathlib import Path
-from time import monotonic, sleep
+from time import gmtime, monotonic, sleep, strftime, time
 from typing import Any, Callable, Iterator, List, Optional, Tuple, cast
 
 import pytest
@@ -534,12 +534,24 @@ class Clients(threading.Thread):
             try:
                 status = get(self.port)
             except OSError as e:
-                self.failures.append(repr(e))
+                self.fail(repr(e))
                 continue
             if status == "HTTP/1.0 200 OK":
                 self.answered += 1
             else:
-                self.failures.append(status)
+                self.fail(status)
+
+    def fail(self, what: str) -> None:
+        """
+        Keep C{what}, stamped with the time of day (UTC, to the
+        millisecond), so that a failure can be placed in the supervisor's
+        log: which worker started or stopped around it.
+        """
+        now = time()
+        stamp = strftime("%H:%M:%S", gmtime(now)) + ".{:03d}".format(
+            int(now % 1 * 1000)
+        )
+        self.failures.append("{} {}".format(stamp, what))
 
 
 class KeepAliveClients(Clients):
@@ -565,13 +577,13 @@ class KeepAliveClients(Clients):
                     response = connection.getresponse()
                     body = response.read()
                 except (OSError, HTTPException) as e:
-                    self.failures.append(repr(e))
+                    self.fail(repr(e))
                     connection.close()
                     continue
                 if response.status == 200 and body == b"every core\n":
                     self.answered += 1
                 else:
-                    self.failures.append("{} {!r}".format(response.status, body))
+                    self.fail("{} {!r}".format(response.status, body))
                 if response.getheader("Connection") == "close":
                     self.closes += 1
         finally:
@@ -598,6 +610,19 @@ def restartUnder(supervisor: Supervisor, clients: List[Clients]) -> str:
     return supervisor.text()
 
 
+def failuresIn(clients: List[Clients], text: str) -> str:
+    """
+    @return: the clients' failures, and the supervisor's log C{text}
+        without its access lines, to tell which step of a restart each
+        failure came in.
+    """
+    failures = [failure for client in clients for failure in client.failures]
+    events = [line for line in text.splitlines() if '"GET ' not in line]
+    return "\n".join(
+        ["failures:"] + failures + ["log, less the access lines:"] + events
+    )
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_rollingRestartClosesKeepAliveAfterAResponse(
     tmp_path: Path, strategy: str
@@ -612,7 +637,7 @@ def test_rollingRestartClosesKeepAliveAfterAResponse(
     for supervisor in supervised(tmp_path, strategy, 2):
         clients = [KeepAliveClients(supervisor.port) for _ in range(3)]
         text = restartUnder(supervisor, clients)
-        assert [c.failures for c in clients] == [[], [], []]
+        assert [c.failures for c in clients] == [[], [], []], failuresIn(clients, text)
         assert all(c.closes >= 1 for c in clients), [c.closes for c in clients]
         assert "close after their next response" in text
         assert "died" not in text
@@ -627,7 +652,7 @@ def test_rollingRestartHandsOverWithoutAGap(tmp_path: Path, strategy: str) -> No
     for supervisor in supervised(tmp_path, strategy, 2):
         clients = [Clients(supervisor.port) for _ in range(3)]
         text = restartUnder(supervisor, clients)
-        assert [c.failures for c in clients] == [[], [], []]
+        assert [c.failures for c in clients] == [[], [], []], failuresIn(clients, text)
         assert re.search(r"worker 3 \(pid \d+\) replaces worker 1", text)
         assert re.search(r"worker 4 \(pid \d+\) replaces worker 2", text)
         assert "died" not in text
